@@ -1,0 +1,1 @@
+"""The bus between stages: one processing model over two backends (local and Kafka)."""

@@ -1,0 +1,503 @@
+"""The Elasticsearch index: an index template, a write alias, bulk upserts keyed by article id.
+
+Layout: a composable template for ``<alias>-*`` and a first index ``<alias>-000001`` that holds
+the alias as its write index, so ``POST <alias>/_rollover`` works when ops want it. Only core
+Elasticsearch features are used (no painless, no ingest pipelines, no x-pack), so merging the
+``feeds`` of a re-seen article is done client side: one realtime ``mget`` before each bulk.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+from elastic_transport import TransportError
+from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError
+from elasticsearch.helpers import streaming_bulk
+
+from index.base import Hit, IndexUnavailable, Outcome, SearchQuery, SearchResults, WriteResult
+from index.sqlite_fts import normalise_host, normalise_language
+from ingest.record import Article, Enrichment, Entities, Place, article_id, utcnow
+from newsflow.settings import ElasticsearchConfig
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_FILE = Path(__file__).with_name("elastic_template.json")
+SNIPPET_TAGS = ("<em>", "</em>")  # around matched terms in Hit.snippet, as the SQLite index does
+SNIPPET_CHARS = 200
+
+# Per-item errors that say "not now" rather than "never": the same document may succeed later.
+_TRANSIENT_ERRORS = {
+    "es_rejected_execution_exception",
+    "cluster_block_exception",  # e.g. the disk flood-stage read-only block
+    "unavailable_shards_exception",
+    "no_shard_available_action_exception",
+    "circuit_breaking_exception",
+    "process_cluster_event_timeout_exception",
+    "node_not_connected_exception",
+    "node_closed_exception",
+    "index_not_found_exception",  # the alias is gone: an operator problem (run setup), not a bad document
+}
+
+FEED_STATUS_MAPPINGS: dict[str, Any] = {
+    "dynamic": "false",
+    "properties": {
+        "url": {"type": "keyword", "ignore_above": 4096},
+        "name": {"type": "keyword", "ignore_above": 256},
+        "status": {"type": "keyword"},
+        "last_attempt": {"type": "date"},
+        "last_success": {"type": "date"},
+        "last_error": {"type": "text"},
+        "consecutive_failures": {"type": "integer"},
+        "next_poll": {"type": "date"},
+        "items_per_day": {"type": "float"},
+        "updated_at": {"type": "date"},
+    },
+}
+
+
+def make_client(cfg: ElasticsearchConfig) -> Elasticsearch:
+    """The official client with the config's hosts, TLS and credentials (secrets stay SecretStr until here)."""
+    kwargs: dict[str, Any] = {
+        "hosts": list(cfg.hosts),
+        "request_timeout": cfg.request_timeout,
+        "max_retries": 2,
+        "retry_on_timeout": True,
+        "verify_certs": cfg.verify_certs,
+    }
+    if cfg.api_key is not None:
+        kwargs["api_key"] = cfg.api_key.get_secret_value()
+    elif cfg.username is not None:
+        kwargs["basic_auth"] = (cfg.username, cfg.password.get_secret_value() if cfg.password else "")
+    if cfg.ca_certs is not None:
+        kwargs["ca_certs"] = str(cfg.ca_certs)
+    return Elasticsearch(**kwargs)
+
+
+def index_template(cfg: ElasticsearchConfig) -> dict[str, Any]:
+    """The ``template`` body (settings + mappings) for ``<alias>-*``."""
+    body = json.loads(TEMPLATE_FILE.read_text(encoding="utf-8"))
+    body.pop("_comment", None)
+    body["settings"]["index"].update(number_of_shards=cfg.shards, number_of_replicas=cfg.replicas)
+    return body
+
+
+# -- document conversion (pure) ---------------------------------------------------------------
+
+
+def _finite(x: float | None) -> float | None:
+    # NaN/inf are not JSON: Elasticsearch would reject the whole document over one bad statistic.
+    return x if x is not None and math.isfinite(x) else None
+
+
+def _geo(place: Place) -> dict[str, float] | None:
+    lat, lon = _finite(place.lat), _finite(place.lon)
+    return {"lat": lat, "lon": lon} if lat is not None and lon is not None else None
+
+
+def to_document(article: Article, ingested_at: datetime | str | None = None) -> dict[str, Any]:
+    """The Elasticsearch document for an article. ``@timestamp`` is the published time, else the fetch time."""
+    a = article.model_dump(mode="json")
+    if ingested_at is None:
+        ingested_at = utcnow()
+    doc: dict[str, Any] = {
+        "@timestamp": a["published_at"] or a["fetched_at"],
+        "published_at": a["published_at"],
+        "updated_at": a["updated_at"],
+        "fetched_at": a["fetched_at"],
+        "ingested_at": ingested_at.isoformat() if isinstance(ingested_at, datetime) else ingested_at,
+        "schema_version": a["schema_version"],
+        "id": a["id"],
+        "url": a["url"],
+        "original_url": a["original_url"],
+        "title": a["title"],
+        "text": a["text"],
+        "summary": a["summary"],
+        "authors": a["authors"],
+        "site": a["site"],
+        "source": a["source"],
+        "feeds": a["feeds"],
+        "categories": a["categories"],
+        "language_hint": a["language_hint"],
+        "provenance": a["provenance"],
+        "enriched": article.enrichment is not None,
+    }
+    e = article.enrichment
+    # `language` is what analysts facet on: the detected language, else what the page declared.
+    doc["language"] = normalise_language((e.language if e is not None and e.language else None) or article.language_hint)
+    if e is not None:
+        locations = [g for g in (_geo(p) for p in e.places) if g is not None]
+        doc.update(
+            detected_language=e.language,
+            language_confidence=_finite(e.language_confidence),
+            entities=e.entities.model_dump(),
+            keyphrases=list(e.keyphrases),
+            places=[
+                {"name": p.name, "country_code": p.country_code, "kind": p.kind, "location": _geo(p)} for p in e.places
+            ],
+            place_locations=locations,
+            country_codes=sorted({p.country_code for p in e.places if p.country_code}),
+            word_count=e.word_count,
+            reading_time_minutes=_finite(e.reading_time_minutes),
+            minhash=list(e.minhash),
+            near_duplicate_of=e.near_duplicate_of,
+            enrichment_versions=dict(e.versions),
+        )
+    return doc
+
+
+def from_document(src: Mapping[str, Any]) -> Article:
+    """The article back from its document (inverse of ``to_document``, ``ingested_at`` aside)."""
+    enrichment = None
+    if src.get("enriched"):
+        places = []
+        for p in src.get("places") or []:
+            loc = p.get("location") or {}
+            places.append(
+                Place(
+                    name=p["name"],
+                    country_code=p.get("country_code"),
+                    kind=p.get("kind") or "unknown",
+                    lat=loc.get("lat"),
+                    lon=loc.get("lon"),
+                )
+            )
+        enrichment = Enrichment(
+            language=src.get("detected_language"),
+            language_confidence=src.get("language_confidence"),
+            keyphrases=src.get("keyphrases") or [],
+            entities=Entities(**(src.get("entities") or {})),
+            places=places,
+            word_count=src.get("word_count"),
+            reading_time_minutes=src.get("reading_time_minutes"),
+            minhash=src.get("minhash") or [],
+            near_duplicate_of=src.get("near_duplicate_of"),
+            versions=src.get("enrichment_versions") or {},
+        )
+    fields = (
+        "schema_version", "id", "url", "original_url", "title", "text", "summary", "published_at", "updated_at",
+        "authors", "site", "source", "language_hint", "categories", "feeds", "provenance", "fetched_at",
+    )  # fmt: skip
+    data = {k: src[k] for k in fields if src.get(k) is not None}
+    return Article.model_validate({**data, "enrichment": enrichment})
+
+
+def _short(text: Any, limit: int = 300) -> str:
+    # Parse errors quote the document back; keep the reason, not a copy of the article.
+    text = str(text).split("\n at [Source:", 1)[0]
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def classify(status: int, error: Any) -> tuple[Outcome, str | None]:
+    """One bulk item's outcome: OK, RETRY (transient) or REJECTED (this document will never fit)."""
+    if 200 <= status < 300:
+        return Outcome.OK, None
+    if isinstance(error, Mapping):
+        etype = str(error.get("type", ""))
+        reason = f"{etype}: {_short(error.get('reason', ''))}"
+        caused = error.get("caused_by")
+        if isinstance(caused, Mapping):
+            reason += f" (caused by {caused.get('type')}: {_short(caused.get('reason'))})"
+    else:
+        etype, reason = "", _short(error, 600)
+    if status in (408, 429) or status >= 500 or etype in _TRANSIENT_ERRORS:
+        return Outcome.RETRY, f"HTTP {status} {reason}"
+    return Outcome.REJECTED, f"HTTP {status} {reason}"
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+class ElasticIndex:
+    """``index.base.Index`` over Elasticsearch 8 (core features only)."""
+
+    def __init__(self, cfg: ElasticsearchConfig, client: Elasticsearch | None = None) -> None:
+        self._cfg = cfg
+        self._alias = cfg.alias
+        self._es = client if client is not None else make_client(cfg)
+        self._indices: tuple[float, list[str]] = (0.0, [])
+
+    @property
+    def alias(self) -> str:
+        return self._alias
+
+    @property
+    def client(self) -> Elasticsearch:
+        return self._es
+
+    @contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        """Connection failures and server-side 5xx become IndexUnavailable; 4xx stay as they are."""
+        try:
+            yield
+        except ApiError as exc:
+            if exc.meta.status >= 500 or exc.meta.status == 429:
+                raise IndexUnavailable(f"elasticsearch {what}: {exc}") from exc
+            raise
+        except TransportError as exc:
+            raise IndexUnavailable(f"elasticsearch {what}: {exc}") from exc
+
+    # -- setup ------------------------------------------------------------------------------
+
+    def health(self, wait_for_status: str | None = None, timeout: float = 0) -> str:
+        """The cluster status (green/yellow/red) via ``_cluster/health`` (no ``GET /`` needed)."""
+        with self._guard("health"):
+            kwargs: dict[str, Any] = {}
+            if wait_for_status:
+                kwargs.update(wait_for_status=wait_for_status, timeout=f"{max(1, int(timeout * 1000))}ms")
+            resp = self._es.options(ignore_status=408).cluster.health(**kwargs)
+            return str(resp["status"])
+
+    def setup(self) -> None:
+        """Template, first index with the write alias, feed status index. Idempotent, safe to race."""
+        template = index_template(self._cfg)
+        with self._guard("setup"):
+            self._es.indices.put_index_template(
+                name=self._alias,
+                index_patterns=[f"{self._alias}-*"],
+                template=template,
+                priority=200,
+                meta={"managed_by": "newsflow"},
+            )
+            if self._es.indices.exists_alias(name=self._alias):
+                # Existing indices get new fields too (additive mapping changes only).
+                mappings = template["mappings"]
+                self._es.indices.put_mapping(index=self._alias, dynamic=mappings["dynamic"], properties=mappings["properties"])
+            elif self._es.indices.exists(index=self._alias):
+                raise ValueError(
+                    f"index.elasticsearch.alias {self._alias!r} is a concrete index, not an alias; "
+                    "rename it or choose another alias"
+                )
+            else:
+                first = f"{self._alias}-000001"
+                try:
+                    self._es.indices.create(index=first, aliases={self._alias: {"is_write_index": True}})
+                    log.info("created index %s with write alias %s", first, self._alias)
+                except BadRequestError as exc:
+                    if exc.error != "resource_already_exists_exception":
+                        raise
+                    if not self._es.indices.exists_alias(name=self._alias):  # the index lost its alias
+                        self._es.indices.put_alias(index=first, name=self._alias, is_write_index=True)
+            status_index = self._cfg.feed_status_index
+            if not self._es.indices.exists(index=status_index):
+                try:
+                    self._es.indices.create(
+                        index=status_index,
+                        settings={"number_of_shards": 1, "number_of_replicas": self._cfg.replicas},
+                        mappings=FEED_STATUS_MAPPINGS,
+                    )
+                except BadRequestError as exc:
+                    if exc.error != "resource_already_exists_exception":
+                        raise
+        self._indices = (0.0, [])
+
+    def destroy(self) -> None:
+        """Delete the indices behind the alias, the template and the feed status index (tests, resets)."""
+        with self._guard("destroy"):
+            # By name: clusters refuse wildcard deletes by default (action.destructive_requires_name).
+            found = self._es.indices.get(index=f"{self._alias}-*", expand_wildcards="all", ignore_unavailable=True)
+            names = list(found.body)
+            for name in [*names, self._cfg.feed_status_index]:
+                self._es.options(ignore_status=404).indices.delete(index=name)
+            self._es.options(ignore_status=404).indices.delete_index_template(name=self._alias)
+        self._indices = (0.0, [])
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def _alias_indices(self) -> list[str]:
+        """Concrete indices behind the alias, newest last (cached briefly: one lookup per minute)."""
+        at, indices = self._indices
+        if indices and time.monotonic() - at < 60:
+            return indices
+        resp = self._es.options(ignore_status=404).indices.get_alias(name=self._alias)
+        indices = sorted(k for k in resp.body if isinstance(resp.body.get(k), dict))
+        self._indices = (time.monotonic(), indices)
+        return indices
+
+    def _locate(self, ids: Sequence[str], source: bool | list[str]) -> dict[str, dict[str, Any]]:
+        """Realtime lookup of ids over every index behind the alias: id -> hit (``_index``, ``_source``)."""
+        indices = self._alias_indices()
+        if not ids or not indices:
+            return {}
+        docs = [{"_index": idx, "_id": i} for idx in indices for i in ids]
+        resp = self._es.mget(docs=docs, source=source, realtime=True)
+        found: dict[str, dict[str, Any]] = {}
+        for d in resp["docs"]:
+            if d.get("found"):
+                found[d["_id"]] = d  # later (newer) indices win
+        return found
+
+    def write(self, articles: Sequence[Article]) -> list[WriteResult]:
+        if not articles:
+            return []
+        ids = list(dict.fromkeys(a.id for a in articles))
+        with self._guard("write"):
+            existing = self._locate(ids, ["feeds", "ingested_at"])
+        now = utcnow()
+        feeds: dict[str, list[str]] = {i: list((existing[i]["_source"].get("feeds") or [])) for i in existing}
+        actions: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        for a in articles:
+            merged = feeds[a.id] = list(dict.fromkeys([*feeds.get(a.id, []), *a.feeds]))
+            hit = existing.get(a.id)
+            first_seen = hit["_source"].get("ingested_at") if hit else None
+            doc = to_document(a.model_copy(update={"feeds": merged}), ingested_at=first_seen or now)
+            if hit:  # overwrite where it lives, even if the alias has rolled over since
+                meta = {"_index": hit["_index"], "_id": a.id}
+            else:  # require_alias: a deleted alias must not turn into a concrete index with dynamic mappings
+                meta = {"_index": self._alias, "_id": a.id, "require_alias": True}
+            actions.append(({"index": meta}, doc))
+        return self._bulk(actions, [a.id for a in articles])
+
+    def _bulk(self, actions: list[tuple[dict[str, Any], dict[str, Any]]], ids: list[str]) -> list[WriteResult]:
+        results: list[WriteResult] = []
+        try:
+            for ok, item in streaming_bulk(
+                self._es,
+                actions,
+                expand_action_callback=lambda action: action,
+                chunk_size=500,
+                max_chunk_bytes=50 * 1024 * 1024,
+                raise_on_error=False,
+                raise_on_exception=False,  # a whole-chunk 429/5xx becomes per-item failures
+                yield_ok=True,
+            ):
+                (info,) = item.values()
+                landed = str(info.get("_index") or "")
+                if landed.startswith(f"{self._alias}-") and landed not in self._indices[1]:
+                    self._indices = (0.0, [])  # landed in an index we did not know: the alias rolled over
+                outcome, error = classify(int(info.get("status", 500)), info.get("error"))
+                results.append(WriteResult(ids[len(results)], outcome, error))
+        except TransportError as exc:
+            if not results:
+                raise IndexUnavailable(f"elasticsearch bulk: {exc}") from exc
+            log.warning("elasticsearch bulk interrupted after %d of %d items: %s", len(results), len(ids), exc)
+            results += [WriteResult(i, Outcome.RETRY, f"connection lost: {exc}") for i in ids[len(results):]]
+        return results
+
+    def write_feed_status(self, docs: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
+        """Upsert feed health documents (one per feed url) into ``feed_status_index``."""
+        actions = []
+        for d in docs:
+            doc = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in d.items()}
+            doc.setdefault("updated_at", utcnow().isoformat())
+            actions.append(({"index": {"_index": self._cfg.feed_status_index, "_id": article_id(str(d["url"]))}}, doc))
+        return self._bulk(actions, [str(d["url"]) for d in docs]) if actions else []
+
+    def refresh(self) -> None:
+        """Make every acknowledged write visible to search and count (near-real-time otherwise, ~1 s)."""
+        with self._guard("refresh"):
+            self._es.indices.refresh(index=self._alias)
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def get(self, article_id: str) -> Article | None:
+        with self._guard("get"):
+            hit = self._locate([article_id], True).get(article_id)
+        return from_document(hit["_source"]) if hit else None
+
+    def count(self) -> int:
+        with self._guard("count"):
+            try:
+                return int(self._es.count(index=self._alias)["count"])
+            except NotFoundError:  # nothing indexed yet (no setup)
+                return 0
+
+    def search(self, query: SearchQuery) -> SearchResults:
+        body = self.search_body(query)
+        with self._guard("search"):
+            try:
+                resp = self._es.search(index=self._alias, **body)
+            except NotFoundError:
+                return SearchResults(total=0)
+        hits = []
+        for h in resp["hits"]["hits"]:
+            src = h["_source"]
+            hl = h.get("highlight") or {}
+            fragments = hl.get("text") or hl.get("summary") or hl.get("title")
+            if fragments:
+                snippet = fragments[0]
+            else:
+                plain = src.get("summary") or src.get("text") or ""
+                snippet = plain[:SNIPPET_CHARS] + ("…" if len(plain) > SNIPPET_CHARS else "")
+            hits.append(
+                Hit(
+                    id=h["_id"],
+                    score=float(h.get("_score") or 0.0),
+                    title=src.get("title"),
+                    url=src.get("url", ""),
+                    published_at=_parse_time(src.get("published_at")),
+                    site=src.get("site"),
+                    language=src.get("language"),
+                    snippet=snippet.strip(),
+                    article=from_document(src),
+                )
+            )
+        return SearchResults(total=int(resp["hits"]["total"]["value"]), hits=hits)
+
+    @staticmethod
+    def search_body(query: SearchQuery) -> dict[str, Any]:
+        """The search request for a SearchQuery (pure; exposed for tests and `newsflow search --explain`)."""
+
+        def term(field: str, value: str) -> dict[str, Any]:
+            return {"term": {field: {"value": value, "case_insensitive": True}}}
+
+        filters: list[dict[str, Any]] = []
+        if query.source and query.source.strip():
+            host = normalise_host(query.source)
+            should = [term("source", host), term("source", f"www.{host}"), term("site", query.source.strip())]
+            filters.append({"bool": {"should": should, "minimum_should_match": 1}})
+        language = normalise_language(query.language)
+        if language:
+            filters.append(term("language", language))
+        if query.since or query.until:
+            rng: dict[str, str] = {}
+            if query.since:
+                rng["gte"] = _utc(query.since)
+            if query.until:
+                rng["lte"] = _utc(query.until)
+            filters.append({"range": {"@timestamp": rng}})
+        if query.entity and query.entity.strip():
+            # A whole name ("Sergei Lavrov") or words of one ("lavrov"), any case.
+            fields = ("entities.persons", "entities.organisations", "entities.locations", "places.name")
+            should = [term(f, query.entity.strip()) for f in fields]
+            should += [{"match_phrase": {f"{f}.text": query.entity}} for f in fields]
+            filters.append({"bool": {"should": should, "minimum_should_match": 1}})
+        text = query.text.strip()
+        must = (
+            {"multi_match": {"query": text, "fields": ["title^3", "text", "summary"], "type": "best_fields"}}
+            if text
+            else {"match_all": {}}
+        )
+        highlight_field = {"fragment_size": SNIPPET_CHARS, "number_of_fragments": 1}
+        return {
+            "query": {"bool": {"must": [must], "filter": filters}},
+            "size": query.limit,
+            "track_total_hits": True,
+            "sort": ([{"_score": "desc"}] if text else []) + [{"@timestamp": {"order": "desc", "unmapped_type": "date"}}],
+            "highlight": {
+                "pre_tags": [SNIPPET_TAGS[0]],
+                "post_tags": [SNIPPET_TAGS[1]],
+                "fields": {"text": {**highlight_field, "no_match_size": SNIPPET_CHARS}, "summary": dict(highlight_field)},
+            },
+        }
+
+    def close(self) -> None:
+        self._es.close()
+
+
+def _utc(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat()

@@ -1,0 +1,353 @@
+"""Remove page chrome that survives trafilatura at the edges of an article's text.
+
+Themes put comment prompts, pagers, share bars, tag lists, "related posts" and copyright
+lines right before or after the body, sometimes inside it, and trafilatura keeps them when
+they are marked up like paragraphs. This filter only looks at the *edges* of the text and
+only removes a line when the whole line is chrome:
+
+* a **phrase line** is made entirely of known chrome phrases and separators
+  ("Post a Comment", "Previous Post Next Post", "Share: Facebook Twitter", "0 comments");
+* a **prefix line** starts with a chrome label and is short ("Tags: NATO, Russia",
+  "Copyright © 2022 Example News. All rights reserved.", "Subscribe to our newsletter");
+* at the end only, a **trailing section**: a heading such as "Related Posts" or "Comments"
+  followed by nothing but a few short lines (the related titles and their dates).
+
+Anything else stops the stripping, so an article sentence that merely contains "comment",
+"share" or "next" ("Share prices rose 3% on Monday.") is never touched. The vocabulary is
+data (``PHRASES``, ``PREFIXES``), by category and language; ``strip_chrome`` is the one
+function.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, NamedTuple
+
+Edge = Literal["head", "tail"]
+
+# Chrome phrases by category, then language. Regex fragments, matched case-insensitively;
+# a space matches any run of whitespace (" ?" an optional one). A line is chrome when it is a sequence of these.
+PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "comments": {
+        "en": (
+            r"post a comment", r"post comments?", r"leave a (?:comment|reply)", r"add (?:a )?comment",
+            r"write a comment", r"comments are closed", r"comments? closed", r"no comments?",
+            r"\d+ comments?", r"comments? \(\d+\)", r"comments?", r"show comments", r"view comments",
+            r"load comments", r"join the (?:conversation|discussion)", r"cancel reply", r"reply",
+            r"your email address will not be published", r"required fields are marked \*?",
+            r"save my name, email, and website in this browser for the next time i comment",
+        ),
+        "de": (r"kommentar veröffentlichen", r"kommentar schreiben", r"keine kommentare", r"\d+ kommentare?",
+               r"kommentare?", r"kommentieren", r"antworten"),
+        "fr": (r"publier un commentaire", r"laisser un commentaire", r"ajouter un commentaire",
+               r"aucun commentaire", r"\d+ commentaires?", r"commentaires?", r"répondre"),
+        "es": (r"publicar un comentario", r"deja(?:r)? un comentario", r"no hay comentarios",
+               r"\d+ comentarios?", r"comentarios?", r"responder"),
+        "it": (r"posta un commento", r"lascia un commento", r"nessun commento", r"\d+ commenti",
+               r"commenti", r"commento", r"rispondi"),
+        "pt": (r"postar um comentário", r"deixe um comentário", r"nenhum comentário", r"\d+ comentários?",
+               r"comentários?", r"responder"),
+        "nl": (r"een reactie posten", r"laat een reactie achter", r"geen opmerkingen", r"geen reacties",
+               r"\d+ reacties?", r"reacties", r"reageer", r"reageren"),
+        "ru": (r"отправить комментарий", r"оставить комментарий", r"добавить комментарий",
+               r"комментариев нет", r"нет комментариев", r"\d+ комментари(?:й|я|ев)", r"комментарии", r"ответить"),
+        "sv": (r"skicka en kommentar", r"lämna en kommentar", r"inga kommentarer", r"\d+ kommentarer",
+               r"kommentarer", r"kommentera", r"svara"),
+    },
+    "pager": {
+        "en": (
+            r"(?:previous|prev|next|older|newer) (?:post|article|story|entry|page)s?", r"previous", r"prev",
+            r"next", r"older", r"newer", r"home", r"back to top", r"go to top",
+        ),
+        "de": (r"(?:neuerer|älterer|nächster|vorheriger) (?:post|beitrag|artikel)", r"nächste seite",
+               r"vorherige seite", r"startseite", r"zurück", r"weiter", r"nach oben"),
+        "fr": (r"article (?:plus récent|plus ancien|suivant|précédent)", r"(?:message|billet) (?:plus récent|plus ancien|suivant|précédent)",
+               r"page suivante", r"page précédente", r"précédent", r"suivant", r"accueil", r"retour en haut"),
+        "es": (r"entrada (?:más reciente|más antigua|antigua|anterior|siguiente)", r"artículo (?:anterior|siguiente)",
+               r"página principal", r"anterior", r"siguiente", r"inicio", r"volver arriba"),
+        "it": (r"post più (?:recente|vecchio)", r"articolo (?:precedente|successivo)", r"home ?page",
+               r"precedente", r"successivo", r"torna su"),
+        "pt": (r"postagem mais (?:recente|antiga)", r"(?:artigo|post) (?:anterior|seguinte)", r"página inicial",
+               r"próximo", r"voltar ao topo"),
+        "nl": (r"(?:nieuwere|oudere) post", r"(?:vorig|volgend) (?:artikel|bericht)", r"homepage",
+               r"vorige", r"volgende", r"terug naar boven"),
+        "ru": (r"(?:новое|старое|следующее|предыдущее) сообщение", r"(?:предыдущая|следующая) (?:запись|статья)",
+               r"главная(?: страница)?", r"назад", r"далее", r"наверх"),
+        "sv": (r"(?:senare|äldre|nästa|föregående) inlägg", r"(?:nästa|föregående) artikel", r"startsida", r"till toppen"),
+    },
+    "share": {
+        "en": (
+            r"share(?: this(?: (?:article|story|post|page))?)?", r"share (?:on|to|via) \w+", r"tweet", r"email this",
+            r"blogthis!", r"print(?: this)?", r"copy link", r"facebook", r"twitter", r"whatsapp", r"telegram",
+            r"linkedin", r"pinterest", r"reddit", r"tumblr", r"e-?mail", r"messenger", r"flipboard",
+            r"pocket", r"xing", r"vk", r"mastodon", r"bluesky", r"threads", r"sms", r"like this:?", r"like",
+            r"loading\.*", r"show more",
+        ),
+        "de": (r"teilen", r"artikel teilen", r"drucken", r"link kopieren"),
+        "fr": (r"partager(?: cet article| sur \w+)?", r"imprimer"),
+        "es": (r"compartir(?: en \w+)?", r"comparte", r"imprimir"),
+        "it": (r"condividi(?: su \w+)?", r"stampa"),
+        "pt": (r"compartilhe", r"compartilhar", r"partilhar", r"imprimir"),
+        "nl": (r"delen", r"deel(?: dit artikel)?", r"afdrukken"),
+        "ru": (r"поделиться", r"распечатать"),
+        "sv": (r"dela", r"skriv ut"),
+    },
+    "subscribe": {
+        "en": (r"subscribe", r"post comments \(atom\)", r"\(atom\)", r"follow us", r"newsletter"),
+        "de": (r"abonnieren", r"kommentare zum post \(atom\)", r"folgen sie uns"),
+        "fr": (r"s'abonner", r"abonnez-vous", r"inscription à", r"publier les commentaires \(atom\)"),
+        "es": (r"suscribirse(?: a)?", r"suscríbete", r"enviar comentarios \(atom\)"),
+        "it": (r"iscriviti(?: a)?", r"commenti sul post \(atom\)"),
+        "pt": (r"assinar", r"assine", r"postar comentários \(atom\)"),
+        "nl": (r"abonneren", r"reacties posten \(atom\)"),
+        "ru": (r"подписаться(?: на)?", r"комментарии к сообщению \(atom\)"),
+        "sv": (r"prenumerera(?: på)?", r"kommentarer till inlägget \(atom\)"),
+    },
+    "related": {
+        "en": (
+            r"related(?: (?:posts?|articles?|stories|content|news|reading|topics))?", r"read (?:more|next|also)",
+            r"continue reading(?: the main story)?", r"you (?:may|might) also like", r"more (?:stories|news|articles)",
+            r"recommended(?: for you)?", r"popular posts", r"most (?:read|popular|viewed)", r"see also",
+            r"trending(?: now)?", r"latest (?:news|posts|articles)", r"recent posts",
+        ),
+        "de": (r"weiterlesen", r"mehr zum thema", r"lesen sie auch", r"das könnte sie auch interessieren",
+               r"ähnliche (?:beiträge|artikel)", r"verwandte artikel", r"beliebte posts", r"meistgelesen"),
+        "fr": (r"lire la suite", r"lire aussi", r"à lire aussi", r"articles similaires", r"sur le même sujet",
+               r"vous aimerez aussi", r"articles populaires"),
+        "es": (r"leer más", r"lee también", r"te puede interesar", r"artículos relacionados",
+               r"entradas relacionadas", r"entradas populares", r"lo más leído"),
+        "it": (r"leggi (?:anche|tutto)", r"continua a leggere", r"articoli correlati", r"post correlati", r"post più popolari"),
+        "pt": (r"leia (?:mais|também)", r"continue lendo", r"artigos relacionados", r"postagens relacionadas",
+               r"postagens populares", r"mais lidas"),
+        "nl": (r"lees (?:meer|ook|verder)", r"gerelateerde (?:artikelen|berichten)", r"populaire berichten", r"meest gelezen"),
+        "ru": (r"читать (?:далее|дальше|также)", r"читайте также", r"похожие (?:записи|статьи)", r"популярные сообщения"),
+        "sv": (r"läs mer", r"läs också", r"relaterade (?:artiklar|inlägg)", r"populära inlägg", r"mest lästa"),
+    },
+    "tags": {
+        "en": (r"tags?", r"tagged", r"labels?", r"categor(?:y|ies)", r"topics?", r"filed under"),
+        "de": (r"schlagwörter", r"schlagworte", r"labels", r"kategorien?", r"themen"),
+        "fr": (r"libellés", r"étiquettes", r"mots-clés", r"catégories?"),
+        "es": (r"etiquetas", r"categorías?", r"temas"),
+        "it": (r"etichette", r"argomenti", r"categorie"),
+        "pt": (r"marcadores", r"etiquetas", r"categorias?"),
+        "nl": (r"labels", r"categorieën", r"trefwoorden"),
+        "ru": (r"ярлыки", r"метки", r"теги", r"рубрики?"),
+        "sv": (r"etiketter", r"kategorier", r"ämnen"),
+    },
+    "footer": {
+        "en": (r"all rights reserved", r"powered by (?:blogger|wordpress|ghost|substack|tumblr|squarespace|wix|drupal|joomla|hugo|jekyll)",
+               r"proudly powered by wordpress", r"privacy policy", r"terms of (?:use|service)", r"disclaimer", r"contact(?: us)?",
+               r"about(?: us)?", r"imprint"),
+        "de": (r"alle rechte vorbehalten", r"impressum", r"datenschutz(?:erklärung)?", r"kontakt"),
+        "fr": (r"tous droits réservés", r"mentions légales", r"politique de confidentialité"),
+        "es": (r"todos los derechos reservados", r"aviso legal", r"política de privacidad"),
+        "it": (r"tutti i diritti riservati", r"note legali"),
+        "pt": (r"todos os direitos reservados", r"política de privacidade"),
+        "nl": (r"alle rechten voorbehouden",),
+        "ru": (r"все права защищены",),
+        "sv": (r"alla rättigheter förbehållna",),
+    },
+    "advert": {
+        "en": (r"advertisement", r"advertising", r"sponsored(?: content)?", r"ad", r"scroll to continue(?: with content)?"),
+        "de": (r"anzeige", r"werbung"),
+        "fr": (r"publicité",),
+        "es": (r"publicidad", r"anuncio"),
+        "it": (r"pubblicità",),
+        "pt": (r"publicidade",),
+        "nl": (r"advertentie",),
+        "ru": (r"реклама",),
+        "sv": (r"annons",),
+    },
+}
+
+# Labels that start a chrome line followed by free text ("Tags: NATO, Russia, ...").
+# The rest of the line must stay short (MAX_PREFIX_WORDS).
+PREFIXES: dict[str, dict[str, tuple[str, ...]]] = {
+    "tags": {
+        "en": (r"tags? ?:", r"tagged(?: with)? ?:?", r"labels? ?:", r"categor(?:y|ies) ?:", r"topics? ?:", r"filed under ?:?", r"posted in"),
+        "de": (r"schlagw(?:ö|o)rte(?:r)? ?:", r"kategorien? ?:", r"themen ?:", r"labels ?:"),
+        "fr": (r"libellés ?:", r"étiquettes ?:", r"mots-clés ?:", r"catégories? ?:", r"classé dans ?:?"),
+        "es": (r"etiquetas ?:", r"categorías? ?:", r"temas ?:", r"archivado en ?:?"),
+        "it": (r"etichette ?:", r"tag ?:", r"argomenti ?:", r"categorie ?:"),
+        "pt": (r"marcadores ?:", r"etiquetas ?:", r"categorias? ?:"),
+        "nl": (r"labels ?:", r"categorieën ?:", r"trefwoorden ?:"),
+        "ru": (r"ярлыки ?:", r"метки ?:", r"теги ?:", r"рубрики? ?:"),
+        "sv": (r"etiketter ?:", r"kategorier ?:", r"ämnen ?:"),
+    },
+    "share": {
+        "en": (r"share(?: this(?: article| story| post)?)? ?:",),
+        "de": (r"teilen ?:", r"artikel teilen ?:"),
+        "fr": (r"partager ?:", r"partagez ?:"),
+        "es": (r"compartir ?:", r"comparte ?:"),
+        "it": (r"condividi ?:",),
+        "pt": (r"compartilhe ?:", r"compartilhar ?:", r"partilhar ?:"),
+        "nl": (r"delen ?:", r"deel ?:"),
+        "ru": (r"поделиться ?:",),
+        "sv": (r"dela ?:",),
+    },
+    "subscribe": {
+        "en": (r"subscribe to", r"sign up (?:for|to)", r"get (?:our|the) newsletter", r"follow us on"),
+        "de": (r"abonnieren sie", r"newsletter abonnieren", r"melden sie sich", r"folgen sie uns auf"),
+        "fr": (r"abonnez-vous", r"inscrivez-vous", r"inscription à ?:?", r"suivez-nous sur"),
+        "es": (r"suscríbete", r"suscribirse a ?:?", r"síguenos en"),
+        "it": (r"iscriviti", r"seguici su"),
+        "pt": (r"assine", r"inscreva-se", r"siga-nos"),
+        "nl": (r"abonneer", r"schrijf je in", r"volg ons op"),
+        "ru": (r"подпишитесь", r"подписаться на ?:?"),
+        "sv": (r"prenumerera på", r"följ oss på"),
+    },
+    "related": {
+        "en": (r"read (?:more|also|next) ?:", r"related ?:", r"see also ?:", r"more on this(?: story)? ?:", r"recommended ?:"),
+        "de": (r"mehr zum thema ?:", r"lesen sie auch ?:", r"auch interessant ?:"),
+        "fr": (r"lire aussi ?:", r"à lire aussi ?:", r"voir aussi ?:"),
+        "es": (r"lee también ?:", r"leer más ?:", r"te puede interesar ?:"),
+        "it": (r"leggi anche ?:",),
+        "pt": (r"leia também ?:", r"leia mais ?:", r"veja também ?:"),
+        "nl": (r"lees ook ?:", r"lees meer ?:"),
+        "ru": (r"читайте также ?:", r"читать также ?:"),
+        "sv": (r"läs också ?:", r"läs mer ?:"),
+    },
+    "breadcrumb": {"*": (r"(?:home|startseite|accueil|inicio|главная|startsida) ?[›»>/|]",)},
+    # Only with a © sign, "(c)" or a year: "Copyright law changed on Monday." is an article sentence.
+    "copyright": {"*": (r"copyright ?(?:©|\(c\)|&copy;)", r"copyright \d{4}", r"©", r"\(c\) ?\d{4}")},
+}
+
+# Categories whose phrase line may head a trailing section (related titles, comment form).
+SECTION_HEADINGS = frozenset({"related", "comments", "tags", "share"})
+
+MAX_LINE_CHARS = 200  # a longer line is never chrome
+MAX_PREFIX_WORDS = 20  # words after a prefix label
+MAX_SECTION_LINES = 15  # lines a trailing section may hold after its heading
+MAX_SECTION_LINE_WORDS = 16  # a related title, a date, a form field label; longer is text
+
+# Between phrases: whitespace, bullets, arrows, pipes and the punctuation a button or
+# heading carries ("Share:", "« Previous", "Next »", "Comments are closed.").
+_SEP = r"[\s|·•»«›‹<>←→↑/:\-–—.,!?*#]*"
+# A phrase ends at a word boundary, or where CamelCase glues two buttons ("Share to TwitterShare").
+_END = r"(?:(?!\w)|(?=(?-i:[A-ZÀ-ÖØ-ÞА-ЯЁ])))"
+
+
+class Removed(NamedTuple):
+    line: str
+    category: str
+    edge: Edge
+
+
+class FilterResult(NamedTuple):
+    text: str
+    removed: list[Removed]
+
+
+def _alternation(table: dict[str, dict[str, tuple[str, ...]]]) -> str:
+    groups = []
+    for category, by_lang in table.items():
+        # Longest first, so "post a comment" is tried before "post comments"; the full-line
+        # match backtracks anyway, this only makes the common case fast.
+        phrases = sorted({p for ps in by_lang.values() for p in ps}, key=len, reverse=True)
+        body = "|".join(p.replace(" ?", r"\s*").replace(" ", r"\s+") for p in phrases)
+        groups.append(f"(?P<{category}>{body})")
+    return "|".join(groups)
+
+
+_PHRASE_LINE = re.compile(rf"{_SEP}(?:(?:{_alternation(PHRASES)}){_END}{_SEP})+", re.IGNORECASE)
+_PREFIX = re.compile(rf"{_SEP}(?:{_alternation(PREFIXES)})", re.IGNORECASE)
+_WORD = re.compile(r"\w+")
+
+
+def chrome_category(line: str) -> str | None:
+    """The chrome category of one line, or None when the line is (or may be) article text."""
+    line = line.strip()
+    if not line or len(line) > MAX_LINE_CHARS:
+        return None
+    m = _PHRASE_LINE.fullmatch(line)
+    if m:
+        return _first_group(m)
+    m = _PREFIX.match(line)
+    if m:
+        category = _first_group(m)
+        rest = line[m.end():]
+        # The label must end at a word boundary: "Tagsüber ..." and "Shareholders: ..." are text.
+        if rest[:1].isalnum() and m.group(0)[-1:].isalnum():
+            return None
+        # Without a colon the label could open a sentence ("Posted in 2019, the video ...");
+        # only a call to action ("Subscribe to our newsletter.") may then end like one.
+        if not m.group(0).rstrip().endswith(":") and category not in ("subscribe", "copyright") and line[-1] in ".!?":
+            return None
+        limit = MAX_PREFIX_WORDS + (5 if category == "copyright" else 0)
+        if len(_WORD.findall(rest)) <= limit:
+            return category
+    return None
+
+
+def _first_group(m: re.Match[str]) -> str:
+    found = [(m.start(name), name) for name, value in m.groupdict().items() if value is not None]
+    return min(found)[1]
+
+
+def strip_chrome(text: str) -> FilterResult:
+    """Remove chrome lines at the start and end of ``text``; keep everything between untouched.
+
+    Returns the cleaned text (inner line breaks and blank lines as they were, edges trimmed)
+    and the removed lines with their category and edge, in the order they were removed.
+    """
+    lines = text.split("\n")
+    removed: list[Removed] = []
+    start, end = 0, len(lines)
+
+    while start < end:  # head: plain chrome lines only
+        if not lines[start].strip():
+            start += 1
+            continue
+        category = chrome_category(lines[start])
+        if category is None:
+            break
+        removed.append(Removed(lines[start].strip(), category, "head"))
+        start += 1
+
+    while start < end:  # tail: chrome lines, then a trailing section if one ends the text
+        if not lines[end - 1].strip():
+            end -= 1
+            continue
+        category = chrome_category(lines[end - 1])
+        if category is not None:
+            removed.append(Removed(lines[end - 1].strip(), category, "tail"))
+            end -= 1
+            continue
+        cut = _trailing_section(lines, start, end)
+        if cut is None:
+            break
+        heading_category = chrome_category(lines[cut]) or "related"
+        for i in range(end - 1, cut - 1, -1):
+            if lines[i].strip():
+                removed.append(Removed(lines[i].strip(), chrome_category(lines[i]) or heading_category, "tail"))
+        end = cut
+
+    while start < end and not lines[start].strip():
+        start += 1
+    while end > start and not lines[end - 1].strip():
+        end -= 1
+    return FilterResult("\n".join(lines[start:end]), removed)
+
+
+def _trailing_section(lines: list[str], start: int, end: int) -> int | None:
+    """Index of a section heading ("Related Posts", "Comments") followed only by short lines
+    that are not sentences (titles, dates, form labels) or are chrome themselves.
+
+    Looks back at most MAX_SECTION_LINES non-blank lines; picks the earliest such heading,
+    so "Related Posts / title / date / title / date" goes as one block.
+    """
+    cut = None
+    seen = 0
+    for i in range(end - 1, start, -1):  # never the first line: a text is not all one section
+        line = lines[i].strip()
+        if not line:
+            continue
+        category = chrome_category(line)
+        if category in SECTION_HEADINGS and _PHRASE_LINE.fullmatch(line):
+            cut = i
+        elif category is None and (line[-1] == "." or len(_WORD.findall(line)) > MAX_SECTION_LINE_WORDS):
+            break  # a sentence: the section (if any) starts after it
+        seen += 1
+        if seen > MAX_SECTION_LINES:
+            break
+    return cut

@@ -1,0 +1,418 @@
+"""Article page bytes + url (+ the feed entry) -> Article. Pure: no network, no clock but "today".
+
+The page is decoded and parsed once; trafilatura's ``bare_extraction`` gets that tree for
+both text and metadata (it works on its own copy). The text is rebuilt from trafilatura's
+body tree with a blank line between blocks, then page chrome at its edges is removed
+(``ingest.boilerplate``). Gaps are filled from the feed entry, and ``provenance`` records
+where each field came from.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import urlsplit
+
+import trafilatura
+from charset_normalizer import from_bytes
+from courlan import extract_domain
+from lxml.html import HtmlElement
+from trafilatura.settings import set_date_params
+from trafilatura.utils import load_html
+from trafilatura.xml import xmltotxt
+
+from ingest.boilerplate import Removed, strip_chrome
+from ingest.record import Article, Origin
+from ingest.urls import InvalidURL, canonical_url
+from newsflow.settings import ExtractConfig
+
+if TYPE_CHECKING:
+    from ingest.feedparse import FeedEntry
+
+# Bigger decompressed pages are refused rather than parsed (a gzip bomb, a data dump).
+MAX_PAGE_BYTES = 50_000_000
+# A page date this far from the feed's published date is a wrong guess (a copyright year,
+# a date in a sidebar): the feed's wins.
+MAX_DATE_DISAGREEMENT = timedelta(days=7)
+# Names that hosting platforms put in JSON-LD publisher / generator: not the site's name.
+PLATFORM_NAMES = frozenset({"blogger", "blogspot", "wordpress", "wordpress.com", "medium", "substack", "tumblr", "ghost"})
+# htmldate keeps the time and offset when the page gives them (article:published_time, JSON-LD).
+_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+
+_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+_MAGIC = (b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"BZh", b"\xfd7zXZ", b"OggS", b"ID3",
+          b"RIFF", b"\x00\x00\x01\x00", b"\x00asm", b"\x7fELF", b"(\xb5/\xfd")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
+_META_CHARSET = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([a-z0-9_.:+-]+)""", re.I)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([a-z0-9_.:+-]+)""", re.I)
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([a-z0-9_.:+-]+)", re.I)
+# What browsers decode these labels as (WHATWG Encoding): pages labelled latin-1 are cp1252.
+_WHATWG = {"iso-8859-1": "cp1252", "iso8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252",
+           "us-ascii": "cp1252", "ascii": "cp1252", "iso-8859-9": "cp1254", "tis-620": "cp874",
+           "gb2312": "gb18030", "gbk": "gb18030", "x-sjis": "shift_jis", "ks_c_5601-1987": "euc-kr"}
+# Legacy encodings still seen on the web (python codec names, as charset_normalizer gives them).
+_COMMON_LEGACY = frozenset({
+    "cp1250", "cp1251", "cp1252", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp1258", "cp874",
+    "iso8859_2", "iso8859_5", "iso8859_7", "iso8859_8", "iso8859_9", "iso8859_15", "koi8_r", "koi8_u",
+    "shift_jis", "cp932", "euc_jp", "iso2022_jp", "euc_kr", "cp949", "gb2312", "gbk", "gb18030", "big5", "big5hkscs",
+})
+_LANG = re.compile(r"[a-z]{2,3}")
+T = TypeVar("T")
+
+
+class ExtractionError(ValueError):
+    """A page that gives no article. ``kind``: "not_html", "no_text", "too_large" or "bad_url"."""
+
+    def __init__(self, message: str, *, kind: str, url: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.url = url
+
+    def __str__(self) -> str:
+        return f"{self.args[0]}: {self.url}" if self.url else self.args[0]
+
+
+@dataclass
+class Extraction:
+    """An article with what was done to get it: chrome lines removed, choices worth logging."""
+
+    article: Article
+    removed: list[Removed] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def read_page(path: str | Path, max_bytes: int = MAX_PAGE_BYTES) -> bytes:
+    """A saved page's bytes, gunzipped when the file is gzip (by content, whatever its name)."""
+    data = Path(path).read_bytes()
+    return _gunzip(data, max_bytes, str(path)) if data[:2] == b"\x1f\x8b" else data
+
+
+def extract_article(
+    html: bytes | str,
+    url: str,
+    entry: FeedEntry | None = None,
+    feed_url: str | None = None,
+    settings: ExtractConfig | None = None,
+    *,
+    content_type: str | None = None,
+) -> Article:
+    """The article in ``html`` fetched from ``url``. Raises ExtractionError when there is none.
+
+    ``content_type`` is the HTTP header, if any: its charset is one hint for decoding.
+    """
+    return extract(html, url, entry, feed_url, settings, content_type=content_type).article
+
+
+def extract(
+    html: bytes | str,
+    url: str,
+    entry: FeedEntry | None = None,
+    feed_url: str | None = None,
+    settings: ExtractConfig | None = None,
+    *,
+    content_type: str | None = None,
+) -> Extraction:
+    """As ``extract_article``, with the removed chrome lines and notes for logs and counters."""
+    settings = settings or ExtractConfig()
+    notes: list[str] = []
+    try:
+        fetched_url = canonical_url(url)
+    except InvalidURL as exc:
+        raise ExtractionError(str(exc), kind="bad_url", url=url) from exc
+
+    text_in = html if isinstance(html, str) else decode_html(html, content_type, url)
+    if not text_in.strip():
+        raise ExtractionError("no extractable text (empty page)", kind="no_text", url=url)
+    tree = load_html(text_in)
+    if tree is None:
+        raise ExtractionError("not an HTML document", kind="not_html", url=url)
+    metas = _metas(tree)
+
+    doc = trafilatura.bare_extraction(
+        tree,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        output_format="txt",  # we serialise doc.body ourselves; skips trafilatura's own pass
+        date_extraction_params={**set_date_params(True), "outputformat": _DATE_FORMAT},
+    )
+    text, removed = _text(doc, settings)
+    if doc is not None and doc.title and text:
+        text, title_removed = _drop_leading_title(text, doc.title)
+        removed += title_removed
+    if len(text) < max(settings.min_text_chars, 1):
+        shown = f"{len(text)} chars < {settings.min_text_chars}" if text else "nothing"
+        raise ExtractionError(f"no extractable text ({shown})", kind="no_text", url=url)
+    assert doc is not None  # _text gives "" without a document, which raised above
+
+    prov: dict[str, Origin] = {"text": "page"}
+    # Our own read of the canonical link: trafilatura resolves a relative one only via og: tags.
+    canonical = tree.find(".//link[@rel='canonical']")
+    page_url = (canonical.get("href") if canonical is not None else None) or metas.get("og:url")
+    article_url, prov["url"] = _article_url(page_url, fetched_url, notes)
+
+    title, prov_title = _pick(_clean(doc.title), _clean(entry.title) if entry else None)
+    authors, prov_authors = _pick(_split_authors(doc.author), [a for a in entry.authors if a] if entry else None)
+    summary, prov_summary = _pick(_clean(doc.description), _clean(entry.summary) if entry else None)
+    published, prov_published = _published(doc.date, _aware(entry.published) if entry else None, notes)
+    updated, prov_updated = _pick(
+        _parse_datetime(metas.get("article:modified_time") or metas.get("og:updated_time") or metas.get("datemodified")),
+        _aware(entry.updated) if entry else None,
+    )
+    language, prov_language = _pick(
+        _lang_tag(tree.get("lang") or tree.get("{http://www.w3.org/XML/1998/namespace}lang")
+                  or metas.get("content-language") or metas.get("og:locale") or doc.language),
+        _lang_tag(entry.language) if entry else None,
+    )
+    site = _clean(metas.get("og:site_name")) or _clean(doc.sitename)
+    if site and site.lower() in PLATFORM_NAMES:
+        site = None
+    categories = list(dict.fromkeys(c for c in entry.categories if c)) if entry else []
+
+    for name, origin in (("title", prov_title), ("authors", prov_authors), ("summary", prov_summary),
+                         ("published_at", prov_published), ("updated_at", prov_updated),
+                         ("language_hint", prov_language)):
+        if origin:
+            prov[name] = origin
+    if site:
+        prov["site"] = "page"
+    if categories:
+        prov["categories"] = "feed"
+    prov["source"] = "derived"
+
+    article = Article.new(
+        article_url,
+        original_url=(entry.link if entry and entry.link else url),
+        title=title,
+        text=text,
+        summary=summary,
+        published_at=published,
+        updated_at=updated,
+        authors=authors or [],
+        site=site,
+        source=urlsplit(article_url).hostname,
+        language_hint=language,
+        categories=categories,
+        feeds=[feed_url] if feed_url else [],
+        provenance=prov,
+    )
+    return Extraction(article, removed, notes)
+
+
+# --- decoding ---------------------------------------------------------------------------
+
+
+def decode_html(data: bytes, content_type: str | None = None, url: str | None = None) -> str:
+    """Bytes -> str: BOM, else UTF-8, else the declared charset (HTTP, meta), else a guess.
+
+    (Nearly) valid UTF-8 wins over a declaration because pages labelled latin-1 but written
+    in UTF-8 are common, and legacy-encoded text is almost never valid UTF-8 by chance.
+    Raises ExtractionError(kind="not_html") for binary data and "too_large" for a gzip bomb.
+    """
+    if data[:2] == b"\x1f\x8b":  # a gzipped body or file: the CLI and some servers hand these over
+        data = _gunzip(data, MAX_PAGE_BYTES, url)
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom):].decode(encoding, errors="replace")
+    head = data[:4096]
+    if head.lstrip().startswith(_MAGIC) or b"\x00" in head or len(_CONTROL.findall(head)) > len(head) // 20:
+        raise ExtractionError("binary content, not HTML", kind="not_html", url=url)
+    text = data.decode("utf-8", errors="replace")
+    broken = text.count("\ufffd")
+    # Valid UTF-8, or UTF-8 with a few broken bytes (a pasted snippet in another encoding):
+    # legacy text read as UTF-8 breaks at nearly every non-ASCII byte instead.
+    if broken == 0 or broken <= len(_NON_ASCII.findall(text)) // 20:
+        return text
+    declared = [_HEADER_CHARSET.search(content_type or ""), _XML_ENCODING.search(head), _META_CHARSET.search(head)]
+    for match in declared:
+        encoding = _codec(match.group(1)) if match else None
+        if encoding and encoding != "utf-8":  # a utf-8 label was just proven wrong
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                pass
+    for guess in _guess_encodings(data):
+        try:
+            return data.decode(guess)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return data.decode("utf-8", errors="replace")
+
+
+def _guess_encodings(data: bytes) -> list[str]:
+    """charset_normalizer's plausible decodings, the web's common legacy encodings first.
+
+    Its own ranking on a few hundred bytes of Western text is noisy: iso8859-14 (Celtic)
+    or cp1250 can beat cp1252 by a hair of "coherence" and turn "«ça»" into "ḋçaṠ" or
+    "naïve" into "naďve". So: common web encodings before rare ones, then less chaos, then
+    more coherence, and on a tie cp1252, what undeclared legacy pages mostly are.
+    """
+    sample = data if len(data) < 20_000 else data[:10_000] + data[-10_000:]
+    results = list(from_bytes(sample)) or list(from_bytes(data))
+    results.sort(key=lambda r: (r.encoding not in _COMMON_LEGACY, r.chaos, -r.coherence, r.encoding != "cp1252"))
+    return [r.encoding for r in results if r.encoding != "utf_8"]  # utf-8 was proven wrong already
+
+
+def _codec(label: str | bytes) -> str | None:
+    name = (label.decode("ascii", "ignore") if isinstance(label, bytes) else label).strip().lower()
+    name = _WHATWG.get(name, name)
+    try:
+        return codecs.lookup(name).name.replace("_", "-")
+    except LookupError:
+        return None
+
+
+def _gunzip(data: bytes, max_bytes: int, where: str | None) -> bytes:
+    out = zlib.decompressobj(31)  # 31: gzip header
+    try:
+        body = out.decompress(data, max_bytes + 1)
+    except zlib.error as exc:
+        raise ExtractionError(f"corrupt gzip data ({exc})", kind="not_html", url=where) from exc
+    if len(body) > max_bytes:
+        raise ExtractionError(f"page over {max_bytes} bytes once gunzipped", kind="too_large", url=where)
+    if not body and not out.eof:  # a truncated stream still gives its text; this gave nothing
+        raise ExtractionError("corrupt gzip data (no content)", kind="not_html", url=where)
+    return body
+
+
+# --- text -------------------------------------------------------------------------------
+
+
+def _text(doc: trafilatura.settings.Document | None, settings: ExtractConfig) -> tuple[str, list[Removed]]:
+    """trafilatura's body as text, one block (paragraph, heading, quote, list, table) per
+    paragraph, blocks separated by a blank line; then the edge chrome filter."""
+    if doc is None or doc.body is None:
+        return "", []
+    body = doc.body
+    blocks = [body.text.strip()] if body.text and body.text.strip() else []
+    for child in body:
+        block = xmltotxt(child, False).strip()
+        if block:
+            blocks.append(block)
+    text = unicodedata.normalize("NFC", "\n\n".join(blocks))  # as trafilatura.extract() does
+    if not settings.boilerplate_filter:
+        return text, []
+    return strip_chrome(text)
+
+
+def _drop_leading_title(text: str, title: str) -> tuple[str, list[Removed]]:
+    """The title is a field of its own; some themes put the h1 inside the body."""
+    first, _, rest = text.partition("\n\n")
+    if _squash(first) == _squash(title):
+        return rest.lstrip("\n"), [Removed(first, "title", "head")]
+    return text, []
+
+
+def _squash(s: str) -> str:
+    return " ".join(s.split()).casefold()
+
+
+# --- metadata ---------------------------------------------------------------------------
+
+
+def _metas(tree: HtmlElement) -> dict[str, str]:
+    """<meta> name/property/http-equiv/itemprop -> content (first wins), lowercased keys."""
+    found: dict[str, str] = {}
+    for meta in tree.iterfind(".//meta"):
+        content = meta.get("content")
+        if not content:
+            continue
+        for attr in ("property", "name", "http-equiv", "itemprop"):
+            key = meta.get(attr)
+            if key:
+                found.setdefault(key.strip().lower(), content.strip())
+    return found
+
+
+def _article_url(page_canonical: str | None, fetched: str, notes: list[str]) -> tuple[str, Origin]:
+    """The page's canonical link when it stays on the same registered domain, else the fetched url.
+
+    A canonical link to the site's home page from an article is a theme bug (it would
+    merge every article into one id), so it is ignored.
+    """
+    if not page_canonical:
+        return fetched, "derived"
+    try:
+        canonical = canonical_url(page_canonical, base=fetched)
+    except InvalidURL:
+        notes.append(f"unusable canonical link {page_canonical!r}")
+        return fetched, "derived"
+    if canonical == fetched:
+        return fetched, "page"
+    if extract_domain(canonical) != extract_domain(fetched):
+        notes.append(f"canonical link {canonical} is on another site; kept {fetched}")
+        return fetched, "derived"
+    if urlsplit(canonical).path in ("", "/") and urlsplit(fetched).path not in ("", "/"):
+        notes.append(f"canonical link {canonical} is the home page; kept {fetched}")
+        return fetched, "derived"
+    return canonical, "page"
+
+
+def _pick(page: T | None, feed: T | None) -> tuple[T | None, Origin | None]:
+    if page:
+        return page, "page"
+    if feed:
+        return feed, "feed"
+    return None, None
+
+
+def _clean(value: str | None) -> str | None:
+    value = unicodedata.normalize("NFC", " ".join(value.split())) if value else None
+    return value or None
+
+
+def _split_authors(value: str | None) -> list[str]:
+    return list(dict.fromkeys(a for a in (_clean(p) for p in (value or "").split(";")) if a))
+
+
+def _parse_datetime(value: str | None) -> datetime | None:
+    """An ISO 8601 timestamp; naive ones are taken as UTC."""
+    try:
+        return _aware(datetime.fromisoformat(value.strip())) if value else None
+    except ValueError:
+        return None
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+
+
+def _published(page_value: str | None, feed: datetime | None, notes: list[str]) -> tuple[datetime | None, Origin | None]:
+    """The page's date (htmldate via trafilatura), checked against the feed's.
+
+    htmldate gives an offset when the page has one (article:published_time, JSON-LD); a
+    bare date comes out naive. Then the feed's timestamp, if of the same day, is the more
+    precise value. A page date far from the feed's is a wrong guess: the feed's wins.
+    """
+    try:
+        page = datetime.fromisoformat(page_value) if page_value else None
+    except ValueError:
+        page = None
+    if page is None:
+        return (feed, "feed") if feed else (None, None)
+    precise = page.tzinfo is not None
+    if not precise:
+        page = page.replace(tzinfo=timezone.utc)
+    if feed is None:
+        return page, "page"
+    if abs(page - feed) > MAX_DATE_DISAGREEMENT:
+        notes.append(f"page date {page.isoformat()} far from the feed's {feed.isoformat()}; took the feed's")
+        return feed, "feed"
+    if not precise and abs(page - feed) <= timedelta(days=1):
+        return feed, "feed"
+    return page, "page"
+
+
+def _lang_tag(value: str | None) -> str | None:
+    """"en-GB", "en_US", "EN" -> "en": the primary subtag, as the language enricher reports it."""
+    if not value:
+        return None
+    primary = value.split(",")[0].strip().replace("_", "-").split("-")[0].lower()
+    return primary if _LANG.fullmatch(primary) and primary not in ("und", "mul", "zxx") else None

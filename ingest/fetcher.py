@@ -1,0 +1,360 @@
+"""The HTTP edge: polite, capped, redirect-checked GETs over one ``httpx.AsyncClient``.
+
+Every failure is a FetchError with a short ``kind`` ("http_404", "timeout", "too_large",
+"redirect_loop", "not_html", ...) so callers count failures without parsing messages,
+and ``permanent`` tells whether trying the same url again later can help.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from ingest.politeness import HostLimiter
+from ingest.urls import host_of
+from newsflow.settings import PollerConfig
+
+FEED_ACCEPT = "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+
+# Kinds where the same request later gives the same answer: an entry that failed so is not retried.
+PERMANENT_KINDS = frozenset(
+    {"http_404", "http_410", "http_4xx", "http_3xx", "not_html", "too_large", "redirect_loop", "too_many_redirects", "bad_url", "decoding"}
+)
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+# Types that servers put on anything; the body decides.
+_SNIFF_TYPES = frozenset({"", "text/plain", "application/octet-stream", "binary/octet-stream", "application/xml", "text/xml", "application/unknown"})
+_MAGIC = (b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"OggS", b"ID3", b"RIFF")
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)", re.I)
+
+
+class FetchError(Exception):
+    kind = "fetch_error"
+
+    def __init__(self, message: str, url: str, *, kind: str | None = None, status: int | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        if kind:
+            self.kind = kind
+        self.status = status
+        self.retry_after = retry_after  # seconds the server asked us to wait, if it did
+
+    @property
+    def permanent(self) -> bool:
+        return self.kind in PERMANENT_KINDS
+
+
+class HTTPStatusError(FetchError):
+    pass
+
+
+class FetchTimeout(FetchError):
+    kind = "timeout"
+
+
+class TooLarge(FetchError):
+    kind = "too_large"
+
+
+class RedirectError(FetchError):
+    kind = "redirect_loop"
+
+
+class NotHTML(FetchError):
+    kind = "not_html"
+
+
+class ConnectFailed(FetchError):
+    kind = "connect"
+
+
+class BadURL(FetchError):
+    kind = "bad_url"
+
+
+@dataclass
+class FetchResult:
+    url: str  # final url, after redirects
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    elapsed: float  # seconds on the network, politeness waits excluded
+    requested_url: str = ""
+    redirects: tuple[str, ...] = field(default=())
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def content_type(self) -> str | None:
+        return self.headers.get("content-type")
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.headers.get("last-modified")
+
+    @property
+    def retry_after(self) -> float | None:
+        return parse_retry_after(self.headers.get("retry-after"))
+
+    @property
+    def max_age(self) -> float | None:
+        return parse_max_age(self.headers.get("cache-control"))
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP-date. None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+def parse_max_age(cache_control: str | None) -> float | None:
+    if not cache_control or "no-store" in cache_control.lower():
+        return None
+    m = _MAX_AGE.search(cache_control)
+    return float(m.group(1)) if m else None
+
+
+def looks_binary(head: bytes) -> bool:
+    """True for bodies that are certainly not a web page: known file signatures or NUL bytes."""
+    if head.startswith(_BOMS):
+        return False  # a UTF-16 page has NULs but is text
+    return head.startswith(_MAGIC) or b"\x00" in head[:1024]
+
+
+def _origin(url: str) -> str:
+    """The origin of a url, ``scheme://host[:port]``, lowercased, default port dropped."""
+    parts = urlsplit(url.strip().rstrip("/"))
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}".removesuffix(":443" if parts.scheme == "https" else ":80")
+
+
+def fetch_page_sync(url: str, config: PollerConfig | None = None) -> FetchResult:
+    """One article page, politely, from synchronous code (``newsflow extract URL``)."""
+
+    async def once() -> FetchResult:
+        async with Fetcher(config) as fetcher:
+            return await fetcher.fetch_page(url)
+
+    return asyncio.run(once())
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+class Fetcher:
+    """Polite HTTP GETs. One instance per event loop; close it with ``aclose()`` (or ``async with``)."""
+
+    def __init__(
+        self,
+        config: PollerConfig | None = None,
+        *,
+        limiter: HostLimiter | None = None,
+        proxy: str | None = None,
+        verify: bool | str = True,
+    ) -> None:
+        self.config = config or PollerConfig()
+        self._limiter = limiter
+        self._proxy = proxy
+        self._verify = verify
+        self._client: httpx.AsyncClient | None = None
+        # host_map: logical origin -> the origin that really serves it (demo, mirrors). Urls in
+        # results and errors stay logical, so article ids do not depend on where we fetched.
+        self._to_physical = {_origin(k): _origin(v) for k, v in self.config.host_map.items()}
+        self._to_logical = {v: k for k, v in self._to_physical.items()}
+        # Per-phase timeouts catch a stalled peer; this deadline catches one that drips.
+        self.total_timeout = self.config.timeout * 3
+
+    @property
+    def limiter(self) -> HostLimiter:
+        if self._limiter is None:
+            c = self.config
+            self._limiter = HostLimiter(c.per_host_concurrency, c.per_host_delay, c.concurrency)
+        return self._limiter
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            c = self.config
+            self._client = httpx.AsyncClient(
+                headers={"User-Agent": c.user_agent},
+                timeout=httpx.Timeout(c.timeout),
+                follow_redirects=False,  # we follow them, to apply politeness per hop and name loops
+                limits=httpx.Limits(max_connections=c.concurrency, max_keepalive_connections=min(c.concurrency, 20)),
+                # No cookies: a crawler's jar over many sites only grows, and feeds need none.
+                cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+                proxy=self._proxy,
+                verify=self._verify,
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def __aenter__(self) -> "Fetcher":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def fetch_feed(self, url: str, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
+        """GET a feed, conditionally when validators are known. A 304 comes back as a result, not an error."""
+        headers = {"Accept": FEED_ACCEPT}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        return await self.fetch(url, headers=headers)
+
+    async def fetch_page(self, url: str) -> FetchResult:
+        """GET an article page. A non-HTML content type raises NotHTML before the body is read;
+        a binary body behind a vague or wrong type is caught by sniffing its first bytes."""
+        return await self.fetch(url, headers={"Accept": PAGE_ACCEPT}, html_only=True)
+
+    async def fetch(self, url: str, *, headers: dict[str, str] | None = None, html_only: bool = False) -> FetchResult:
+        chain = [url]
+        elapsed = 0.0
+        current = url
+        while True:
+            outcome, spent = await self._hop(current, headers or {}, html_only)
+            elapsed += spent
+            if isinstance(outcome, FetchResult):
+                outcome.elapsed = elapsed
+                outcome.requested_url = url
+                outcome.redirects = tuple(chain[1:])
+                return outcome
+            target = outcome
+            if target in chain:
+                loop = " -> ".join([*chain[chain.index(target):], target])
+                raise RedirectError(f"redirect loop: {loop}", url, kind="redirect_loop")
+            chain.append(target)
+            if len(chain) - 1 > self.config.max_redirects:
+                raise RedirectError(
+                    f"more than {self.config.max_redirects} redirects: {' -> '.join(chain)}", url, kind="too_many_redirects"
+                )
+            current = target
+
+    async def _hop(self, url: str, headers: dict[str, str], html_only: bool) -> tuple[FetchResult | str, float]:
+        """One request. Returns a result, or the absolute url a redirect points to."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise BadURL(f"not an http(s) url: {url!r}", url)
+        physical = self._remap(url, self._to_physical)
+        host = host_of(physical)  # politeness is owed to the server we really talk to
+        async with self.limiter.slot(host):
+            started = time.perf_counter()
+            try:
+                async with asyncio.timeout(self.total_timeout):
+                    async with self._http().stream("GET", physical, headers=headers) as resp:
+                        outcome = await self._handle(resp, url, host, html_only)
+                        if isinstance(outcome, str):  # a redirect, resolved against the physical url
+                            outcome = self._remap(urljoin(physical, outcome), self._to_logical)
+                        return outcome, time.perf_counter() - started
+            except FetchError:
+                raise
+            except (httpx.TimeoutException, TimeoutError) as exc:
+                raise FetchTimeout(f"timed out after {time.perf_counter() - started:.1f}s ({type(exc).__name__})", url) from exc
+            except (httpx.ConnectError, httpx.ProxyError) as exc:
+                raise ConnectFailed(f"cannot connect to {host}: {exc}", url) from exc
+            except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+                raise BadURL(f"bad url {url!r}: {exc}", url) from exc
+            except httpx.DecodingError as exc:
+                raise FetchError(f"cannot decode the response body: {exc}", url, kind="decoding") from exc
+            except httpx.HTTPError as exc:  # protocol errors, resets mid-body, ...
+                raise FetchError(f"{type(exc).__name__}: {exc}", url, kind="network") from exc
+
+    async def _handle(self, resp: httpx.Response, url: str, host: str, html_only: bool) -> FetchResult | str:
+        status = resp.status_code
+        if status in _REDIRECTS:
+            location = resp.headers.get("location")
+            if not location:
+                raise HTTPStatusError(f"HTTP {status} redirect without a Location header", url, kind="http_4xx", status=status)
+            return location.strip()
+        if status == 304:
+            return FetchResult(url, status, resp.headers, b"", 0.0)
+        if status >= 400 or status < 200 or 300 <= status < 400:
+            raise self._status_error(resp, url, host)
+        ctype = _media_type(resp.headers.get("content-type"))
+        if html_only and ctype not in _HTML_TYPES and ctype not in _SNIFF_TYPES:
+            raise NotHTML(f"not an HTML page: content-type {ctype}", url, status=status)
+        cap = self.config.max_body_bytes
+        declared = resp.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise TooLarge(f"body of {int(declared)} bytes is over the {cap}-byte cap (not downloaded)", url, status=status)
+        body = bytearray()
+        # aiter_bytes decompresses, so the cap also stops a gzip bomb.
+        async for chunk in resp.aiter_bytes():
+            body += chunk
+            if len(body) > cap:
+                raise TooLarge(f"body is over the {cap}-byte cap (download stopped)", url, status=status)
+        data = bytes(body)
+        if html_only:
+            self._check_html(data, ctype, url)
+        return FetchResult(url, status, resp.headers, data, 0.0)
+
+    @staticmethod
+    def _remap(url: str, mapping: dict[str, str]) -> str:
+        if not mapping:
+            return url
+        target = mapping.get(_origin(url))
+        if not target:
+            return url
+        parts = urlsplit(url)
+        return target + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+    def _status_error(self, resp: httpx.Response, url: str, host: str) -> HTTPStatusError:
+        status = resp.status_code
+        retry_after = parse_retry_after(resp.headers.get("retry-after"))
+        if retry_after and status == 429:
+            # Rate limited: the pause is for the whole host, so its other urls wait too (capped
+            # by the limiter's max_defer). A 503's Retry-After is left to the scheduler of that url.
+            self.limiter.defer(host, retry_after)
+        if status in (404, 410):
+            kind = f"http_{status}"
+        elif status == 429:
+            kind = "http_429"
+        elif status == 408:
+            kind = "timeout"
+        elif status >= 500:
+            kind = "http_5xx"
+        elif status >= 400:
+            kind = "http_4xx"
+        else:
+            kind = "http_3xx"  # 300/305/...: a redirect we cannot follow
+        reason = resp.reason_phrase or ""
+        return HTTPStatusError(f"HTTP {status} {reason}".rstrip(), url, kind=kind, status=status, retry_after=retry_after)
+
+    @staticmethod
+    def _check_html(body: bytes, ctype: str, url: str) -> None:
+        head = body[:2048]
+        if looks_binary(head):
+            raise NotHTML(f"binary body (content-type {ctype or 'none'})", url)
+        if ctype not in _HTML_TYPES and b"<" not in head.lstrip()[:1024]:
+            raise NotHTML(f"no HTML markup in the body (content-type {ctype or 'none'})", url)

@@ -1,0 +1,17 @@
+"""Prometheus counters of the ingest side (served by the daemon's metrics endpoint)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+FEEDS_POLLED = Counter(
+    "newsflow_feeds_polled_total", "Feed polls by result (ok, not_modified, unchanged, bozo, error)", ["result"]
+)
+FEED_ERRORS = Counter("newsflow_feed_errors_total", "Feed polls that failed, by error kind", ["kind"])
+ARTICLES_EXTRACTED = Counter("newsflow_articles_extracted_total", "Articles extracted and acknowledged by the bus")
+ARTICLE_ERRORS = Counter("newsflow_article_errors_total", "Entries that gave no article, by error kind", ["kind"])
+EXTRACTION_SECONDS = Histogram(
+    "newsflow_extraction_seconds",
+    "Time to extract one article page",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)

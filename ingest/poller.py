@@ -1,0 +1,444 @@
+"""The poller: due feeds -> new entries -> article pages -> extracted Articles -> the bus.
+
+Per poll of a feed: a conditional GET; a 304 or a body with the same hash as last time
+ends the poll there (one state write, no parsing). Otherwise the feed is parsed, and
+every entry this feed has not handled yet is fetched, extracted and sent to the sink.
+An entry is marked seen only once the bus acknowledged its article (at-least-once: a
+crash before the ack means it is fetched again, and the stable article id makes that
+harmless), or after a permanent error (404, not HTML, no text, ...), so a broken entry
+is not retried forever. Transient errors (timeouts, 5xx) are retried on later polls,
+a few times. A failing feed backs off but is never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Sequence
+
+from ingest import metrics
+from ingest.feedparse import FeedEntry, FeedError, ParsedFeed, parse_feed
+from ingest.feedstate import STATUS_ERROR, STATUS_FAILING, STATUS_OK, FeedState, FeedStateStore
+from ingest.fetcher import FetchError, Fetcher, FetchResult
+from ingest.record import Article, article_id
+from ingest.schedule import (
+    ScheduleParams,
+    error_interval,
+    is_failing,
+    items_per_day_from_dates,
+    items_per_day_observed,
+    next_interval,
+)
+from ingest.urls import InvalidURL, canonical_url
+from newsflow.settings import FeedConfig, PollerConfig, Settings
+
+log = logging.getLogger(__name__)
+
+ExtractFn = Callable[[bytes, str, "FeedEntry | None", str], Article]
+SinkFn = Callable[[Article], "Future[Any]"]
+
+ENTRY_CONCURRENCY = 4  # entries of one feed in flight (politeness still serialises one host)
+MAX_ERRORS_KEPT = 1000  # error messages kept for the run summary
+
+
+@dataclass(frozen=True)
+class PollError:
+    feed: str
+    url: str | None
+    kind: str
+    message: str
+
+
+@dataclass
+class PollStats:
+    feeds_polled: int = 0
+    feeds_changed: int = 0  # parsed: new body
+    not_modified: int = 0
+    unchanged: int = 0
+    bozo_feeds: int = 0
+    feed_errors: Counter[str] = field(default_factory=Counter)
+    entries_new: int = 0  # entries this feed had not handled, whose page was fetched
+    duplicates: int = 0  # entries whose article this feed already carried (a new guid for an old link)
+    articles_emitted: int = 0
+    article_errors: Counter[str] = field(default_factory=Counter)
+    errors: list[PollError] = field(default_factory=list)
+
+    def add_error(self, error: PollError) -> None:
+        self.errors.append(error)
+        if len(self.errors) > MAX_ERRORS_KEPT:
+            del self.errors[: len(self.errors) - MAX_ERRORS_KEPT]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "feeds_polled": self.feeds_polled,
+            "feeds_changed": self.feeds_changed,
+            "not_modified": self.not_modified,
+            "unchanged": self.unchanged,
+            "bozo_feeds": self.bozo_feeds,
+            "feed_errors": dict(self.feed_errors),
+            "entries_new": self.entries_new,
+            "duplicates": self.duplicates,
+            "articles_emitted": self.articles_emitted,
+            "article_errors": dict(self.article_errors),
+            "errors": [e.__dict__ for e in self.errors],
+        }
+
+
+@dataclass
+class _EntriesOutcome:
+    emitted: int = 0
+    pending: int = 0  # left for a later poll: over max_entries_per_poll, or a transient failure
+
+
+class Poller:
+    def __init__(
+        self,
+        settings: Settings | PollerConfig,
+        store: FeedStateStore,
+        fetcher: Fetcher,
+        extract: ExtractFn,
+        sink: SinkFn,
+        *,
+        feeds: Sequence[FeedConfig] | None = None,
+        extract_workers: int = 1,
+        max_entry_attempts: int = 3,
+        sink_timeout: float = 120.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if isinstance(settings, Settings):
+            self.config = settings.poller
+            feeds = settings.feeds if feeds is None else feeds
+        else:
+            self.config = settings
+        self.store = store
+        self.fetcher = fetcher
+        self._extract = extract
+        self._sink = sink
+        self.max_entry_attempts = max_entry_attempts
+        self.sink_timeout = sink_timeout
+        self._clock = clock
+        # Extraction is CPU work: off the event loop, so fetch timers and politeness keep ticking.
+        self._executor = ThreadPoolExecutor(max_workers=extract_workers, thread_name_prefix="newsflow-extract")
+        self.stats = PollStats()  # totals over run_forever
+        self._wake: asyncio.Event | None = None
+        self._article_locks: dict[str, list[Any]] = {}  # article id -> [lock, users]
+        self.feeds: dict[str, FeedConfig] = {}
+        self.set_feeds(feeds or [])
+
+    def set_feeds(self, feeds: Iterable[FeedConfig]) -> None:
+        """Replace the feed list (state of removed feeds is kept in the store)."""
+        self.feeds = {f.url: f for f in feeds}
+        self.store.ensure_feeds(self.feeds, now=self._clock())
+        if self._wake is not None:
+            self._wake.set()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+    # -- driving -----------------------------------------------------------------
+
+    async def poll_once(self) -> PollStats:
+        """Poll every feed once, whatever its schedule (``newsflow run --once``)."""
+        stats = PollStats()
+        limit = asyncio.Semaphore(self.config.concurrency)
+        await asyncio.gather(*(self._guarded(limit, feed, stats) for feed in list(self.feeds.values())))
+        return stats
+
+    async def run_forever(self, stop: asyncio.Event) -> PollStats:
+        """Poll feeds as they come due until ``stop`` is set; then let polls in flight finish and return."""
+        self._wake = asyncio.Event()
+        limit = asyncio.Semaphore(self.config.concurrency)
+        in_flight: dict[str, asyncio.Task[None]] = {}
+        # Every schedule is at least min_interval; this in-memory floor also holds when a
+        # poll could not write its state, so a broken feed can never be polled in a tight loop.
+        not_before: dict[str, float] = {}
+        while not stop.is_set():
+            now = self._clock()
+            try:
+                due_at = self.store.next_polls(list(self.feeds))
+            except Exception:  # e.g. the state file is locked or the disk is full: wait, retry
+                log.exception("cannot read the feed schedule; retrying in 5s")
+                await self._sleep(stop, 5.0)
+                continue
+            for url, feed in list(self.feeds.items()):
+                when = max(due_at.get(url) or 0.0, not_before.get(url, 0.0))
+                if url not in in_flight and when <= now:
+                    not_before[url] = now + ScheduleParams.from_config(self.config, feed).min_interval
+                    task = asyncio.create_task(self._guarded(limit, feed, self.stats), name=f"poll {url}")
+                    in_flight[url] = task
+                    task.add_done_callback(lambda _t, u=url: (in_flight.pop(u, None), self._wake and self._wake.set()))
+            upcoming = [
+                max(t or 0.0, not_before.get(u, 0.0)) for u, t in due_at.items() if u not in in_flight and u in self.feeds
+            ]
+            upcoming = [t for t in upcoming if t > now]
+            sleep = min(max((min(upcoming) - now) if upcoming else 60.0, 0.01), 60.0)
+            await self._sleep(stop, sleep)
+        if in_flight:
+            await asyncio.gather(*in_flight.values(), return_exceptions=True)
+        return self.stats
+
+    async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
+        assert self._wake is not None
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+            self._wake.clear()
+
+    async def _guarded(self, limit: asyncio.Semaphore, feed: FeedConfig, stats: PollStats) -> None:
+        async with limit:
+            try:
+                await self.poll_feed(feed, stats)
+            except Exception as exc:  # a bug must not stop the other feeds or the daemon
+                log.exception("internal error polling %s", feed.url, extra={"feed": feed.url, "url": feed.url})
+                message = f"internal error: {type(exc).__name__}: {exc}"
+                try:  # back the feed off like any failing feed, so it is listed with its error
+                    state = self.store.get(feed.url) or FeedState(url=feed.url, added_at=self._clock())
+                    self._feed_failed(state, ScheduleParams.from_config(self.config, feed), "internal", message, None, stats)
+                except Exception:
+                    log.exception("cannot record the error of %s", feed.url, extra={"feed": feed.url, "url": feed.url})
+                    stats.feed_errors["internal"] += 1
+                    stats.add_error(PollError(feed.url, feed.url, "internal", message))
+
+    # -- one feed ------------------------------------------------------------------
+
+    async def poll_feed(self, feed: FeedConfig, stats: PollStats) -> str:
+        """Poll one feed now. Returns the result: not_modified, unchanged, changed or error."""
+        url = feed.url
+        params = ScheduleParams.from_config(self.config, feed)
+        state = self.store.get(url) or FeedState(url=url, added_at=self._clock())
+        stats.feeds_polled += 1
+        try:
+            res = await self.fetcher.fetch_feed(url, state.etag, state.last_modified)
+        except FetchError as exc:
+            self._feed_failed(state, params, exc.kind, str(exc), exc.retry_after, stats)
+            return "error"
+        now = self._clock()
+        state.last_poll = now
+        if res.not_modified:
+            stats.not_modified += 1
+            self._feed_quiet(state, params, res, "not_modified", now)
+            return "not_modified"
+        digest = hashlib.sha256(res.body).hexdigest()
+        if digest == state.body_hash:
+            # Same bytes under new validators (or none): nothing to parse.
+            stats.unchanged += 1
+            self._feed_quiet(state, params, res, "unchanged", now)
+            return "unchanged"
+        try:
+            # Off the loop: a big feed takes feedparser a while, and fetches must keep moving.
+            parsed = await asyncio.to_thread(parse_feed, res.body, res.url, res.content_type)
+        except FeedError as exc:
+            self._feed_failed(state, params, exc.kind, str(exc), res.retry_after, stats)
+            return "error"
+        stats.feeds_changed += 1
+        if parsed.bozo:
+            stats.bozo_feeds += 1
+            log.warning("ill-formed feed %s, used anyway: %s", url, parsed.bozo_reason, extra={"feed": url, "url": res.url})
+        outcome = await self._entries(url, parsed, res.url, stats)
+        self._feed_changed(state, params, res, parsed, digest, outcome, self._clock())
+        return "changed"
+
+    def _feed_quiet(self, state: FeedState, params: ScheduleParams, res: FetchResult, result: str, now: float) -> None:
+        # The hot path: no parsing, one write.
+        state.etag = res.etag or state.etag
+        state.last_modified = res.last_modified or state.last_modified
+        state.quiet_polls += 1
+        self._succeeded(state, result, now)
+        state.next_poll = now + next_interval(
+            params, items_per_day=state.items_per_day, quiet_polls=state.quiet_polls,
+            max_age=res.max_age, retry_after=res.retry_after, key=state.url,
+        )
+        self.store.save(state)
+        metrics.FEEDS_POLLED.labels(result).inc()
+        log.debug("feed %s: %s", state.url, result, extra={"feed": state.url, "url": state.url})
+
+    def _feed_changed(
+        self, state: FeedState, params: ScheduleParams, res: FetchResult, parsed: ParsedFeed,
+        digest: str, outcome: _EntriesOutcome, now: float,
+    ) -> None:
+        elapsed = now - (state.last_success or state.added_at or now)
+        rate = items_per_day_from_dates((e.published or e.updated for e in parsed.entries), _utc(now))
+        state.items_per_day = rate if rate is not None else items_per_day_observed(state.items_per_day, outcome.emitted, elapsed)
+        state.quiet_polls = 0 if outcome.emitted else state.quiet_polls + 1
+        state.title = parsed.title or state.title
+        state.bozo_reason = parsed.bozo_reason
+        if outcome.pending:
+            # Entries left over: no validators and no hash, so the next poll re-reads the
+            # feed instead of stopping at a 304 or "unchanged"; and come back soon.
+            state.etag = state.last_modified = state.body_hash = None
+            interval = max(params.min_interval, res.retry_after or 0.0)
+        else:
+            state.etag, state.last_modified, state.body_hash = res.etag, res.last_modified, digest
+            interval = next_interval(
+                params, items_per_day=state.items_per_day, quiet_polls=state.quiet_polls,
+                max_age=res.max_age, retry_after=res.retry_after, key=state.url,
+            )
+        self._succeeded(state, "ok", now)
+        state.next_poll = now + interval
+        self.store.save(state)
+        metrics.FEEDS_POLLED.labels("bozo" if parsed.bozo else "ok").inc()
+        log.info(
+            "feed %s: %d entries, %d articles emitted, %d pending", state.url, len(parsed.entries), outcome.emitted,
+            outcome.pending, extra={"feed": state.url, "url": res.url},
+        )
+
+    @staticmethod
+    def _succeeded(state: FeedState, result: str, now: float) -> None:
+        state.last_result = result
+        state.last_success = now
+        state.consecutive_errors = 0
+        state.last_error = state.last_error_kind = None
+        state.status = STATUS_OK
+
+    def _feed_failed(
+        self, state: FeedState, params: ScheduleParams, kind: str, message: str, retry_after: float | None, stats: PollStats
+    ) -> None:
+        now = self._clock()
+        state.last_poll = now
+        state.last_result = "error"
+        state.consecutive_errors += 1
+        state.last_error, state.last_error_kind = message, kind
+        was_failing = state.status == STATUS_FAILING
+        state.status = STATUS_FAILING if is_failing(params, state.consecutive_errors) else STATUS_ERROR
+        state.next_poll = now + error_interval(params, state.consecutive_errors, retry_after=retry_after, key=state.url)
+        self.store.save(state)
+        stats.feed_errors[kind] += 1
+        stats.add_error(PollError(state.url, state.url, kind, message))
+        metrics.FEEDS_POLLED.labels("error").inc()
+        metrics.FEED_ERRORS.labels(kind).inc()
+        level = logging.ERROR if state.status == STATUS_FAILING and not was_failing else logging.WARNING
+        log.log(
+            level, "feed %s: %s (%s), error %d in a row, status %s, next try in %.0fs", state.url, message, kind,
+            state.consecutive_errors, state.status, state.next_poll - now, extra={"feed": state.url, "url": state.url},
+        )
+
+    # -- entries -------------------------------------------------------------------
+
+    async def _entries(self, feed_url: str, parsed: ParsedFeed, base_url: str, stats: PollStats) -> _EntriesOutcome:
+        # Ill-formed feeds repeat ids; the first occurrence wins.
+        ids: set[str] = set()
+        entries = [e for e in parsed.entries if not (e.entry_id in ids or ids.add(e.entry_id))]
+        seen = self.store.seen_among(feed_url, [e.entry_id for e in entries])
+        fresh = [e for e in entries if e.entry_id not in seen]
+        todo = fresh[: self.config.max_entries_per_poll]
+        outcome = _EntriesOutcome(pending=len(fresh) - len(todo))
+        limit = asyncio.Semaphore(ENTRY_CONCURRENCY)
+
+        async def one(entry: FeedEntry) -> str:
+            async with limit:
+                return await self._entry(feed_url, entry, base_url, stats)
+
+        for result in await asyncio.gather(*(one(e) for e in todo)):
+            if result == "emitted":
+                outcome.emitted += 1
+            elif result == "retry":
+                outcome.pending += 1
+        return outcome
+
+    async def _entry(self, feed_url: str, entry: FeedEntry, base_url: str, stats: PollStats) -> str:
+        """Handle one new entry. Returns emitted, duplicate, failed (permanent) or retry."""
+        if not entry.link:
+            return self._entry_failed(feed_url, entry, None, "no_link", "entry has no link", True, stats)
+        try:
+            url = canonical_url(entry.link, base=base_url)
+        except InvalidURL as exc:
+            return self._entry_failed(feed_url, entry, entry.link, "bad_url", str(exc), True, stats)
+        aid = article_id(url)
+        # One entry per article at a time: a second feed carrying the same post waits for the
+        # first one's ack, then sees it in ``carried`` and sends the union of both feeds.
+        slot = self._article_locks.setdefault(aid, [asyncio.Lock(), 0])
+        slot[1] += 1  # users, waiting or holding: the lock is dropped when the last one leaves
+        try:
+            async with slot[0]:
+                return await self._new_entry(feed_url, entry, url, aid, stats)
+        finally:
+            slot[1] -= 1
+            if slot[1] == 0:
+                del self._article_locks[aid]
+
+    async def _new_entry(self, feed_url: str, entry: FeedEntry, url: str, aid: str, stats: PollStats) -> str:
+        carried = self.store.article_feeds(aid)
+        if feed_url in carried:
+            self.store.mark_seen(feed_url, entry.entry_id, "duplicate", now=self._clock())
+            stats.duplicates += 1
+            return "duplicate"
+        stats.entries_new += 1
+        try:
+            page = await self.fetcher.fetch_page(url)
+        except FetchError as exc:
+            return self._entry_failed(feed_url, entry, url, exc.kind, str(exc), exc.permanent, stats)
+
+        started = time.perf_counter()
+        try:
+            loop = asyncio.get_running_loop()
+            article = await loop.run_in_executor(self._executor, self._extract, page.body, page.url, entry, feed_url)
+        except Exception as exc:  # the extractor's "no text" and its bugs alike must not stop the poll
+            kind, permanent = _extraction_failure(exc)
+            if not permanent:
+                log.exception("extractor crashed on %s", url, extra={"feed": feed_url, "url": url})
+            return self._entry_failed(feed_url, entry, url, kind, f"{type(exc).__name__}: {exc}", permanent, stats)
+        finally:
+            metrics.EXTRACTION_SECONDS.observe(time.perf_counter() - started)
+
+        # Every feed that ever carried it, under the link's id and the page's own id.
+        ids = list(dict.fromkeys([aid, article.id]))
+        known = [f for i in ids for f in (carried if i == aid else self.store.article_feeds(i))]
+        feeds = list(dict.fromkeys([*known, *article.feeds, feed_url]))
+        article = article.model_copy(update={"feeds": feeds, "original_url": article.original_url or entry.link})
+        try:
+            future = await asyncio.to_thread(self._sink, article)  # may block: bus backpressure
+            await asyncio.wait_for(asyncio.wrap_future(future), self.sink_timeout)
+        except Exception as exc:  # not acked: not seen, so the next poll sends it again
+            stats.article_errors["sink"] += 1
+            metrics.ARTICLE_ERRORS.labels("sink").inc()
+            stats.add_error(PollError(feed_url, url, "sink", f"bus did not accept the article: {type(exc).__name__}: {exc}"))
+            log.error("bus did not accept %s: %s", url, exc, extra={"feed": feed_url, "url": url, "article_id": article.id})
+            return "retry"
+        self.store.mark_seen(feed_url, entry.entry_id, "ok", article_ids=ids, article_url=article.url, now=self._clock())
+        stats.articles_emitted += 1
+        metrics.ARTICLES_EXTRACTED.inc()
+        log.info("article %s", url, extra={"feed": feed_url, "url": url, "article_id": article.id})
+        return "emitted"
+
+    def _entry_failed(
+        self, feed_url: str, entry: FeedEntry, url: str | None, kind: str, message: str, permanent: bool, stats: PollStats
+    ) -> str:
+        stats.article_errors[kind] += 1
+        stats.add_error(PollError(feed_url, url, kind, message))
+        metrics.ARTICLE_ERRORS.labels(kind).inc()
+        if permanent:
+            outcome, result = kind, "failed"
+        elif self.store.record_attempt(feed_url, entry.entry_id, kind) >= self.max_entry_attempts:
+            outcome, result = f"gave_up:{kind}", "failed"
+        else:
+            outcome, result = None, "retry"
+        if outcome is not None:
+            self.store.mark_seen(feed_url, entry.entry_id, outcome, now=self._clock())
+        log.warning(
+            "entry %s of feed %s: %s (%s)%s", url or entry.entry_id, feed_url, message, kind,
+            "" if result == "failed" else ", will retry", extra={"feed": feed_url, "url": url, "kind": kind},
+        )
+        return result
+
+
+def _extraction_failure(exc: BaseException) -> tuple[str, bool]:
+    """(kind, permanent): the extractor's own errors are verdicts on the page; other exceptions are bugs."""
+    kind = getattr(exc, "kind", None)
+    if isinstance(kind, str) and kind:
+        return kind, True
+    if any(c.__name__ == "ExtractionError" for c in type(exc).__mro__):
+        return "no_text", True
+    return "extract_crash", False
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, timezone.utc)

@@ -1,0 +1,70 @@
+"""Edit the feed list inside the TOML config file, keeping the user's comments and layout (tomlkit)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import tomlkit
+from tomlkit.items import AoT, Array
+
+from newsflow.settings import FeedConfig
+
+
+class FeedListError(Exception):
+    pass
+
+
+def _load(path: Path) -> tomlkit.TOMLDocument:
+    if not path.exists():
+        return tomlkit.document()
+    return tomlkit.parse(path.read_text(encoding="utf-8"))
+
+
+def read_feeds(path: Path) -> list[FeedConfig]:
+    doc = _load(path)
+    return [FeedConfig(**dict(item)) for item in doc.get("feeds", [])]
+
+
+def add_feeds(path: Path, feeds: list[FeedConfig]) -> tuple[int, int]:
+    """Append feeds not already listed (by url). Returns (added, already present)."""
+    doc = _load(path)
+    existing = doc.get("feeds")
+    known = {str(item["url"]) for item in existing} if existing is not None else set()
+    added = skipped = 0
+    new_items = []
+    for feed in feeds:
+        if feed.url in known:
+            skipped += 1
+            continue
+        known.add(feed.url)
+        entry = {"url": feed.url}
+        if feed.name:
+            entry["name"] = feed.name
+        new_items.append(entry)
+        added += 1
+    if not new_items:
+        return added, skipped
+    if existing is None or (isinstance(existing, Array) and len(existing) == 0):
+        # A fresh list reads best as an array of tables ([[feeds]]).
+        if existing is not None:
+            del doc["feeds"]
+        aot = tomlkit.aot()
+        for entry in new_items:
+            aot.append(tomlkit.item(entry))
+        doc.append("feeds", aot)
+    elif isinstance(existing, AoT):
+        for entry in new_items:
+            existing.append(tomlkit.item(entry))
+    elif isinstance(existing, Array):
+        for entry in new_items:
+            table = tomlkit.inline_table()
+            table.update(entry)
+            existing.append(table)
+        existing.multiline(True)
+    else:
+        raise FeedListError(f"{path}: 'feeds' must be a list of tables")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    tmp.replace(path)  # atomic: a crash never leaves half a config
+    return added, skipped

@@ -1,0 +1,83 @@
+"""The three stages, each a composition of small steps over whichever bus the config picked.
+
+    poll:   feeds --(Poller: fetch, extract)--> produce(cleaned)          seen-marks after the ack
+    enrich: consume(cleaned) -> RunTask(decode+enrich) -> Produce(enriched) -> CommitOffsets
+    index:  consume(enriched) -> RunTask(decode) -> BatchStep -> WriteToIndex -> CommitOffsets
+
+Offsets are committed only by CommitOffsets, at the end of each chain: a message counts as done
+once its output is acknowledged by the bus or the index, or it was dead-lettered.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from typing import Any, Callable, Mapping
+
+from bus.backend import Broker, Producer
+from bus.dead_letters import DeadLetters
+from bus.processor import StreamProcessor
+from bus.steps import BatchStep, CommitOffsets, Produce, ProcessingStrategy, RunTask, WriteToIndex
+from bus.types import BrokerMessage, Partition
+from index.base import Index
+from ingest.record import Article
+from newsflow.settings import Settings
+from newsflow.wiring import ENRICH_GROUP, INDEX_GROUP
+
+Commit = Callable[[Mapping[Partition, int]], None]
+
+
+def article_sink(producer: Producer, topic: str) -> Callable[[Article], "Future[Any]"]:
+    """What the poller emits into: one cleaned article per message, keyed by its stable id."""
+
+    def emit(article: Article) -> "Future[Any]":
+        return producer.produce(topic, article.id.encode(), article.to_json())
+
+    return emit
+
+
+def decode(raw: BrokerMessage) -> Article:
+    # A RecordError here marks a poison message: RunTask dead-letters it and the stream goes on.
+    return Article.from_json(raw.value)
+
+
+def enrich_processor(settings: Settings, broker: Broker, producer: Producer, chain: Callable[[Article], Article]) -> StreamProcessor:
+    topics = settings.bus.topics
+
+    def enrich(raw: BrokerMessage) -> bytes:
+        return chain(decode(raw)).to_json()
+
+    def factory(commit: Commit) -> ProcessingStrategy[BrokerMessage]:
+        dead = DeadLetters(producer, topics.dead_letters, stage="enrich")
+        return RunTask(enrich, Produce(producer, topics.enriched, CommitOffsets(commit, stage="enrich")), dead)
+
+    return StreamProcessor(
+        broker.consumer(ENRICH_GROUP),
+        [topics.cleaned],
+        factory,
+        stage="enrich",
+        shutdown_timeout=settings.daemon.shutdown_timeout,
+    )
+
+
+def index_processor(settings: Settings, broker: Broker, producer: Producer, index: Index) -> StreamProcessor:
+    topics = settings.bus.topics
+
+    def factory(commit: Commit) -> ProcessingStrategy[BrokerMessage]:
+        dead = DeadLetters(producer, topics.dead_letters, stage="index")
+        write = WriteToIndex(index, CommitOffsets(commit, stage="index"), dead)
+        return RunTask(decode, BatchStep(settings.bus.batch_size, settings.bus.batch_seconds, write), dead)
+
+    return StreamProcessor(
+        broker.consumer(INDEX_GROUP),
+        [topics.enriched],
+        factory,
+        stage="index",
+        shutdown_timeout=settings.daemon.shutdown_timeout,
+    )
+
+
+def start_thread(processor: StreamProcessor, stop: threading.Event) -> threading.Thread:
+    thread = threading.Thread(target=processor.run, args=(stop,), name=f"stage-{processor.stage}", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,43 @@
+"""Pick the edge implementations the config names: the embedded default or the real services."""
+
+from __future__ import annotations
+
+from bus.backend import Broker
+from index.base import Index
+from newsflow.settings import Settings
+
+# Consumer groups: every copy of a stage joins the same group and shares the partitions.
+ENRICH_GROUP = "newsflow-enrich"
+INDEX_GROUP = "newsflow-index"
+REPLAY_GROUP = "newsflow-dlq-replay"
+
+
+def open_broker(settings: Settings) -> Broker:
+    if settings.bus.backend == "kafka":
+        from bus.kafka import KafkaBroker
+
+        return KafkaBroker(settings.bus)
+    from bus.local import LocalBroker
+
+    return LocalBroker(settings.bus_db, max_backlog=settings.bus.max_backlog)
+
+
+def open_index(settings: Settings, *, create: bool = True) -> Index:
+    """``create=False`` for read-only commands: no tables or templates are made as a side effect."""
+    if settings.index.backend == "elasticsearch":
+        from index.elastic import ElasticIndex
+
+        idx: Index = ElasticIndex(settings.index.elasticsearch)
+    else:
+        from index.sqlite_fts import SqliteIndex
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        idx = SqliteIndex(settings.index_db)
+    if create:
+        idx.setup()
+    return idx
+
+
+def topic_partitions(settings: Settings) -> dict[str, int]:
+    t = settings.bus.topics
+    return {t.cleaned: t.partitions, t.enriched: t.partitions, t.dead_letters: 1}

@@ -1,0 +1,26 @@
+"""Enrichment v1: pure functions that add language, keyphrases, entities, places, stats and a
+near-duplicate fingerprint to an article record. ``build_chain(cfg)`` composes the enabled ones.
+
+Public API::
+
+    chain = build_chain(settings.enrich)        # loads models; EnricherUnavailable if one is missing
+    enriched = chain(article)                   # Article copy with .enrichment (EnrichError on failure)
+    results = chain.enrich_batch(articles)      # list[Article | EnrichError], spaCy batched
+    estimate_jaccard(a.enrichment.minhash, b.enrichment.minhash)
+"""
+
+from processors.enrich.base import Enricher, EnricherUnavailable, EnrichError
+from processors.enrich.chain import FACTORIES, EnrichChain, build_chain
+from processors.enrich.fingerprint import NearDuplicateIndex, estimate_jaccard, fingerprint
+
+__all__ = [
+    "Enricher",
+    "EnricherUnavailable",
+    "EnrichError",
+    "EnrichChain",
+    "FACTORIES",
+    "build_chain",
+    "NearDuplicateIndex",
+    "estimate_jaccard",
+    "fingerprint",
+]

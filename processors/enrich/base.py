@@ -1,0 +1,70 @@
+"""What every enricher shares: the protocol, the errors, and small text helpers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from ingest.record import Article, Enrichment
+
+
+class EnricherUnavailable(RuntimeError):
+    """An enricher cannot run in this process (e.g. its model is not installed). Raised at start-up."""
+
+
+class EnrichError(RuntimeError):
+    """One enricher failed on one article; names both so the stage can count and dead-letter it."""
+
+    def __init__(self, enricher: str, article_id: str, cause: BaseException) -> None:
+        super().__init__(f"enricher {enricher!r} failed on article {article_id}: {type(cause).__name__}: {cause}")
+        self.enricher = enricher
+        self.article_id = article_id
+        self.cause = cause
+
+
+@runtime_checkable
+class Enricher(Protocol):
+    """Adds its part to ``out`` from the article; must not mutate the article.
+
+    ``version`` is what the chain records in ``Enrichment.versions``; bump ``VERSION`` whenever the
+    output for the same input changes. An enricher may also offer
+    ``enrich_batch(items: Sequence[tuple[Article, Enrichment]]) -> None`` when batching is cheaper.
+    """
+
+    NAME: str
+    VERSION: str
+
+    @property
+    def version(self) -> str: ...
+
+    def enrich(self, article: Article, out: Enrichment) -> None: ...
+
+
+BatchItems = Sequence[tuple[Article, Enrichment]]
+
+_LANG_TAG = re.compile(r"^([A-Za-z]{2,3})(?:[-_].*)?$")
+
+
+def primary_language(tag: str | None) -> str | None:
+    """'en-US' / 'en_GB' / 'EN' -> 'en'; anything that is not a language tag -> None."""
+    if not tag:
+        return None
+    m = _LANG_TAG.match(tag.strip())
+    return m.group(1).lower() if m else None
+
+
+def article_language(article: Article, out: Enrichment) -> str | None:
+    """The detected language if the language enricher ran, else what the page or feed declared."""
+    return out.language or primary_language(article.language_hint)
+
+
+_WORD_END = re.compile(r"\S+")
+
+
+def head_words(text: str, max_words: int) -> str:
+    """The text up to the end of its ``max_words``-th word, layout kept (cheap cap for slow enrichers)."""
+    for i, m in enumerate(_WORD_END.finditer(text), start=1):
+        if i == max_words:
+            return text[: m.end()]
+    return text

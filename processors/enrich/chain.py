@@ -1,0 +1,155 @@
+"""Composes the enabled enrichers (``EnrichConfig``) into one call on an article or a batch.
+
+Building the chain loads every model and table, so a missing model fails at start-up. The
+enrichers run in a fixed order (language first: keyphrases and entities use it; entities before
+places), whatever the order in the config. Near-duplicates are checked against a per-process
+index after the fingerprint; that step is the chain's only state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from ingest.record import Article, Enrichment
+from processors.enrich.base import Enricher, EnrichError
+from processors.enrich.fingerprint import NearDuplicateIndex
+
+if TYPE_CHECKING:
+    from newsflow.settings import EnrichConfig
+
+
+def _language(cfg: "EnrichConfig") -> Enricher:
+    from processors.enrich.language import LanguageEnricher
+
+    return LanguageEnricher()
+
+
+def _stats(cfg: "EnrichConfig") -> Enricher:
+    from processors.enrich.stats import StatsEnricher
+
+    return StatsEnricher()
+
+
+def _keyphrases(cfg: "EnrichConfig") -> Enricher:
+    from processors.enrich.keyphrases import KeyphraseEnricher
+
+    return KeyphraseEnricher(cfg.max_keyphrases)
+
+
+def _entities(cfg: "EnrichConfig") -> Enricher:
+    from processors.enrich.entities import EntityEnricher
+
+    return EntityEnricher(cfg.spacy_model)
+
+
+def _places(cfg: "EnrichConfig") -> Enricher:
+    from processors.enrich.places import PlaceEnricher
+
+    return PlaceEnricher()
+
+
+def _fingerprint(cfg: "EnrichConfig") -> Enricher:
+    from processors.enrich.fingerprint import FingerprintEnricher
+
+    return FingerprintEnricher()
+
+
+# Run order. Imports are lazy so a deployment without an enricher's library can switch it off.
+FACTORIES: dict[str, Callable[["EnrichConfig"], Enricher]] = {
+    "language": _language,
+    "stats": _stats,
+    "keyphrases": _keyphrases,
+    "entities": _entities,
+    "places": _places,
+    "fingerprint": _fingerprint,
+}
+REQUIRES = {"places": "entities"}
+
+
+class EnrichChain:
+    """``chain(article)`` -> a copy of the article with ``enrichment`` set. Thread-compatible, not thread-safe."""
+
+    def __init__(self, enrichers: Sequence[Enricher], near_duplicates: NearDuplicateIndex | None = None) -> None:
+        self.enrichers = list(enrichers)
+        self.near_duplicates = near_duplicates
+        # Cumulative seconds and calls per enricher, for metrics and the run summary.
+        self.seconds: dict[str, float] = {e.NAME: 0.0 for e in self.enrichers}
+        self.calls: dict[str, int] = {e.NAME: 0 for e in self.enrichers}
+
+    @property
+    def names(self) -> list[str]:
+        return [e.NAME for e in self.enrichers]
+
+    @property
+    def versions(self) -> dict[str, str]:
+        return {e.NAME: e.version for e in self.enrichers}
+
+    def __call__(self, article: Article) -> Article:
+        """Enrich one article. Raises EnrichError naming the enricher that failed."""
+        out = Enrichment()
+        for enricher in self.enrichers:
+            start = time.perf_counter()
+            try:
+                enricher.enrich(article, out)
+            except Exception as exc:
+                raise EnrichError(enricher.NAME, article.id, exc) from exc
+            finally:
+                self._count(enricher.NAME, time.perf_counter() - start, 1)
+        return self._finish(article, out)
+
+    def enrich_batch(self, articles: Sequence[Article]) -> list[Article | EnrichError]:
+        """Enrich many articles at once (spaCy runs them as one batch); one result per article, in order.
+
+        A failing article gets its EnrichError in its slot; the others are enriched as usual.
+        """
+        outs = [Enrichment() for _ in articles]
+        errors: dict[int, EnrichError] = {}
+        for enricher in self.enrichers:
+            live = [i for i in range(len(articles)) if i not in errors]
+            if not live:
+                break
+            start = time.perf_counter()
+            batch = getattr(enricher, "enrich_batch", None)
+            batched = False
+            if batch is not None:
+                try:
+                    batch([(articles[i], outs[i]) for i in live])
+                    batched = True
+                except Exception:
+                    pass  # retried one at a time below, so a bad article fails alone
+            if not batched:
+                for i in live:
+                    try:
+                        enricher.enrich(articles[i], outs[i])
+                    except Exception as exc:
+                        errors[i] = EnrichError(enricher.NAME, articles[i].id, exc)
+            self._count(enricher.NAME, time.perf_counter() - start, len(live))
+        return [errors[i] if i in errors else self._finish(a, outs[i]) for i, a in enumerate(articles)]
+
+    def _finish(self, article: Article, out: Enrichment) -> Article:
+        out.versions = self.versions
+        if self.near_duplicates is not None and out.minhash:
+            out.near_duplicate_of = self.near_duplicates.check_and_add(article.id, out.minhash)
+        return article.model_copy(update={"enrichment": out})
+
+    def _count(self, name: str, seconds: float, n: int) -> None:
+        self.seconds[name] += seconds
+        self.calls[name] += n
+
+
+def build_chain(cfg: "EnrichConfig", *, near_duplicates: bool = True) -> EnrichChain:
+    """The chain for ``cfg.enrichers``, models loaded. Raises EnricherUnavailable, or ValueError for a bad list."""
+    enabled = list(dict.fromkeys(cfg.enrichers))
+    unknown = [n for n in enabled if n not in FACTORIES]
+    if unknown:
+        raise ValueError(f"enrich.enrichers: unknown enricher(s) {unknown}; known: {list(FACTORIES)}")
+    for name, needs in REQUIRES.items():
+        if name in enabled and needs not in enabled:
+            raise ValueError(f"enrich.enrichers: {name!r} needs {needs!r} enabled too")
+    enrichers = [FACTORIES[name](cfg) for name in FACTORIES if name in enabled]
+    index = None
+    if near_duplicates and "fingerprint" in enabled:
+        index = NearDuplicateIndex(threshold=cfg.near_duplicate_threshold)
+    return EnrichChain(enrichers, index)

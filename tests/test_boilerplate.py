@@ -1,0 +1,173 @@
+"""The edge chrome filter: chrome lines go, article sentences stay, the middle is never touched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.boilerplate import chrome_category, strip_chrome
+
+ROOT = Path(__file__).resolve().parent.parent
+BODY = (
+    "The talks in Geneva ended without agreement on Monday, officials said.\n\n"
+    "Both delegations said they would meet again next week."
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "category"),
+    [
+        ("Post a Comment", "comments"),
+        ("Leave a comment", "comments"),
+        ("0 comments", "comments"),
+        ("12 Comments", "comments"),
+        ("Comments are closed.", "comments"),
+        ("Add comment", "comments"),
+        ("No comments:", "comments"),
+        ("Previous Post Next Post", "pager"),
+        ("Older Post Newer Post Home", "pager"),
+        ("« Previous", "pager"),
+        ("Next article »", "pager"),
+        ("Share:", "share"),
+        ("Share this", "share"),
+        ("Share: Facebook Twitter WhatsApp Telegram", "share"),
+        ("Email ThisBlogThis!Share to TwitterShare to FacebookShare to Pinterest", "share"),
+        ("Subscribe to our newsletter", "subscribe"),
+        ("Sign up for our newsletter", "subscribe"),
+        ("Subscribe to: Post Comments (Atom)", "subscribe"),
+        ("Related posts", "related"),
+        ("Read more", "related"),
+        ("You may also like", "related"),
+        ("Tags: NATO, Russia, Ukraine", "tags"),
+        ("Labels: Europe, Weather", "tags"),
+        ("Filed under World", "tags"),
+        ("Copyright © 2022 Example News. All rights reserved. Powered by Blogger.", "copyright"),
+        ("© 2019 Associated Press", "copyright"),
+        ("All rights reserved", "footer"),
+        ("Powered by Blogger", "footer"),
+        ("Advertisement", "advert"),
+        ("Home › World", "breadcrumb"),
+        # the same classes in other languages
+        ("Kommentar veröffentlichen", "comments"),
+        ("Neuerer Post Älterer Post Startseite", "pager"),
+        ("Publier un commentaire", "comments"),
+        ("Article plus récent Article plus ancien Accueil", "pager"),
+        ("Publicar un comentario", "comments"),
+        ("Entrada más reciente Entrada antigua Página principal", "pager"),
+        ("Articolo precedente", "pager"),
+        ("Postagem mais recente Postagem mais antiga Página inicial", "pager"),
+        ("Een reactie posten", "comments"),
+        ("Предыдущая запись", "pager"),
+        ("Отправить комментарий", "comments"),
+        ("Dela:", "share"),
+        ("Etiquetas: política, economía", "tags"),
+        ("Anzeige", "advert"),
+        ("Alle Rechte vorbehalten", "footer"),
+    ],
+)
+def test_chrome_line_at_the_end_is_removed(line: str, category: str) -> None:
+    result = strip_chrome(f"{BODY}\n\n{line}")
+    assert result.text == BODY
+    assert [(r.line, r.category, r.edge) for r in result.removed] == [(line, category, "tail")]
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        "Share prices rose 3% on Monday.",
+        "Shares fell 2% in early trading.",
+        "Next week the ministers meet again in Brussels.",
+        "Next year's budget is due in March.",
+        "Comments from the minister were sharply criticised by the opposition.",
+        "The company declined to comment.",
+        "He did not respond to a request for comment.",
+        "Previous talks ended in 2021.",
+        "Home prices fell for the third month.",
+        "Copyright law in the EU changed on Monday.",
+        "Posted in 2019, the video went viral.",
+        "Read the full report on the ministry's website.",
+        "Related talks are planned in Vienna.",
+        "Subscribers will pay more from April.",
+        "Tagsüber regnete es in ganz Bayern.",
+        "Sharing the burden is the aim, she said.",
+        "Advertisement spending rose 4% last year, the survey found.",
+    ],
+)
+def test_article_sentence_at_the_end_survives(last: str) -> None:
+    text = f"{BODY}\n\n{last}"
+    result = strip_chrome(text)
+    assert result.text == text
+    assert result.removed == []
+    assert chrome_category(last) is None
+
+
+def test_chrome_block_is_stripped_repeatedly_from_the_end() -> None:
+    tail = "Tags: NATO, Russia\n\nShare:\nFacebook\nTwitter\n\nPost a Comment\n\nPrevious Post Next Post"
+    result = strip_chrome(f"{BODY}\n\n{tail}")
+    assert result.text == BODY
+    assert [r.line for r in result.removed] == [
+        "Previous Post Next Post", "Post a Comment", "Twitter", "Facebook", "Share:", "Tags: NATO, Russia",
+    ]
+
+
+def test_chrome_at_the_start_is_removed() -> None:
+    result = strip_chrome(f"Advertisement\n\nHome › World\n\nShare:\n\n{BODY}")
+    assert result.text == BODY
+    assert [(r.category, r.edge) for r in result.removed] == [("advert", "head"), ("breadcrumb", "head"), ("share", "head")]
+
+
+def test_chrome_like_lines_in_the_middle_are_kept() -> None:
+    text = f"First paragraph of the story, long enough to be one.\n\nRead more\n\nShare:\n\n{BODY}"
+    assert strip_chrome(text).text == text
+
+
+def test_trailing_related_section_goes_as_one_block() -> None:
+    related = (
+        "Related Posts\n"
+        "Electricity Prices Climb to New Winter High as Cold Snap Continues\nJanuary 11, 2022\n"
+        "Heavy Snowfall Disrupts Rail and Road Traffic in the North\nJanuary 9, 2022"
+    )
+    result = strip_chrome(f"{BODY}\n\n{related}\n\nPost a Comment")
+    assert result.text == BODY
+    assert {r.category for r in result.removed} == {"related", "comments"}
+    assert len(result.removed) == 6
+
+
+def test_short_lines_at_the_end_without_a_heading_stay() -> None:
+    # A list ending an article (ingredients, results) is not chrome just for being short.
+    text = f"{BODY}\n\nThe results:\nSweden 3\nNorway 2\nFinland 1"
+    assert strip_chrome(text).text == text
+
+
+def test_a_heading_before_a_real_paragraph_is_not_a_trailing_section() -> None:
+    text = (
+        f"{BODY}\n\nComments\n\nThe minister's comments drew criticism from all opposition parties, which said "
+        "that the government had failed to consult parliament before the talks began in Geneva."
+    )
+    assert strip_chrome(text).text == text
+
+
+def test_inner_layout_is_untouched() -> None:
+    text = "Para one line one\nline two\n\n\nPara two\n\n- item\n- item"
+    assert strip_chrome(f"\n{text}\n\nPost a Comment\n").text == text
+
+
+def test_all_chrome_gives_empty_text() -> None:
+    result = strip_chrome("Share:\n\nPost a Comment\n\nPrevious Post Next Post")
+    assert result.text == ""
+    assert len(result.removed) == 3
+
+
+def test_long_lines_are_never_chrome() -> None:
+    line = "Share " * 60
+    assert chrome_category(line) is None
+
+
+def test_seed_scrape_tail() -> None:
+    seed = (ROOT / "seeds" / "us-russia-talks.txt").read_text(encoding="utf-8")
+    result = strip_chrome(seed)
+    assert [(r.line, r.category) for r in result.removed] == [
+        ("Previous Post Next Post", "pager"), ("Post a Comment", "comments"),
+    ]
+    assert result.text.endswith("has called for talks with all parliamentary party leaders.")

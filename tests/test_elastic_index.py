@@ -1,0 +1,286 @@
+"""The Elasticsearch index: pure document conversion, plus the real node (deploy/local/services.sh up)."""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from index.base import IndexUnavailable, Outcome, SearchQuery
+from index.elastic import ElasticIndex, classify, from_document, to_document
+from ingest.record import Article, Enrichment, Entities, Place
+from newsflow.settings import ElasticsearchConfig
+
+services = pytest.mark.services
+SEED = Path(__file__).resolve().parents[1] / "seeds" / "us-russia-talks.txt"
+T0 = datetime(2025, 2, 18, 9, 30, tzinfo=timezone.utc)
+
+
+def enriched(url: str, **fields) -> Article:
+    enrichment = fields.pop(
+        "enrichment",
+        Enrichment(
+            language="en",
+            language_confidence=0.98,
+            keyphrases=["peace talks", "Riyadh"],
+            entities=Entities(persons=["Marco Rubio", "Sergei Lavrov"], organisations=["Kremlin"], locations=["Riyadh"]),
+            places=[
+                Place(name="Riyadh", country_code="SA", lat=24.69, lon=46.72, kind="city"),
+                Place(name="Ukraine", country_code="UA", kind="country"),  # unresolved coordinates
+            ],
+            word_count=812,
+            reading_time_minutes=3.7,
+            minhash=[3, 1, 4, 1, 5],
+            versions={"entities": "spacy-3.8"},
+        ),
+    )
+    return Article.new(url, enrichment=enrichment, **fields)
+
+
+def seed_article(**fields) -> Article:
+    defaults = dict(
+        title="US and Russia agree to keep talking after Riyadh meeting",
+        text=SEED.read_text(encoding="utf-8"),
+        summary="Officials met in Saudi Arabia.",
+        published_at=T0,
+        site="Example News",
+        source="example-news.blogspot.com",
+        feeds=["https://example-news.blogspot.com/feeds/posts/default"],
+        authors=["A. Reporter"],
+        categories=["world"],
+        language_hint="en",
+        provenance={"title": "page", "published_at": "feed"},
+    )
+    defaults.update(fields)
+    return enriched("https://example-news.blogspot.com/2025/02/us-russia-talks.html", **defaults)
+
+
+# -- pure ----------------------------------------------------------------------------------------
+
+
+def test_document_round_trip_and_analyst_fields():
+    article = seed_article()
+    doc = to_document(article, ingested_at=T0 + timedelta(minutes=5))
+    assert doc["@timestamp"].startswith("2025-02-18T09:30:00")
+    assert doc["ingested_at"].startswith("2025-02-18T09:35:00")
+    assert doc["language"] == "en" and doc["enriched"] is True
+    assert doc["entities"]["persons"] == ["Marco Rubio", "Sergei Lavrov"]
+    assert doc["place_locations"] == [{"lat": 24.69, "lon": 46.72}]  # only resolved places go on the map
+    assert doc["country_codes"] == ["SA", "UA"]
+    assert doc["places"][1]["location"] is None
+    assert from_document(doc) == article
+
+
+def test_document_falls_back_to_fetch_time_and_drops_non_finite_numbers():
+    article = Article.new(
+        "https://e.example/x",
+        fetched_at=T0,
+        language_hint="de-AT",
+        enrichment=Enrichment(language_confidence=float("nan"), reading_time_minutes=float("inf")),
+    )
+    doc = to_document(article)
+    assert doc["@timestamp"].startswith("2025-02-18T09:30:00") and doc["published_at"] is None
+    assert doc["language"] == "de" and doc["detected_language"] is None  # facet falls back to the page's hint
+    assert doc["language_hint"] == "de-AT"
+    assert doc["language_confidence"] is None and doc["reading_time_minutes"] is None
+    plain = Article.new("https://e.example/y", fetched_at=T0)
+    assert from_document(to_document(plain)) == plain  # no enrichment stays no enrichment
+
+
+def test_classify_separates_transient_from_permanent_failures():
+    assert classify(201, None) == (Outcome.OK, None)
+    assert classify(429, {"type": "es_rejected_execution_exception", "reason": "queue full"})[0] is Outcome.RETRY
+    assert classify(503, {"type": "unavailable_shards_exception", "reason": "primary not active"})[0] is Outcome.RETRY
+    assert classify(403, {"type": "cluster_block_exception", "reason": "read-only"})[0] is Outcome.RETRY
+    outcome, error = classify(400, {"type": "document_parsing_exception", "reason": "failed to parse field [word_count]"})
+    assert outcome is Outcome.REJECTED and "word_count" in error
+
+
+def test_search_body_filters():
+    body = ElasticIndex.search_body(
+        SearchQuery(text="talks", source="Example News", language="EN-gb", since=datetime(2025, 2, 1), entity="lavrov", limit=5)
+    )
+    filters = body["query"]["bool"]["filter"]
+    assert body["size"] == 5
+    assert body["query"]["bool"]["must"][0]["multi_match"]["fields"][0] == "title^3"
+    assert {"term": {"language": {"value": "en", "case_insensitive": True}}} in filters
+    assert {"range": {"@timestamp": {"gte": "2025-02-01T00:00:00+00:00"}}} in filters  # naive means UTC
+
+
+def test_unreachable_cluster_raises_index_unavailable():
+    index = ElasticIndex(ElasticsearchConfig(hosts=["http://127.0.0.1:1"], request_timeout=2))
+    for call in (index.setup, lambda: index.write([seed_article()]), index.count, lambda: index.search(SearchQuery("x"))):
+        with pytest.raises(IndexUnavailable):
+            call()
+
+
+# -- real node -----------------------------------------------------------------------------------
+
+
+@services
+def test_setup_is_idempotent_and_creates_a_write_alias(elastic_index):
+    es = elastic_index.client
+    elastic_index.setup()
+    elastic_index.setup()
+    aliases = es.indices.get_alias(name=elastic_index.alias).body
+    assert list(aliases) == [f"{elastic_index.alias}-000001"]
+    assert aliases[f"{elastic_index.alias}-000001"]["aliases"][elastic_index.alias]["is_write_index"] is True
+    assert elastic_index.health() in ("green", "yellow")
+    mapping = es.indices.get_mapping(index=elastic_index.alias).body[f"{elastic_index.alias}-000001"]["mappings"]
+    assert mapping["dynamic"] == "false"
+    assert mapping["properties"]["place_locations"]["type"] == "geo_point"
+    assert mapping["properties"]["title"]["fields"]["keyword"]["type"] == "keyword"
+
+
+@services
+def test_write_is_an_upsert_and_merges_feeds(elastic_index):
+    first = seed_article(feeds=["https://feed.one/rss"])
+    again = seed_article(feeds=["https://feed.two/atom"], title="Updated title")
+    assert [r.outcome for r in elastic_index.write([first])] == [Outcome.OK]
+    ingested = elastic_index.client.get(index=elastic_index.alias, id=first.id)["_source"]["ingested_at"]
+    assert [r.outcome for r in elastic_index.write([again])] == [Outcome.OK]
+    elastic_index.refresh()
+    assert elastic_index.count() == 1
+    stored = elastic_index.get(first.id)
+    assert stored.title == "Updated title"
+    assert stored.feeds == ["https://feed.one/rss", "https://feed.two/atom"]
+    assert stored == again.model_copy(update={"feeds": stored.feeds})
+    assert elastic_index.client.get(index=elastic_index.alias, id=first.id)["_source"]["ingested_at"] == ingested
+    # The same article twice in one batch (two feeds in one poll) keeps both feeds as well.
+    dup_a = seed_article(feeds=["https://feed.three/rss"])
+    dup_b = seed_article(feeds=["https://feed.four/rss"])
+    assert [r.outcome for r in elastic_index.write([dup_a, dup_b])] == [Outcome.OK, Outcome.OK]
+    assert elastic_index.get(first.id).feeds == [
+        "https://feed.one/rss", "https://feed.two/atom", "https://feed.three/rss", "https://feed.four/rss"
+    ]  # fmt: skip
+    assert elastic_index.get("0" * 32) is None
+
+
+@services
+def test_per_item_results_reject_a_document_that_violates_the_mapping(elastic_index):
+    good = [Article.new(f"https://e.example/{i}", text=f"article {i}") for i in range(3)]
+    bad = enriched("https://e.example/bad", text="too many words", enrichment=Enrichment(word_count=2**40))  # integer field
+    results = elastic_index.write([good[0], bad, good[1], good[2]])
+    assert [r.id for r in results] == [good[0].id, bad.id, good[1].id, good[2].id]
+    assert [r.outcome for r in results] == [Outcome.OK, Outcome.REJECTED, Outcome.OK, Outcome.OK]
+    assert "word_count" in results[1].error and "Source:" not in results[1].error
+    elastic_index.refresh()
+    assert elastic_index.count() == 3
+
+
+@services
+def test_search_text_and_filters(elastic_index):
+    seed = seed_article()
+    other = Article.new(
+        "https://another.example/markets",
+        title="Markets rally on rate hopes",
+        text="Stocks rose in Frankfurt as investors bet on lower rates.",
+        published_at=T0 - timedelta(days=30),
+        site="Another Site",
+        source="another.example",
+        language_hint="de",
+    )
+    assert {r.outcome for r in elastic_index.write([seed, other])} == {Outcome.OK}
+    elastic_index.refresh()
+
+    def ids(**q) -> list[str]:
+        return [h.id for h in elastic_index.search(SearchQuery(**q)).hits]
+
+    res = elastic_index.search(SearchQuery(text="ryabkov"))
+    assert res.total == 1 and res.hits[0].id == seed.id
+    assert "<em>Ryabkov</em>" in res.hits[0].snippet
+    assert res.hits[0].article == seed and res.hits[0].site == "Example News"
+    assert ids() == [seed.id, other.id]  # no text: newest first
+    assert ids(source="EXAMPLE-NEWS.blogspot.com") == [seed.id]
+    assert ids(source="https://www.example-news.blogspot.com/") == [seed.id]
+    assert ids(source="another site") == [other.id]
+    assert ids(language="de") == [other.id]
+    assert ids(since=T0 - timedelta(days=1)) == [seed.id]
+    assert ids(until=T0 - timedelta(days=1)) == [other.id]
+    assert ids(entity="sergei lavrov") == [seed.id]
+    assert ids(entity="Lavrov") == [seed.id]  # words of a name
+    assert ids(entity="rubio lavrov") == []
+    assert ids(text="riyadh") == [seed.id]  # title only
+    assert ids(entity="riyadh", text="markets") == []
+
+
+@services
+def test_rewrites_after_a_rollover_stay_single(elastic_index):
+    old = seed_article(feeds=["https://feed.one/rss"])
+    elastic_index.write([old])
+    elastic_index.client.indices.rollover(alias=elastic_index.alias)
+    new = Article.new("https://e.example/after-rollover", text="written after the rollover")
+    results = elastic_index.write([seed_article(feeds=["https://feed.two/rss"]), new])
+    assert [r.outcome for r in results] == [Outcome.OK, Outcome.OK]
+    elastic_index.refresh()
+    assert elastic_index.count() == 2  # the old article was overwritten where it lives, not copied
+    assert elastic_index.get(old.id).feeds == ["https://feed.one/rss", "https://feed.two/rss"]
+    assert elastic_index.get(new.id) == new
+    where = elastic_index.client.search(index=elastic_index.alias, query={"ids": {"values": [new.id]}})
+    assert where["hits"]["hits"][0]["_index"] == f"{elastic_index.alias}-000002"
+
+
+@services
+def test_feed_status_documents(elastic_index, es_config):
+    results = elastic_index.write_feed_status(
+        [{"url": "https://feed.one/rss", "status": "ok", "last_success": T0, "consecutive_failures": 0, "items_per_day": 4.5}]
+    )
+    assert [r.outcome for r in results] == [Outcome.OK]
+    es = elastic_index.client
+    es.indices.refresh(index=es_config.feed_status_index)
+    hit = es.search(index=es_config.feed_status_index, query={"term": {"status": "ok"}})["hits"]["hits"][0]["_source"]
+    assert hit["url"] == "https://feed.one/rss" and hit["last_success"].startswith("2025-02-18")
+
+
+@services
+def test_bulk_throughput_is_reported(elastic_index, capsys):
+    words = SEED.read_text(encoding="utf-8").split()
+    rng = random.Random(7)
+    articles = [
+        enriched(
+            f"https://bulk.example/{i}",
+            title=" ".join(rng.choices(words, k=8)),
+            text=" ".join(rng.choices(words, k=500)),
+            published_at=T0 - timedelta(minutes=i),
+            source="bulk.example",
+            feeds=["https://bulk.example/rss"],
+        )
+        for i in range(1000)
+    ]
+    started = time.perf_counter()
+    results = elastic_index.write(articles)
+    elapsed = time.perf_counter() - started
+    assert [r.outcome for r in results] == [Outcome.OK] * 1000
+    elastic_index.refresh()
+    assert elastic_index.count() == 1000
+    with capsys.disabled():  # a measurement, never an assertion
+        print(f"\n[elastic] bulk of 1000 enriched articles (~4.5 KB each): {elapsed:.2f}s, {1000 / elapsed:.0f} docs/s")
+
+
+def test_client_gets_credentials_and_tls_options_without_showing_them():
+    from index.elastic import make_client
+
+    cfg = ElasticsearchConfig(hosts="https://es.example:9200", api_key="k3y-s3cret", ca_certs="/etc/ssl/ca.pem")
+    assert "k3y-s3cret" not in repr(cfg)
+    client = make_client(cfg)
+    assert client._headers["authorization"] == "ApiKey k3y-s3cret"
+    assert "k3y-s3cret" not in repr(client._headers)
+    (node,) = client.transport.node_pool.all()
+    assert node.config.ca_certs == "/etc/ssl/ca.pem" and node.config.verify_certs is True
+    basic = make_client(ElasticsearchConfig(hosts="https://es.example:9200", username="newsflow", password="pw"))
+    assert basic._headers["authorization"].startswith("Basic ")
+
+
+@services
+def test_a_missing_alias_is_retried_and_never_becomes_a_concrete_index(es_config):
+    index = ElasticIndex(es_config)  # no setup(): the alias does not exist
+    try:
+        (result,) = index.write([seed_article()])
+        assert result.outcome is Outcome.RETRY and "index_not_found_exception" in result.error
+        assert not index.client.indices.exists(index=es_config.alias)
+        assert index.count() == 0 and index.search(SearchQuery("talks")).total == 0 and index.get(result.id) is None
+    finally:
+        index.close()

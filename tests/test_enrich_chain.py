@@ -1,0 +1,115 @@
+import time
+
+import pytest
+
+from ingest.record import Article, Enrichment
+from newsflow.settings import EnrichConfig
+from processors.enrich import EnrichChain, EnricherUnavailable, EnrichError, build_chain
+from processors.enrich import entities as ent
+from tests.test_enrich_fingerprint import EDITED
+from tests.test_enrich_seeds import SEEDS, seed_article
+
+
+@pytest.fixture(scope="module")
+def chain() -> EnrichChain:
+    return build_chain(EnrichConfig())
+
+
+def test_default_chain_enriches_the_seed(chain):
+    article = seed_article("post-us-russia-talks")
+    out = chain(article)
+    assert article.enrichment is None  # the input is not modified
+    e = out.enrichment
+    assert e.language == "en" and e.word_count > 300 and len(e.minhash) == 64 and e.keyphrases
+    assert "NATO" in e.entities.organisations and any("Stoltenberg" in p for p in e.entities.persons)
+    assert any(p.name == "Washington" and p.country_code == "US" for p in e.places)
+    assert e.versions == chain.versions
+    assert set(e.versions) == {"language", "stats", "keyphrases", "entities", "places", "fingerprint"}
+    assert all(e.versions.values())
+
+
+def test_record_round_trips(chain):
+    out = chain(seed_article("post-3"))
+    assert Article.from_json(out.to_json()) == out
+
+
+def test_order_follows_dependencies_not_config():
+    c = build_chain(EnrichConfig(enrichers=["fingerprint", "places", "entities", "language"]))
+    assert c.names == ["language", "entities", "places", "fingerprint"]
+
+
+def test_disabled_enrichers_leave_defaults():
+    c = build_chain(EnrichConfig(enrichers=["stats"]))
+    e = c(seed_article("post-2")).enrichment
+    assert e.word_count and e.language is None and e.keyphrases == [] and e.minhash == []
+    assert e.versions == {"stats": "1"}
+
+
+def test_bad_enricher_lists():
+    with pytest.raises(ValueError, match="enrich.enrichers: unknown enricher"):
+        build_chain(EnrichConfig(enrichers=["language", "sentiment"]))
+    with pytest.raises(ValueError, match="'places' needs 'entities'"):
+        build_chain(EnrichConfig(enrichers=["places"]))
+
+
+def test_missing_spacy_model_fails_at_build(monkeypatch):
+    monkeypatch.setattr(ent, "_models", {})
+    with pytest.raises(EnricherUnavailable, match="is not installed: pip install"):
+        build_chain(EnrichConfig(spacy_model="xx_no_such_model_sm"))
+
+
+def test_near_duplicates_across_articles(chain):
+    chain_ = build_chain(EnrichConfig(enrichers=["fingerprint"], near_duplicate_threshold=0.85))
+    seed = seed_article("post-us-russia-talks")
+    edited = Article.new("https://other.example/copy.html", text=EDITED)
+    assert chain_(seed).enrichment.near_duplicate_of is None
+    assert chain_(seed).enrichment.near_duplicate_of is None  # seen again: not its own duplicate
+    assert chain_(edited).enrichment.near_duplicate_of == seed.id
+    assert chain_(seed_article("post-2")).enrichment.near_duplicate_of is None
+    assert build_chain(EnrichConfig(enrichers=["fingerprint"]), near_duplicates=False).near_duplicates is None
+
+
+def test_batch_matches_single(chain):
+    arts = [seed_article(n) for n in SEEDS]
+    single = build_chain(EnrichConfig(), near_duplicates=False)
+    batch = build_chain(EnrichConfig(), near_duplicates=False).enrich_batch(arts)
+    assert [b.enrichment for b in batch] == [single(a).enrichment for a in arts]
+
+
+class _Boom:
+    NAME = "boom"
+    VERSION = "1"
+    version = "1"
+
+    def enrich(self, article: Article, out: Enrichment) -> None:
+        if "snow" in article.text.casefold():
+            raise RuntimeError("bad article")
+        out.keyphrases = ["ok"]
+
+
+def test_a_failing_article_fails_alone():
+    c = EnrichChain([_Boom()])
+    results = c.enrich_batch([seed_article("post-us-russia-talks"), seed_article("post-2"), seed_article("post-3")])
+    assert isinstance(results[1], EnrichError) and results[1].enricher == "boom"
+    assert results[1].article_id == seed_article("post-2").id and "bad article" in str(results[1])
+    assert results[0].enrichment.keyphrases == ["ok"] and results[2].enrichment.keyphrases == ["ok"]
+    with pytest.raises(EnrichError, match="enricher 'boom' failed on article"):
+        c(seed_article("post-2"))
+
+
+def test_report_timings(chain, capsys):
+    """Per-enricher cost on the seed article, printed for the report; not asserted."""
+    article = seed_article("post-us-russia-talks")
+    c = build_chain(EnrichConfig(), near_duplicates=False)
+    c(article)  # warm-up
+    runs = 20
+    for name in c.seconds:
+        c.seconds[name], c.calls[name] = 0.0, 0
+    start = time.perf_counter()
+    for _ in range(runs):
+        c(article)
+    total = (time.perf_counter() - start) / runs
+    with capsys.disabled():
+        words = c(article).enrichment.word_count
+        parts = ", ".join(f"{n} {c.seconds[n] / c.calls[n] * 1000:.2f}" for n in c.names)
+        print(f"\n[enrich timings, seed article, {words} words, ms/article] {parts}; chain {total * 1000:.1f}")

@@ -1,0 +1,81 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ingest.record import Enrichment
+from processors.enrich.fingerprint import (
+    NUM_PERM,
+    FingerprintEnricher,
+    NearDuplicateIndex,
+    estimate_jaccard,
+    fingerprint,
+    shingles,
+)
+from tests.test_enrich_seeds import SEEDS, seed_article, seed_text
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = seed_text("post-us-russia-talks")
+SENTENCE = '"I don\'t think we\'re going to see any breakouts this week," Blinken told CNN on Sunday.'
+EDITED = SEED.replace(SENTENCE, "Blinken told reporters in Geneva that he expected no breakthrough before Friday.")
+
+
+def test_edit_is_one_sentence():
+    assert SENTENCE in SEED and EDITED != SEED
+
+
+def test_fingerprint_shape_and_stability():
+    a, b = fingerprint(SEED), fingerprint(SEED)
+    assert a == b and len(a) == NUM_PERM and all(isinstance(v, int) for v in a)
+    assert fingerprint("") == [] and fingerprint("  ... ") == []
+    assert len(fingerprint("two words")) == NUM_PERM  # shorter than one shingle: still a fingerprint
+
+
+def test_fingerprint_stable_across_processes():
+    code = "import sys; from processors.enrich.fingerprint import fingerprint; print(fingerprint(sys.stdin.read()))"
+    out = subprocess.run([sys.executable, "-c", code], input=SEED, capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == str(fingerprint(SEED))
+
+
+def test_shingles_are_case_and_punctuation_blind():
+    assert shingles("One two, THREE four five six") == shingles("one two three four five six!")
+    assert len(shingles("one two three four five six")) == 2
+
+
+def test_jaccard_estimate():
+    assert estimate_jaccard(fingerprint(SEED), fingerprint(SEED)) == 1.0
+    assert estimate_jaccard(fingerprint(SEED), fingerprint(EDITED)) >= 0.85
+    assert estimate_jaccard(fingerprint(SEED), fingerprint(seed_text("post-2"))) < 0.2
+    assert estimate_jaccard([], fingerprint(SEED)) == 0.0
+    with pytest.raises(ValueError, match="different sizes"):
+        estimate_jaccard([1, 2], [1, 2, 3])
+
+
+def test_near_duplicate_index():
+    ix = NearDuplicateIndex(threshold=0.85)
+    assert ix.check_and_add("seed", fingerprint(SEED)) is None
+    assert ix.check_and_add("seed", fingerprint(SEED)) is None  # the same article again is not its own duplicate
+    assert ix.check_and_add("edited", fingerprint(EDITED)) == "seed"
+    assert ix.check_and_add("other", fingerprint(seed_text("post-2"))) is None
+    assert ix.check_and_add("empty", []) is None
+    assert len(ix) == 3
+
+
+def test_near_duplicate_index_forgets_the_oldest():
+    ix = NearDuplicateIndex(threshold=0.85, capacity=2)
+    ix.check_and_add("seed", fingerprint(SEED))
+    ix.check_and_add("p2", fingerprint(seed_text("post-2")))
+    ix.check_and_add("p3", fingerprint(seed_text("post-3")))
+    assert len(ix) == 2
+    assert ix.check_and_add("edited", fingerprint(EDITED)) is None
+
+
+def test_enricher_on_seed_texts():
+    prints = {}
+    for name in SEEDS:
+        out = Enrichment()
+        FingerprintEnricher().enrich(seed_article(name), out)
+        prints[name] = out.minhash
+        assert len(out.minhash) == NUM_PERM
+    assert len({tuple(v) for v in prints.values()}) == len(SEEDS)

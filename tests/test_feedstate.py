@@ -1,0 +1,114 @@
+"""Per-feed state in SQLite: survives restarts, bounded seen ids, article -> feeds."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from ingest.feedstate import STATUS_FAILING, FeedState, FeedStateStore
+
+
+def test_state_round_trip_survives_a_new_store(tmp_path: Path) -> None:
+    db = tmp_path / "state.sqlite3"
+    with FeedStateStore(db) as store:
+        store.ensure_feeds(["http://a.example/feed", "http://b.example/feed"], now=100.0)
+        state = store.get("http://a.example/feed")
+        assert state is not None and state.status == "new" and state.next_poll is None and state.added_at == 100.0
+        state.etag, state.last_modified, state.body_hash = '"e1"', "Wed, 01 May 2024 10:00:00 GMT", "ab" * 32
+        state.next_poll, state.consecutive_errors, state.status = 500.0, 6, STATUS_FAILING
+        state.last_error, state.last_error_kind, state.items_per_day = "HTTP 500", "http_5xx", 3.5
+        store.save(state)
+        store.mark_seen("http://a.example/feed", "entry-1", article_ids=["aid1"], article_url="http://a.example/1")
+    with FeedStateStore(db) as again:
+        assert again.get("http://a.example/feed") == state
+        assert again.seen_among("http://a.example/feed", ["entry-1", "entry-2"]) == {"entry-1"}
+        assert again.article_feeds("aid1") == ["http://a.example/feed"]
+        assert [s.url for s in again.all()] == ["http://a.example/feed", "http://b.example/feed"]
+        assert again.next_polls(["http://a.example/feed", "http://b.example/feed"]) == {
+            "http://a.example/feed": 500.0, "http://b.example/feed": None,
+        }
+        # ensure_feeds keeps known state
+        again.ensure_feeds(["http://a.example/feed"])
+        assert again.get("http://a.example/feed").etag == '"e1"'
+
+
+def test_wal_mode(tmp_path: Path) -> None:
+    FeedStateStore(tmp_path / "s.db").close()
+    with sqlite3.connect(tmp_path / "s.db") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_seen_ids_bounded_oldest_evicted(tmp_path: Path) -> None:
+    with FeedStateStore(tmp_path / "s.db", seen_ids_per_feed=10) as store:
+        for n in range(15):
+            store.mark_seen("f1", f"e{n}")
+        store.mark_seen("f2", "other")
+        assert store.seen_count("f1") == 10
+        assert store.seen_among("f1", [f"e{n}" for n in range(15)]) == {f"e{n}" for n in range(5, 15)}
+        assert store.seen_count("f2") == 1  # per feed
+        # seeing an entry again makes it the newest: it survives the next eviction
+        store.mark_seen("f1", "e5")
+        store.mark_seen("f1", "e15")
+        assert "e5" in store.seen_among("f1", ["e5", "e6"]) and "e6" not in store.seen_among("f1", ["e6"])
+
+
+def test_attempts_counted_and_cleared(tmp_path: Path) -> None:
+    with FeedStateStore(tmp_path / "s.db") as store:
+        assert store.record_attempt("f", "e", "timeout") == 1
+        assert store.record_attempt("f", "e", "http_5xx") == 2
+        store.mark_seen("f", "e", "gave_up:http_5xx")
+        assert store.record_attempt("f", "e", "timeout") == 1
+
+
+def test_article_feeds_union(tmp_path: Path) -> None:
+    with FeedStateStore(tmp_path / "s.db") as store:
+        assert store.article_feeds("x") == []
+        assert store.add_article_feed("x", "http://a/1", "feed-1") == ["feed-1"]
+        assert store.add_article_feed("x", "http://a/1", "feed-2") == ["feed-1", "feed-2"]
+        assert store.add_article_feed("x", None, "feed-1") == ["feed-1", "feed-2"]
+
+
+def test_mark_seen_is_atomic_with_articles(tmp_path: Path) -> None:
+    with FeedStateStore(tmp_path / "s.db") as store:
+        # The seen row fails (NOT NULL) after the article row was written: neither may stay.
+        with pytest.raises(sqlite3.IntegrityError):
+            store.mark_seen("f", None, article_ids=["a1"])  # type: ignore[arg-type]
+        assert store.article_feeds("a1") == []
+        store.mark_seen("f", "e", article_ids=["a1"])
+        assert store.article_feeds("a1") == ["f"]
+
+
+def test_remove_forgets_a_feed(tmp_path: Path) -> None:
+    with FeedStateStore(tmp_path / "s.db") as store:
+        store.ensure_feeds(["f"])
+        store.mark_seen("f", "e")
+        store.remove("f")
+        assert store.get("f") is None and store.seen_count("f") == 0
+
+
+def test_newer_schema_refused(tmp_path: Path) -> None:
+    FeedStateStore(tmp_path / "s.db").close()
+    with sqlite3.connect(tmp_path / "s.db") as db:
+        db.execute("PRAGMA user_version=99")
+    with pytest.raises(RuntimeError, match="newer"):
+        FeedStateStore(tmp_path / "s.db")
+
+
+def test_threads_share_one_store(tmp_path: Path) -> None:
+    with FeedStateStore(tmp_path / "s.db") as store:
+        def work(n: int) -> None:
+            for i in range(50):
+                store.mark_seen(f"f{n}", f"e{i}", article_ids=[f"a{i}"])
+                store.save(FeedState(url=f"f{n}", consecutive_errors=i))
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert [store.seen_count(f"f{n}") for n in range(4)] == [50] * 4
+        assert sorted(store.article_feeds("a7")) == ["f0", "f1", "f2", "f3"]
+        assert store.get("f2").consecutive_errors == 49
