@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge, Histogram
 
 DEAD_LETTERS = Counter(
     "newsflow_dead_letters_total", "Messages sent to the dead-letter topic, by the stage that gave up on them", ["stage"]
@@ -16,3 +16,25 @@ PROCESSOR_ERRORS = Counter(
     ["stage", "kind"],
 )
 REBALANCES = Counter("newsflow_bus_rebalances_total", "Partition assignments and revocations seen by a stage", ["stage"])
+CONSUMER_LAG = Gauge(
+    "newsflow_consumer_lag",
+    "Messages not yet committed by the stage's consumer group, per assigned partition (sampled every few seconds)",
+    ["stage", "topic", "partition"],
+)
+ARTICLES_ENRICHED = Counter("newsflow_articles_enriched_total", "Articles the enrich stage enriched")
+ENRICH_SECONDS = Histogram(
+    "newsflow_enrich_seconds",
+    "Time to enrich one article (decode, enrichment chain, encode)",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+ARTICLES_INDEXED = Counter("newsflow_articles_indexed_total", "Articles the index acknowledged as written")
+BULK_SECONDS = Histogram(
+    "newsflow_bulk_seconds",
+    "Latency of one bulk write to the index (any outcome)",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+BULK_FAILURES = Counter(
+    "newsflow_bulk_failures_total",
+    "Bulk writes and items that failed: unavailable (whole bulk), retry (item, transient), rejected (item, dead-lettered), error",
+    ["kind"],
+)

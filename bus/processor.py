@@ -23,10 +23,10 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from bus.backend import BusUnavailable, Consumer, MessageRejected
-from bus.metrics import MESSAGES_PROCESSED, PROCESSOR_ERRORS, REBALANCES
+from bus.metrics import CONSUMER_LAG, MESSAGES_PROCESSED, PROCESSOR_ERRORS, REBALANCES
 from bus.steps import Backoff, ProcessingStrategy
 from bus.types import BrokerMessage, Message, Partition
 
@@ -47,18 +47,22 @@ class StreamProcessor:
         *,
         stage: str = "stage",
         poll_timeout: float = 0.5,
-        backpressure_wait: float = 0.05,
+        backpressure_wait: float | None = None,
         join_timeout: float = 30.0,
         shutdown_timeout: float = 30.0,
         reconnect: Callable[[], Consumer] | None = None,
         backoff: Backoff | None = None,
+        lag_interval: float = 5.0,
     ) -> None:
         self._consumer = consumer
         self._topics = list(topics)
         self._factory = strategy_factory
         self.stage = stage
         self._poll_timeout = poll_timeout
-        self._backpressure_wait = backpressure_wait
+        # How long to poll (paused) between offers of a held message. Not shorter than
+        # poll_timeout by default: kafka-python 3.0.12 can lose a group join that a very short
+        # poll cuts off (the member then never gets its partitions).
+        self._backpressure_wait = poll_timeout if backpressure_wait is None else backpressure_wait
         self._join_timeout = join_timeout
         self._shutdown_timeout = shutdown_timeout
         self._reconnect = reconnect
@@ -70,6 +74,8 @@ class StreamProcessor:
         self._held: deque[BrokerMessage] = deque()
         self._paused = False
         self._callback_error: BaseException | None = None
+        self._lag_interval = lag_interval  # seconds between samples of the consumer lag gauge
+        self._next_lag_sample = 0.0
         # Counters for metrics and `newsflow status`; only this processor's thread writes them.
         self.processed = 0
         self.rebalances = 0
@@ -96,6 +102,7 @@ class StreamProcessor:
                 try:
                     self._run_once()
                     self._bus_backoff.reset()
+                    self._sample_lag()
                 except BusUnavailable as exc:
                     self.errors += 1
                     PROCESSOR_ERRORS.labels(self.stage, "bus_unavailable").inc()
@@ -151,6 +158,27 @@ class StreamProcessor:
             self._consumer.resume(sorted(self._assigned))
             self._paused = False
 
+    def _sample_lag(self) -> None:
+        """Set ``newsflow_consumer_lag`` for the assigned partitions, every ``lag_interval`` seconds."""
+        now = time.monotonic()
+        if not self._assigned or now < self._next_lag_sample:
+            return
+        self._next_lag_sample = now + self._lag_interval
+        try:
+            lag = self._consumer.lag()
+        except Exception as exc:  # a metric must never stop the stage; the next sample retries
+            log.debug("%s: cannot sample the consumer lag: %s", self.stage, exc)
+            return
+        for p, n in lag.items():
+            CONSUMER_LAG.labels(self.stage, p.topic, str(p.index)).set(n)
+
+    def _forget_lag(self, partitions: Iterable[Partition]) -> None:
+        for p in partitions:  # a partition that moved to another worker is no longer ours to report
+            try:
+                CONSUMER_LAG.remove(self.stage, p.topic, str(p.index))
+            except KeyError:
+                pass
+
     # -- assignment ---------------------------------------------------------------------------
 
     def _subscribe(self) -> None:
@@ -190,6 +218,7 @@ class StreamProcessor:
             revoked = set(partitions)
             self._held = deque(m for m in self._held if m.partition not in revoked)
             self._assigned -= revoked
+            self._forget_lag(revoked)
             if self._assigned:
                 self._strategy = self._factory(self._commit)
             else:
@@ -215,6 +244,7 @@ class StreamProcessor:
         log.info("%s: stopping; finishing in-flight work (up to %.0fs)", self.stage, self._shutdown_timeout)
         self._held.clear()  # not submitted, so not committed: read again next time
         self._close_strategy(self._shutdown_timeout)
+        self._forget_lag(self._assigned)
         self._close_consumer()
 
     def _abandon(self) -> None:
@@ -225,6 +255,7 @@ class StreamProcessor:
             except Exception:
                 log.exception("%s: strategy failed to terminate", self.stage)
         self._held.clear()
+        self._forget_lag(self._assigned)
         self._assigned.clear()
         self._paused = False
         self._close_consumer()

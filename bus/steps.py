@@ -36,7 +36,7 @@ from typing import Any, Callable, Generic, Iterable, List, Mapping, Sequence, Ty
 
 from bus.backend import BusUnavailable, MessageRejected, Producer
 from bus.dead_letters import DeadLetters
-from bus.metrics import PROCESSOR_ERRORS
+from bus.metrics import ARTICLES_INDEXED, BULK_FAILURES, BULK_SECONDS, PROCESSOR_ERRORS
 from bus.types import FILTERED, BrokerMessage, Message, Partition
 from index.base import Index, IndexUnavailable, Outcome
 from ingest.record import Article
@@ -708,7 +708,7 @@ class WriteToIndex(ProcessingStrategy[Sequence[Article]]):
         if not batch.todo:  # only dead letters left to send
             return
         articles = [batch.articles[i] for i in batch.todo]
-        results = self._index.write(articles)
+        results = self._timed_write(articles)
         if len(results) != len(articles):
             raise RuntimeError(f"index returned {len(results)} results for {len(articles)} articles")
         still: list[int] = []
@@ -721,10 +721,31 @@ class WriteToIndex(ProcessingStrategy[Sequence[Article]]):
                 still.append(position)
         batch.todo = still
 
+    def _timed_write(self, articles: list[Article]) -> list[Any]:
+        """``index.write`` with its latency, outcomes and failures counted for the metrics endpoint."""
+        started = time.perf_counter()
+        try:
+            results = self._index.write(articles)
+        except IndexUnavailable:
+            BULK_FAILURES.labels("unavailable").inc()
+            raise
+        except Exception:
+            BULK_FAILURES.labels("error").inc()
+            raise
+        finally:
+            BULK_SECONDS.observe(time.perf_counter() - started)
+        ok = sum(1 for r in results if r.outcome is Outcome.OK)
+        ARTICLES_INDEXED.inc(ok)
+        for outcome, kind in ((Outcome.RETRY, "retry"), (Outcome.REJECTED, "rejected")):
+            failed = sum(1 for r in results if r.outcome is outcome)
+            if failed:
+                BULK_FAILURES.labels(kind).inc(failed)
+        return results
+
     def _write_one_by_one(self, batch: _IndexBatch) -> None:
         for position in list(batch.todo):
             try:
-                (result,) = self._index.write([batch.articles[position]])
+                (result,) = self._timed_write([batch.articles[position]])
             except IndexUnavailable:
                 raise
             except Exception as exc:  # this article makes the index client fail: poison

@@ -272,9 +272,10 @@ def main() -> None:
     # Commands defined in other modules register themselves on import.
     from newsflow import commands  # noqa: F401
     from newsflow import kibana, setup_cmd  # noqa: F401
+    from newsflow import bench_extraction  # noqa: F401
 
     app()
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # run as `python -m newsflow`, which registers every command
+    raise SystemExit("use `python -m newsflow` or the `newsflow` command")

@@ -174,7 +174,7 @@ def dlq_replay(
 ) -> None:
     """Send dead letters back to the topic they came from (after you fixed the cause)."""
     from bus.dead_letters import replay
-    from newsflow.wiring import REPLAY_GROUP, open_broker, topic_partitions
+    from newsflow.wiring import group, open_broker, topic_partitions
 
     s = _settings(config)
     logs.configure("text", "WARNING")
@@ -182,7 +182,7 @@ def dlq_replay(
     broker.create_topics(topic_partitions(s))
     producer = broker.producer()
     try:
-        result = replay(broker.consumer(REPLAY_GROUP), producer, s.bus.topics.dead_letters, limit=limit, idle_timeout=idle)
+        result = replay(broker.consumer(group(s, "dlq-replay")), producer, s.bus.topics.dead_letters, limit=limit, idle_timeout=idle)
     finally:
         producer.close()
     out.print(f"replayed {result.replayed} dead letters ({', '.join(f'{t}: {n}' for t, n in result.by_topic.items()) or 'none'}); {result.invalid} unreadable skipped", highlight=False)

@@ -16,7 +16,7 @@ from bus.backend import Broker
 from ingest.poller import PollStats
 from newsflow.settings import Settings
 from newsflow.stages import article_sink, enrich_processor, index_processor, start_thread
-from newsflow.wiring import ENRICH_GROUP, INDEX_GROUP, open_broker, open_index, topic_partitions
+from newsflow.wiring import group, open_broker, open_index, topic_partitions
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def wait_drained(broker: Broker, settings: Settings, stop: threading.Event, time
     deadline = time.monotonic() + timeout
     caught_up = getattr(broker, "caught_up")
     while not stop.is_set():
-        if caught_up(ENRICH_GROUP, [t.cleaned]) and caught_up(INDEX_GROUP, [t.enriched]):
+        if caught_up(group(settings, "enrich"), [t.cleaned]) and caught_up(group(settings, "index"), [t.enriched]):
             return
         if time.monotonic() > deadline:
             raise DrainTimeout(f"the stages did not catch up within {timeout:.0f}s")
@@ -91,7 +91,7 @@ def run_all(settings: Settings, *, once: bool, stop: threading.Event | None = No
     stop = stop or threading.Event()
     started = time.monotonic()
     chain = build_chain(settings.enrich)  # loads the models now: a missing one fails at start-up
-    broker = open_broker(settings)
+    broker = open_broker(settings, stop)
     broker.create_topics(topic_partitions(settings))
     index = open_index(settings)
     producer = broker.producer()
@@ -144,7 +144,7 @@ HealthFactory = Any  # (settings, ready: () -> bool) -> HealthServer | None
 
 def poll_forever(settings: Settings, stop: threading.Event, health: HealthFactory) -> None:
     """The poll daemon: feeds -> cleaned topic, until SIGTERM; polls in flight finish first."""
-    broker = open_broker(settings)
+    broker = open_broker(settings, stop)
     broker.create_topics(topic_partitions(settings))
     producer = broker.producer()
     poller = build_poller(settings, article_sink(producer, settings.bus.topics.cleaned))
@@ -166,7 +166,7 @@ def consume_forever(settings: Settings, stage: str, stop: threading.Event, healt
 
     On stop the processor stops consuming, lets the steps finish what they hold, commits, and
     returns; what it could not finish in ``daemon.shutdown_timeout`` is redelivered later."""
-    broker = open_broker(settings)
+    broker = open_broker(settings, stop)
     broker.create_topics(topic_partitions(settings))
     producer = broker.producer()
     index = None

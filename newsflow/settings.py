@@ -134,6 +134,9 @@ class BusConfig(Section):
     max_backlog: int = Field(default=1000, ge=1)
     batch_size: int = Field(default=200, ge=1)
     batch_seconds: float = Field(default=1.0, gt=0)
+    # Consumer groups are <prefix>-enrich, <prefix>-index and <prefix>-dlq-replay: two pipelines
+    # sharing one cluster (or parallel test runs) need different prefixes, or their rebalances mix.
+    group_prefix: str = Field(default="newsflow", min_length=1)
 
 
 class ElasticsearchConfig(Section):

@@ -11,18 +11,20 @@ once its output is acknowledged by the bus or the index, or it was dead-lettered
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import Future
 from typing import Any, Callable, Mapping
 
 from bus.backend import Broker, Producer
 from bus.dead_letters import DeadLetters
+from bus.metrics import ARTICLES_ENRICHED, ENRICH_SECONDS
 from bus.processor import StreamProcessor
 from bus.steps import BatchStep, CommitOffsets, Produce, ProcessingStrategy, RunTask, WriteToIndex
 from bus.types import BrokerMessage, Partition
 from index.base import Index
 from ingest.record import Article
 from newsflow.settings import Settings
-from newsflow.wiring import ENRICH_GROUP, INDEX_GROUP
+from newsflow.wiring import group
 
 Commit = Callable[[Mapping[Partition, int]], None]
 
@@ -45,14 +47,18 @@ def enrich_processor(settings: Settings, broker: Broker, producer: Producer, cha
     topics = settings.bus.topics
 
     def enrich(raw: BrokerMessage) -> bytes:
-        return chain(decode(raw)).to_json()
+        started = time.perf_counter()
+        enriched = chain(decode(raw)).to_json()
+        ENRICH_SECONDS.observe(time.perf_counter() - started)  # successes only: failures are dead letters
+        ARTICLES_ENRICHED.inc()
+        return enriched
 
     def factory(commit: Commit) -> ProcessingStrategy[BrokerMessage]:
         dead = DeadLetters(producer, topics.dead_letters, stage="enrich")
         return RunTask(enrich, Produce(producer, topics.enriched, CommitOffsets(commit, stage="enrich")), dead)
 
     return StreamProcessor(
-        broker.consumer(ENRICH_GROUP),
+        broker.consumer(group(settings, "enrich")),
         [topics.cleaned],
         factory,
         stage="enrich",
@@ -69,7 +75,7 @@ def index_processor(settings: Settings, broker: Broker, producer: Producer, inde
         return RunTask(decode, BatchStep(settings.bus.batch_size, settings.bus.batch_seconds, write), dead)
 
     return StreamProcessor(
-        broker.consumer(INDEX_GROUP),
+        broker.consumer(group(settings, "index")),
         [topics.enriched],
         factory,
         stage="index",

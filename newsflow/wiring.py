@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+import threading
+
 from bus.backend import Broker
 from index.base import Index
 from newsflow.settings import Settings
 
 # Consumer groups: every copy of a stage joins the same group and shares the partitions.
+# These are the names under the default ``bus.group_prefix``; use ``group()`` for the configured ones.
 ENRICH_GROUP = "newsflow-enrich"
 INDEX_GROUP = "newsflow-index"
 REPLAY_GROUP = "newsflow-dlq-replay"
 
 
-def open_broker(settings: Settings) -> Broker:
+def group(settings: Settings, stage: str) -> str:
+    """The consumer group of a stage ("enrich", "index", "dlq-replay") under ``bus.group_prefix``."""
+    return f"{settings.bus.group_prefix}-{stage}"
+
+
+def open_broker(settings: Settings, stop: threading.Event | None = None) -> Broker:
+    """``stop`` lets a producer blocked on a full local backlog give up at shutdown."""
     if settings.bus.backend == "kafka":
         from bus.kafka import KafkaBroker
 
         return KafkaBroker(settings.bus)
     from bus.local import LocalBroker
 
-    return LocalBroker(settings.bus_db, max_backlog=settings.bus.max_backlog)
+    return LocalBroker(settings.bus_db, max_backlog=settings.bus.max_backlog, stop=stop)
 
 
 def open_index(settings: Settings, *, create: bool = True) -> Index:

@@ -21,7 +21,7 @@ FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></chan
 
 
 def cfg(**kw) -> PollerConfig:
-    base = dict(per_host_delay=0.0, timeout=5.0, max_body_bytes=200_000, max_redirects=3, user_agent="newsflow-test/1.0 (+test)")
+    base = dict(per_host_delay=0.0, timeout=30.0, max_body_bytes=200_000, max_redirects=3, user_agent="newsflow-test/1.0 (+test)")
     base.update(kw)
     return PollerConfig(**base)
 

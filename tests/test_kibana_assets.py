@@ -470,3 +470,53 @@ def test_elasticsearch_agrees_the_fields_are_searchable_and_aggregatable(elastic
     # enrichment_versions and provenance (enabled: false) are absent from field caps, as they are
     # from Kibana's field list; nothing may use them.
     assert not field_problems(objects, fields_of)
+
+
+# -- the analyst's guide says the same as the template ---------------------------------------------
+
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "analysts-guide.md"
+
+
+def guide_section(title: str) -> str:
+    text = GUIDE.read_text(encoding="utf-8")
+    start = text.index(f"## {title}")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else None]
+
+
+def test_the_guides_field_table_matches_the_template():
+    template = flatten(json.loads(TEMPLATE_FILE.read_text(encoding="utf-8"))["mappings"]["properties"])
+    documented: dict[str, str] = {}
+    for line in guide_section("The article fields").splitlines():
+        m = re.match(r"\| (`[^|]+`) \| ([^|]+) \|", line)
+        if not m:
+            continue
+        names = re.findall(r"`([^`]+)`", m.group(1))
+        types = m.group(2).strip()
+        for name in names:
+            documented[name] = types
+            # "keyword, `.text` text" / "text, `title.keyword` keyword": the main type, then sub-fields.
+            assert template.get(name) is not None, f"the guide documents {name}, the template has no such field"
+            assert types.split(",")[0].strip() == template[name].type, f"{name}: guide says {types}, template {template[name].type}"
+            for sub, subtype in re.findall(r"`([^`]+)` (\w+)", types):
+                full = f"{name}{sub}" if sub.startswith(".") else sub
+                assert template.get(full) is not None and template[full].type == subtype, f"{full}: guide says {subtype}"
+    not_searchable = guide_section("The article fields").split("Not searchable:", 1)[1].split("\n\n", 1)[0]
+    hidden = set(re.findall(r"`([^`]+)`", not_searchable))
+    undocumented = [
+        f for f in template
+        if f not in documented and f not in hidden and not any(f.startswith(f"{d}.") for d in documented)
+    ]
+    assert not undocumented, f"template fields the analyst's guide does not describe: {undocumented}"
+
+
+def test_the_guides_kql_examples_use_real_searchable_fields():
+    template = flatten(json.loads(TEMPLATE_FILE.read_text(encoding="utf-8"))["mappings"]["properties"])
+    block = guide_section("KQL examples").split("```", 2)[1]
+    queries = [line.split("  #", 1)[0].strip() for line in block.splitlines() if line.strip()]
+    assert len(queries) >= 10
+    for query in queries:
+        fields = kql_fields(query)
+        assert fields, f"no field in {query!r}"
+        for field in fields:
+            assert field in template and template[field].searchable, f"{query!r}: {field} is not a searchable field"

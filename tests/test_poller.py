@@ -33,7 +33,7 @@ class Harness:
     """Each poll runs in a fresh event loop with a fresh fetcher and store on the same file: a restart."""
 
     def __init__(self, tmp_path: Path, **config: object) -> None:
-        base = dict(per_host_delay=0.0, min_interval=60.0, max_interval=3600.0, default_interval=600.0, timeout=5.0)
+        base = dict(per_host_delay=0.0, min_interval=60.0, max_interval=3600.0, default_interval=600.0, timeout=30.0)
         base.update(config)
         self.config = PollerConfig(**base)
         self.db = tmp_path / "state.sqlite3"

@@ -422,7 +422,7 @@ def test_enrich_stage_over_real_kafka(kafka_broker, kafka_topic):
     producer.produce(cleaned, b"poison", b"{not json")
     producer.flush(30)
     group = f"test-{cleaned}"
-    processor = enrich_stage(kafka_broker, group, cleaned, enriched, dead)
+    processor = enrich_stage(kafka_broker, group, cleaned, enriched, dead, poll_timeout=0.5)
     stage = Running(processor)
     try:
         eventually(lambda: processor.processed >= 7, timeout=90, what="all messages processed")

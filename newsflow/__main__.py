@@ -1,0 +1,5 @@
+"""`python -m newsflow` = the `newsflow` command."""
+
+from newsflow.cli import main
+
+main()

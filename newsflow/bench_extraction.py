@@ -1,0 +1,302 @@
+"""`newsflow bench extraction DATASET_DIR`: newsflow's extractor beside plain trafilatura, same run.
+
+Datasets are folders in the layout of ``shared/bench/extraction/*`` (see its README):
+``ground-truth.json`` (scrapinghub: key -> articleBody, url; pages ``html/<key>.html.gz``) or
+``evaldata.json`` (trafilatura: url -> file, with, without; pages ``html/<file>``).
+
+Each extractor gets the page bytes and the url only; the truth files are read for scoring alone.
+newsflow may learn from the other pages of the set, unsupervised, as the poller learns from
+the other posts of a site: a first pass extracts every page and feeds a per-site memory
+(``ingest.site_memory``), a second strips what that memory knows is chrome. Both passes are
+in newsflow's time.
+
+The two extractors run page by page, interleaved, in one process, so machine load hits both
+alike and the speed ratio stays meaningful on a busy machine.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+from urllib.parse import quote
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from newsflow.cli import bench_app
+
+# --- scoring: the metric definitions of shared/tools/score_extraction.py, copied faithfully
+# (same tokeniser, shingle size, per-page normalisation, averaging, and snippet matching) so the
+# project does not depend on a file outside it. tests/test_bench_extraction.py checks both give
+# the same numbers when the shared scorer is present.
+
+TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def tokens(text: str | None) -> list[str]:
+    return TOKEN.findall(text or "")
+
+
+def shingles(text: str | None, n: int = 4) -> Counter:
+    toks = tokens(text)
+    return Counter(tuple(toks[i:i + n]) for i in range(max(1, len(toks) - n + 1)) if toks[i:i + n])
+
+
+def page_counts(true: str, pred: str | None) -> tuple[float, float, float]:
+    """(tp, fp, fn) of 4-token shingles, normalised so a page weighs 1."""
+    t, p = shingles(true), shingles(pred)
+    tp = sum((t & p).values())
+    fp = sum((p - t).values())
+    fn = sum((t - p).values())
+    total = tp + fp + fn
+    return (tp / total, fp / total, fn / total) if total else (0.0, 0.0, 0.0)
+
+
+def _ratio(num: float, other: float, fp: float, fn: float) -> float:
+    if fp == fn == 0:
+        return 1.0
+    if num == other == 0:
+        return 0.0
+    return num / (num + other)
+
+
+def score_shingles(gt: dict, preds: dict) -> dict:
+    """scrapinghub metric: per-page shingle precision/recall averaged over pages; F1 of the
+    averages; accuracy = share of pages whose token sequence is exactly the truth's."""
+    counts = [page_counts(v.get("articleBody", ""), preds.get(k)) for k, v in gt.items()]
+    precisions = [_ratio(tp, fp, fp, fn) for tp, fp, fn in counts if tp + fp > 0]
+    recalls = [_ratio(tp, fn, fp, fn) for tp, fp, fn in counts if tp + fn > 0]
+    precision = sum(precisions) / len(precisions) if precisions else 0.0
+    recall = sum(recalls) / len(recalls) if recalls else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    exact = sum(tokens(v.get("articleBody", "")) == tokens(preds.get(k)) for k, v in gt.items())
+    return {"pages": len(gt), "f1": f1, "precision": precision, "recall": recall, "accuracy": exact / len(gt)}
+
+
+def norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def score_snippets(evaldata: dict, preds: dict) -> dict:
+    """trafilatura metric: "with" snippets found are true positives, "without" snippets found
+    are false positives (whitespace-normalised substring match), summed over the corpus."""
+    tp = fp = fn = tn = 0
+    for url, item in evaldata.items():
+        out = preds.get(url)
+        out = norm(out) if isinstance(out, str) else None
+        hit_with = sum(1 for s in item["with"] if out is not None and norm(s) in out)
+        hit_without = sum(1 for s in item["without"] if out is not None and norm(s) in out)
+        tp += hit_with
+        fn += len(item["with"]) - hit_with
+        fp += hit_without
+        tn += len(item["without"]) - hit_without
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+    return {"pages": len(evaldata), "f1": f1, "precision": precision, "recall": recall,
+            "boilerplate_leaks": fp, "boilerplate_snippets": fp + tn}
+
+
+# --- datasets ---------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    key: str
+    path: Path
+    url: str
+
+
+@dataclass
+class Dataset:
+    root: Path
+    kind: str  # "shingles" (ground-truth.json) or "snippets" (evaldata.json)
+    truth: dict
+    pages: list[Page] = field(default_factory=list)
+
+    def score(self, preds: dict) -> dict:
+        truth = {k: self.truth[k] for k in (p.key for p in self.pages)}
+        return score_shingles(truth, preds) if self.kind == "shingles" else score_snippets(truth, preds)
+
+
+class DatasetError(ValueError):
+    pass
+
+
+def load_dataset(root: Path, limit: int | None = None) -> Dataset:
+    if (root / "ground-truth.json").exists():
+        truth = json.loads((root / "ground-truth.json").read_text(encoding="utf-8"))
+        pages = [Page(k, root / "html" / f"{k}.html.gz", v.get("url") or "") for k, v in truth.items()]
+        kind = "shingles"
+    elif (root / "evaldata.json").exists():
+        truth = json.loads((root / "evaldata.json").read_text(encoding="utf-8"))
+        pages = [Page(k, root / "html" / v["file"], k) for k, v in truth.items()]
+        kind = "snippets"
+    else:
+        raise DatasetError(f"{root}: neither ground-truth.json nor evaldata.json")
+    if limit is not None:
+        pages = pages[:limit]
+    missing = [p.path for p in pages if not p.path.exists()]
+    if missing:
+        raise DatasetError(f"{len(missing)} page files missing, e.g. {missing[0]}")
+    return Dataset(root, kind, truth, pages)
+
+
+# --- extractors -------------------------------------------------------------------------
+
+
+def read_bytes(path: Path) -> bytes:
+    from ingest.extractor import read_page
+
+    return read_page(path)
+
+
+def trafilatura_text(html: bytes, url: str) -> str | None:
+    """Plain trafilatura, default settings."""
+    import trafilatura
+
+    try:
+        return trafilatura.extract(html, url=url)
+    except Exception:  # noqa: BLE001 - a crash on one page is that page's null, as for newsflow
+        return None
+
+
+def page_url(page: Page) -> str:
+    """The page's url, or a stand-in when the dataset gives a label ("hard::site-x.html"):
+    newsflow refuses a page without an http(s) url, as an article needs one for its id."""
+    from ingest.urls import InvalidURL, canonical_url
+
+    try:
+        canonical_url(page.url)
+        return page.url
+    except InvalidURL:
+        return f"https://unknown.invalid/{quote(page.key, safe='')}"
+
+
+@dataclass
+class Run:
+    name: str
+    preds: dict[str, str | None]
+    seconds: float
+
+
+def run_both(
+    dataset: Dataset,
+    variants: dict[str, dict],
+    progress: Callable[[], None] | None = None,
+) -> list[Run]:
+    """trafilatura and each newsflow variant on every page, interleaved page by page."""
+    from ingest.extractor import ExtractionError, extract
+    from ingest.site_memory import SiteMemory
+    from newsflow.settings import ExtractConfig
+
+    configs = {name: ExtractConfig(**opts) for name, opts in variants.items()}
+    traf: dict[str, str | None] = {}
+    traf_s = 0.0
+    results: dict[str, dict[str, object]] = {name: {} for name in variants}
+    nf_s = dict.fromkeys(variants, 0.0)
+    memories = {name: SiteMemory() for name in variants}
+    for page in dataset.pages:
+        html = read_bytes(page.path)
+        t0 = time.perf_counter()
+        traf[page.key] = trafilatura_text(html, page.url)
+        traf_s += time.perf_counter() - t0
+        url = page_url(page)
+        site = _host(url)
+        for name, cfg in configs.items():
+            t0 = time.perf_counter()
+            try:
+                ex = extract(html, url, settings=cfg)
+                text: str | None = ex.article.text
+                if cfg.site_templates:
+                    memories[name].observe(site, text)
+            except ExtractionError:
+                text = None
+            results[name][page.key] = text
+            nf_s[name] += time.perf_counter() - t0
+        if progress:
+            progress()
+    runs = [Run("trafilatura", traf, traf_s)]
+    for name, cfg in configs.items():
+        t0 = time.perf_counter()
+        preds: dict[str, str | None] = {}
+        for page in dataset.pages:
+            text = results[name][page.key]
+            if text is not None and cfg.site_templates:
+                text = memories[name].strip(_host(page_url(page)), text).text or None
+            preds[page.key] = text
+        runs.append(Run(name, preds, nf_s[name] + time.perf_counter() - t0))
+    return runs
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    from ingest.urls import InvalidURL, canonical_url
+
+    try:
+        return urlsplit(canonical_url(url)).hostname or ""
+    except InvalidURL:
+        return ""
+
+
+# Ablation: each idea switched off alone, from the full extractor.
+ABLATION: dict[str, dict] = {
+    "newsflow": {},
+    "- site memory": {"site_templates": False},
+    "- boilerplate filter": {"boilerplate_filter": False},
+}
+
+
+@bench_app.command("extraction")
+def bench_extraction(
+    dataset_dir: Path = typer.Argument(..., help="A folder with ground-truth.json or evaldata.json, and html/."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Write newsflow.json and trafilatura.json here."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N pages."),
+    ablation: bool = typer.Option(False, "--ablation", help="Also run newsflow with each idea switched off."),
+) -> None:
+    """Score newsflow's extractor and plain trafilatura on a dataset, side by side."""
+    console = Console()
+    try:
+        dataset = load_dataset(dataset_dir, limit)
+    except (DatasetError, OSError, ValueError, KeyError) as exc:
+        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    variants = ABLATION if ablation else {"newsflow": ABLATION["newsflow"]}
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(f"{dataset_dir.name}", total=len(dataset.pages))
+        runs = run_both(dataset, variants, lambda: bar.advance(task))
+
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for run in runs[:2]:
+            (out_dir / f"{run.name}.json").write_text(json.dumps(run.preds, ensure_ascii=False, indent=1), encoding="utf-8")
+
+    console.print(results_table(dataset, runs))
+
+
+def results_table(dataset: Dataset, runs: list[Run]) -> Table:
+    scores = [dataset.score(r.preds) for r in runs]
+    metrics = ["f1", "precision", "recall"] + (["accuracy"] if dataset.kind == "shingles" else ["boilerplate_leaks"])
+    n = len(dataset.pages)
+    table = Table(title=f"{dataset.root.name}: {n} pages ({'shingle' if dataset.kind == 'shingles' else 'snippet'} metric)")
+    table.add_column("extractor")
+    for m in metrics:
+        table.add_column(m, justify="right")
+    table.add_column("pages/s", justify="right")
+    table.add_column("speed vs trafilatura", justify="right")
+    base_rate = n / runs[0].seconds if runs[0].seconds else 0.0
+    for run, sc in zip(runs, scores):
+        rate = n / run.seconds if run.seconds else 0.0
+        cells = [f"{sc[m]:.4f}" if isinstance(sc[m], float) else str(sc[m]) for m in metrics]
+        table.add_row(run.name, *cells, f"{rate:.1f}", f"{rate / base_rate:.2f}x" if base_rate else "-")
+    return table
+
