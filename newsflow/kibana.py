@@ -15,16 +15,18 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 import orjson
 import typer
 from rich.markup import escape
 
 from newsflow.cli import app, err, out
 from newsflow.settings import ElasticsearchConfig
+
+if TYPE_CHECKING:
+    import httpx
 
 kibana_app = typer.Typer(help="Kibana: data views, saved searches and dashboards for newsflow.", no_args_is_help=True)
 app.add_typer(kibana_app, name="kibana")
@@ -176,6 +178,8 @@ def import_objects(
 ) -> ImportResult:
     """POST the NDJSON as the multipart field ``file``. ``wait``: keep retrying for this many seconds
     while Kibana is unreachable or starting (5xx), as it is for a minute or two after its container starts."""
+    import httpx  # here, not at the top: every `newsflow` invocation imports this module
+
     if space is not None and not _SPACE_ID.match(space):
         raise KibanaUsageError(f"invalid Kibana space id {space!r} (lowercase letters, digits, '_' and '-')")
     if not url.startswith(("http://", "https://")):
@@ -208,7 +212,7 @@ def import_objects(
             delay = min(delay * 2, 10.0)
 
 
-def _result(resp: httpx.Response, shown: str) -> ImportResult:
+def _result(resp: "httpx.Response", shown: str) -> ImportResult:
     if resp.status_code != 200:
         raise KibanaError(f"Kibana at {shown} answered HTTP {resp.status_code}: {_message(resp)}")
     try:
@@ -220,7 +224,7 @@ def _result(resp: httpx.Response, shown: str) -> ImportResult:
     return ImportResult(bool(body["success"]), int(body.get("successCount") or 0), list(body.get("errors") or []))
 
 
-def _message(resp: httpx.Response) -> str:
+def _message(resp: "httpx.Response") -> str:
     """Kibana's error body is ``{"statusCode", "error", "message"}``; fall back to the text."""
     try:
         body = resp.json()

@@ -11,8 +11,6 @@ from typing import Callable, Optional, TypeVar
 import typer
 from rich.markup import escape
 
-from bus.backend import BusUnavailable
-from index.base import IndexUnavailable
 from newsflow import logs
 from newsflow.cli import ConfigOpt, _settings, app, err, out
 
@@ -20,7 +18,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-def _retrying(what: str, fn: Callable[[], T], wait: float) -> T:
+def _retrying(what: str, fn: Callable[[], T], wait: float, unavailable: tuple[type[BaseException], ...]) -> T:
     """Retry ``fn`` while its service is unavailable, for up to ``wait`` seconds (a compose stack
     starts everything at once). Other errors (bad config, refused request) fail at once."""
     deadline = time.monotonic() + wait
@@ -28,7 +26,7 @@ def _retrying(what: str, fn: Callable[[], T], wait: float) -> T:
     while True:
         try:
             return fn()
-        except (BusUnavailable, IndexUnavailable) as exc:
+        except unavailable as exc:
             if time.monotonic() + delay > deadline:
                 raise
             log.warning("%s: not available yet, retrying in %.0fs: %s", what, delay, exc)
@@ -50,6 +48,8 @@ def setup(
 ) -> None:
     """Create the topics and the index (template, write alias, feed-status index); with --kibana-url,
     import the Kibana data views, saved searches and dashboards. Safe to run again."""
+    from bus.backend import BusUnavailable
+    from index.base import IndexUnavailable
     from newsflow.wiring import open_broker, open_index, topic_partitions
 
     s = _settings(config)
@@ -58,13 +58,13 @@ def setup(
     try:
         broker = open_broker(s)
         try:
-            _retrying("bus", lambda: broker.create_topics(topics), wait)
+            _retrying("bus", lambda: broker.create_topics(topics), wait, (BusUnavailable,))
         finally:
             close = getattr(broker, "close", None)
             if close:
                 close()
         out.print(f"topics ({s.bus.backend}): " + ", ".join(f"{t} ({n} partitions)" for t, n in topics.items()), highlight=False, markup=False)
-        index = _retrying("index", lambda: open_index(s), wait)  # open_index runs Index.setup()
+        index = _retrying("index", lambda: open_index(s), wait, (IndexUnavailable,))  # open_index runs Index.setup()
         index.close()
     except (BusUnavailable, IndexUnavailable) as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
