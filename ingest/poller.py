@@ -170,7 +170,7 @@ class Poller:
                 when = max(due_at.get(url) or 0.0, not_before.get(url, 0.0))
                 if url not in in_flight and when <= now:
                     not_before[url] = now + ScheduleParams.from_config(self.config, feed).min_interval
-                    task = asyncio.create_task(self._guarded(limit, feed, self.stats), name=f"poll {url}")
+                    task = asyncio.create_task(self._guarded(limit, feed, self.stats, stop), name=f"poll {url}")
                     in_flight[url] = task
                     task.add_done_callback(lambda _t, u=url: (in_flight.pop(u, None), self._wake and self._wake.set()))
             upcoming = [
@@ -193,8 +193,12 @@ class Poller:
                 w.cancel()
             self._wake.clear()
 
-    async def _guarded(self, limit: asyncio.Semaphore, feed: FeedConfig, stats: PollStats) -> None:
+    async def _guarded(
+        self, limit: asyncio.Semaphore, feed: FeedConfig, stats: PollStats, stop: asyncio.Event | None = None
+    ) -> None:
         async with limit:
+            if stop is not None and stop.is_set():
+                return  # queued behind the concurrency limit when the daemon was told to stop: still due next run
             try:
                 await self.poll_feed(feed, stats)
             except Exception as exc:  # a bug must not stop the other feeds or the daemon

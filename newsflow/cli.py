@@ -141,8 +141,12 @@ def feeds_import(opml: Path, config: Optional[Path] = ConfigOpt) -> None:
     except (OSError, OpmlError) as exc:
         err.print(f"[red]error:[/] {opml}: {exc}", highlight=False)
         raise typer.Exit(2) from exc
+    from newsflow.progress import track
+
+    for warning in found.warnings:
+        err.print(f"note: {warning}", highlight=False)
     feeds, bad = [], 0
-    for item in found:
+    for item in track(found, len(found), f"importing {opml.name}"):
         try:
             feeds.append(FeedConfig(url=item.url, name=item.title))
         except ValueError:

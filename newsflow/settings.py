@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -21,8 +21,13 @@ from pydantic_settings import (
 )
 from pydantic_settings.exceptions import SettingsError
 
+
+def _split_commas(v: Any) -> Any:
+    return [s.strip() for s in v.split(",") if s.strip()] if isinstance(v, str) else v
+
+
 # A list that an env var gives as "a,b,c" rather than JSON.
-CommaList = Annotated[list[str], NoDecode]
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_split_commas)]
 
 ENV_PREFIX = "NEWSFLOW_"
 CONFIG_ENV = "NEWSFLOW_CONFIG"
@@ -85,8 +90,12 @@ class ExtractConfig(Section):
     site_templates: bool = True  # learn per-site chrome lines (see ingest/site_memory.py)
 
 
+# The enrichers processors/enrich knows (its FACTORIES); listed here so a typo fails at load.
+EnricherName = Literal["language", "stats", "keyphrases", "entities", "places", "fingerprint"]
+
+
 class EnrichConfig(Section):
-    enrichers: list[str] = Field(
+    enrichers: list[EnricherName] = Field(
         default_factory=lambda: ["language", "stats", "keyphrases", "entities", "places", "fingerprint"]
     )
     spacy_model: str = Field(default="en_core_web_sm", description="package name or path of a spaCy pipeline")
@@ -120,11 +129,6 @@ class KafkaConfig(Section):
     max_poll_interval_ms: int = Field(default=300_000, ge=1000, description="longest gap between polls before eviction")
     timeout: float = Field(default=30.0, gt=0, description="seconds to wait for the broker (connect, commit, flush)")
 
-    @field_validator("bootstrap_servers", mode="before")
-    @classmethod
-    def _split(cls, v: Any) -> Any:
-        return [s.strip() for s in v.split(",") if s.strip()] if isinstance(v, str) else v
-
 
 class BusConfig(Section):
     backend: Literal["local", "kafka"] = "local"
@@ -151,11 +155,6 @@ class ElasticsearchConfig(Section):
     shards: int = Field(default=1, ge=1)
     replicas: int = Field(default=0, ge=0)
     request_timeout: float = Field(default=30.0, gt=0)
-
-    @field_validator("hosts", mode="before")
-    @classmethod
-    def _split(cls, v: Any) -> Any:
-        return [s.strip() for s in v.split(",") if s.strip()] if isinstance(v, str) else v
 
 
 class IndexConfig(Section):

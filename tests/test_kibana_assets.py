@@ -130,6 +130,12 @@ def test_ids_are_unique():
     assert not [i for i, n in counts.items() if n > 1]
 
 
+def test_titles_are_unique_per_type():
+    # Kibana allows duplicates, but two "Languages" charts in the library confuse people.
+    counts = Counter((o["type"], o["attributes"]["title"]) for _, o in OBJECTS)
+    assert not [t for t, n in counts.items() if n > 1]
+
+
 def test_every_reference_resolves_to_an_object_in_the_files():
     missing = [
         f"{o['type']} {o['id']} -> {r['type']} {r['id']} ({r['name']})"
