@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 import trafilatura
+from htmldate import find_date
 from charset_normalizer import from_bytes
 from courlan import extract_domain
 from lxml.html import HtmlElement
@@ -141,8 +142,12 @@ def extract(
         with_metadata=True,
         include_comments=False,
         output_format="txt",  # we serialise doc.body ourselves; skips trafilatura's own pass
-        date_extraction_params={**set_date_params(True), "outputformat": _DATE_FORMAT},
+        # htmldate's quick search (meta tags, JSON-LD, url, time elements) only: its extensive
+        # search runs dateparser over page text, half of the extractor's time on some pages.
+        date_extraction_params={**set_date_params(False), "outputformat": _DATE_FORMAT},
     )
+    if doc is not None and not doc.date and not (entry and entry.published):
+        doc.date = _extensive_date(tree, url)  # nothing else will date this article
     text, removed = _text(doc, settings)
     if doc is not None and doc.title and text:
         text, title_removed = _drop_leading_title(text, doc.title)
@@ -408,6 +413,14 @@ def _published(page_value: str | None, feed: datetime | None, notes: list[str]) 
     if not precise and abs(page - feed) <= timedelta(days=1):
         return feed, "feed"
     return page, "page"
+
+
+def _extensive_date(tree: HtmlElement, url: str) -> str | None:
+    """htmldate's slow search (dates in the page text), for pages the quick one could not date."""
+    try:
+        return find_date(tree, url=url, **{**set_date_params(True), "outputformat": _DATE_FORMAT})
+    except (ValueError, TypeError):  # htmldate's own failures on odd pages: no date, not no article
+        return None
 
 
 def _lang_tag(value: str | None) -> str | None:

@@ -182,6 +182,7 @@ def extract(
 ) -> None:
     """Extract one article (text and metadata) and print it."""
     from ingest.extractor import ExtractionError, extract_article
+    from ingest.record import Enrichment
 
     s = _settings(config)
     if file_or_url.startswith(("http://", "https://")):
@@ -206,19 +207,45 @@ def extract(
             except (OSError, EOFError) as exc:
                 err.print(f"[red]error:[/] {path}: broken gzip file: {exc}", highlight=False)
                 raise typer.Exit(1) from exc
-        page_url = url or path.resolve().as_uri()
+        page_url = url or _declared_url(html)
+        if page_url is None:
+            err.print(f"[red]error:[/] {path}: the page names no canonical url; give its url with --url", highlight=False)
+            raise typer.Exit(2)
     try:
         article = extract_article(html, page_url, settings=s.extract)
     except ExtractionError as exc:
         err.print(f"[red]error:[/] {file_or_url}: {exc}", highlight=False)
         raise typer.Exit(1) from exc
     if as_json:
-        sys.stdout.write(article.model_dump_json(indent=2) + "\n")
+        import orjson
+
+        from processors.enrich.language import LanguageEnricher
+
+        # The contract's `language`: detected from the text (cheap), the page's declaration otherwise.
+        enrichment = article.enrichment or Enrichment()
+        LanguageEnricher().enrich(article, enrichment)
+        doc = {**article.model_dump(mode="json"), "language": enrichment.language or article.language_hint}
+        sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         out.print(f"[bold]{article.title or '(no title)'}[/]", highlight=False)
         out.print(f"{article.url}  {article.published_at or ''}  {', '.join(article.authors)}", highlight=False)
         out.print()
         out.print(article.text, highlight=False, markup=False)
+
+
+def _declared_url(html: bytes) -> Optional[str]:
+    """A saved page's own url: its canonical link or og:url (the article id derives from it)."""
+    import lxml.html
+
+    try:
+        tree = lxml.html.fromstring(html[:2_000_000])
+    except (ValueError, lxml.etree.ParserError):
+        return None
+    for xpath in ("//link[@rel='canonical']/@href", "//meta[@property='og:url']/@content"):
+        found = [v.strip() for v in tree.xpath(xpath) if v.strip().startswith(("http://", "https://"))]
+        if found:
+            return found[0]
+    return None
 
 
 # ---------------------------------------------------------------- search

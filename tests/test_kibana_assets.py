@@ -526,3 +526,15 @@ def test_the_guides_kql_examples_use_real_searchable_fields():
         assert fields, f"no field in {query!r}"
         for field in fields:
             assert field in template and template[field].searchable, f"{query!r}: {field} is not a searchable field"
+
+
+def test_generator_reproduces_the_shipped_ndjson(tmp_path) -> None:
+    """deploy/kibana/generate.py is the source; the NDJSON files must be its current output."""
+    import subprocess
+    import sys
+
+    kibana = Path(__file__).resolve().parents[1] / "deploy" / "kibana"
+    subprocess.run([sys.executable, str(kibana / "generate.py"), str(tmp_path)], check=True, timeout=60)
+    for produced in tmp_path.glob("*.ndjson"):
+        assert produced.read_bytes() == (kibana / produced.name).read_bytes(), produced.name
+    assert sorted(p.name for p in tmp_path.glob("*.ndjson")) == sorted(p.name for p in kibana.glob("*.ndjson"))

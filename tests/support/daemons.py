@@ -4,6 +4,7 @@ daemons, daemon subprocesses, and read-outs of Kafka offsets and Elasticsearch c
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -254,17 +255,23 @@ class Pipeline:
             print(f"cleanup of elasticsearch alias {self.alias} failed: {exc!r}")
 
 
-@pytest.fixture
-def pipeline(kafka_bus_config, es_hosts, tmp_path) -> Iterator[Pipeline]:
-    """A ``Pipeline`` with unique names on the real services; its topics, groups and indices
-    are deleted after the test (needs the conftest service fixtures)."""
+@contextlib.contextmanager
+def new_pipeline(tmp: Path, kafka_bus_config: Any, es_hosts: list[str], **kwargs: Any) -> Iterator[Pipeline]:
+    """A ``Pipeline`` with unique names on the real services, deleted on exit."""
     from tests.conftest import unique
 
-    p = Pipeline(unique("nf-it"), tmp_path, list(kafka_bus_config.kafka.bootstrap_servers), list(es_hosts))
+    p = Pipeline(unique("nf-it"), tmp, list(kafka_bus_config.kafka.bootstrap_servers), list(es_hosts), **kwargs)
     try:
         yield p
     finally:
         p.cleanup()
+
+
+@pytest.fixture
+def pipeline(kafka_bus_config, es_hosts, tmp_path) -> Iterator[Pipeline]:
+    """``new_pipeline`` for one test (needs the conftest service fixtures)."""
+    with new_pipeline(tmp_path, kafka_bus_config, es_hosts) as p:
+        yield p
 
 
 # -- daemon subprocesses ------------------------------------------------------------------------
