@@ -306,6 +306,8 @@ class KafkaBusConsumer:
         self._closing = False
         self._last_fetch = 0.0
         self.commits_fenced = 0  # commits refused because the partitions moved (counted, not fatal)
+        self._stall_backoff = 15.0
+        self._stall_check_at = time.monotonic() + self._stall_backoff
 
     # -- rebalances -----------------------------------------------------------------------
 
@@ -322,11 +324,13 @@ class KafkaBusConsumer:
                 self._buffered -= len(self._buffer.pop(p, ()))
             self._assigned.difference_update(parts)
             self._paused.difference_update(parts)
+            self._stall_check_at = time.monotonic() + self._stall_backoff
             log.info("kafka group %s: partitions revoked %s", self._group, parts)
             if self._on_revoke is not None:
                 self._on_revoke(parts)
         else:
             self._assigned.update(parts)
+            self._stall_backoff = 15.0
             log.info("kafka group %s: partitions assigned %s", self._group, parts)
             if self._on_assign is not None:
                 self._on_assign(parts)
@@ -348,7 +352,26 @@ class KafkaBusConsumer:
         self._on_assign, self._on_revoke = on_assign, on_revoke
         self._consumer.subscribe(topics=list(topics), listener=_Listener(self))
 
+    def _unstall(self) -> None:
+        """Ask the group for a rejoin when we have held no partition for a while.
+
+        kafka-python 3.0.12 sometimes joins before it has the topics' metadata, gets an empty
+        assignment and never asks again ("No partition metadata for topic"), leaving a daemon
+        idle forever. A rejoin costs the group one rebalance, so the checks back off (15 s,
+        30 s, ... 5 min); a member idle on purpose (more members than partitions) pays little.
+        """
+        now = time.monotonic()
+        if self._assigned or now < self._stall_check_at:
+            return
+        self._stall_check_at = now + self._stall_backoff
+        self._stall_backoff = min(self._stall_backoff * 2, 300.0)
+        topics = self._consumer.subscription() or set()
+        if any(self._consumer.partitions_for_topic(t) for t in topics):
+            log.warning("kafka group %s: no partitions assigned yet; asking the group to rebalance", self._group)
+            self._consumer._coordinator.request_rejoin()  # noqa: SLF001 - the flag kafka-python itself sets
+
     def poll(self, timeout: float) -> BrokerMessage | None:
+        self._unstall()
         # Keep taking part in rebalances while a large buffer drains.
         if 0 < self._buffered < self._max_records and time.monotonic() - self._last_fetch > 1.0:
             self._fetch(0.0)

@@ -54,6 +54,7 @@ FEED_STATUS_MAPPINGS: dict[str, Any] = {
         "last_attempt": {"type": "date"},
         "last_success": {"type": "date"},
         "last_error": {"type": "text"},
+        "last_error_kind": {"type": "keyword"},  # chartable: errors by kind
         "consecutive_failures": {"type": "integer"},
         "next_poll": {"type": "date"},
         "items_per_day": {"type": "float"},

@@ -1,10 +1,14 @@
 """Article page bytes + url (+ the feed entry) -> Article. Pure: no network, no clock but "today".
 
-The page is decoded and parsed once; trafilatura's ``bare_extraction`` gets that tree for
-both text and metadata (it works on its own copy). The text is rebuilt from trafilatura's
-body tree with a blank line between blocks, then page chrome at its edges is removed
-(``ingest.boilerplate``). Gaps are filled from the feed entry, and ``provenance`` records
-where each field came from.
+The page is decoded and parsed once; trafilatura's ``bare_extraction`` gets that tree for the
+text (it works on its own copy) and a lighter copy of its metadata steps reads the same tree
+(``_page_metadata``). The text is rebuilt from trafilatura's body tree with a blank line
+between blocks; then page chrome is removed (``ingest.boilerplate``), and the headline, when
+the body repeats it (as the page's h1, <title> or og:title spell it). A body that is mostly a
+layout table gets a second opinion from trafilatura's precision mode. Gaps are filled from
+the feed entry, and ``provenance`` records where each field came from. Per-site template
+learning is a separate step (``ingest.site_memory``), as it needs the site's other pages.
+Quality and speed are measured by `newsflow bench extraction` (docs/extraction.md).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from htmldate import find_date
 from charset_normalizer import from_bytes
 from courlan import extract_domain
 from lxml.html import HtmlElement
+from trafilatura.metadata import examine_meta, extract_author, extract_meta_json, extract_sitename, extract_title
 from trafilatura.settings import set_date_params
 from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
@@ -65,6 +70,11 @@ _COMMON_LEGACY = frozenset({
     "shift_jis", "cp932", "euc_jp", "iso2022_jp", "euc_kr", "cp949", "gb2312", "gbk", "gb18030", "big5", "big5hkscs",
 })
 _LANG = re.compile(r"[a-z]{2,3}")
+_WORDS = re.compile(r"\w+")
+_BARE_URL = re.compile(r"https?://\S+")
+MAX_HEADLINE_WORDS = 40  # a longer first line is a paragraph, whatever the title says
+LAYOUT_TABLE_SHARE = 0.5
+MAX_KICKER_WORDS = 6  # "Opinion", "Entermedia news": a label above the headline
 T = TypeVar("T")
 
 
@@ -119,8 +129,15 @@ def extract(
     settings: ExtractConfig | None = None,
     *,
     content_type: str | None = None,
+    ablate: frozenset[str] = frozenset(),
 ) -> Extraction:
-    """As ``extract_article``, with the removed chrome lines and notes for logs and counters."""
+    """As ``extract_article``, with the removed chrome lines and notes for logs and counters.
+
+    ``ablate`` switches ideas off, for the benchmark's ablation (newsflow/bench_extraction.py):
+    "page_headlines" (match the body's first line against trafilatura's title only, not the
+    page's <title>, og:title and h1s), "second_opinion" (precision mode on layout tables),
+    "inner_chrome" and "calls_to_action" (see ``ingest.boilerplate.strip_chrome``).
+    """
     settings = settings or ExtractConfig()
     notes: list[str] = []
     try:
@@ -136,21 +153,27 @@ def extract(
         raise ExtractionError("not an HTML document", kind="not_html", url=url)
     metas = _metas(tree)
 
-    doc = trafilatura.bare_extraction(
-        tree,
-        url=url,
-        with_metadata=True,
-        include_comments=False,
-        output_format="txt",  # we serialise doc.body ourselves; skips trafilatura's own pass
-        # htmldate's quick search (meta tags, JSON-LD, url, time elements) only: its extensive
-        # search runs dateparser over page text, half of the extractor's time on some pages.
-        date_extraction_params={**set_date_params(False), "outputformat": _DATE_FORMAT},
-    )
-    if doc is not None and not doc.date and not (entry and entry.published):
-        doc.date = _extensive_date(tree, url)  # nothing else will date this article
-    text, removed = _text(doc, settings)
-    if doc is not None and doc.title and text:
-        text, title_removed = _drop_leading_title(text, doc.title)
+    doc = _trafilatura(tree, url)
+    if doc is not None:
+        try:
+            _page_metadata(doc, tree, url, feed_has_authors=bool(entry and any(entry.authors)))
+        except (ValueError, TypeError) as exc:  # htmldate's or trafilatura's failure on an odd page
+            notes.append(f"page metadata unreadable ({exc}); the feed's fills in")
+    text, removed = _text(doc, settings, ablate)
+    if text and "second_opinion" not in ablate and _layout_table(text):
+        # A layout table read as the article: trafilatura's precision mode usually finds
+        # the real body in it. Its answer must not be a table dump as well.
+        strict = _trafilatura(tree, url, favor_precision=True)
+        strict_text, strict_removed = _text(strict, settings, ablate)
+        if strict is not None and strict_text and not _layout_table(strict_text):
+            notes.append("layout table in the body: took trafilatura's precision mode")
+            strict.title, strict.author, strict.description = doc.title, doc.author, doc.description
+            strict.sitename, strict.date, strict.language = doc.sitename, doc.date, doc.language
+            doc, text, removed = strict, strict_text, strict_removed
+    if doc is not None and text:
+        headlines = (_headlines(tree, doc.title, metas) if "page_headlines" not in ablate
+                     else [_WORDS.findall((doc.title or "").casefold())])
+        text, title_removed = _drop_leading_title(text, [h for h in headlines if h])
         removed += title_removed
     if len(text) < max(settings.min_text_chars, 1):
         shown = f"{len(text)} chars < {settings.min_text_chars}" if text else "nothing"
@@ -290,9 +313,11 @@ def _gunzip(data: bytes, max_bytes: int, where: str | None) -> bytes:
 # --- text -------------------------------------------------------------------------------
 
 
-def _text(doc: trafilatura.settings.Document | None, settings: ExtractConfig) -> tuple[str, list[Removed]]:
+def _text(
+    doc: trafilatura.settings.Document | None, settings: ExtractConfig, ablate: frozenset[str] = frozenset()
+) -> tuple[str, list[Removed]]:
     """trafilatura's body as text, one block (paragraph, heading, quote, list, table) per
-    paragraph, blocks separated by a blank line; then the edge chrome filter."""
+    paragraph, blocks separated by a blank line; then the chrome filter."""
     if doc is None or doc.body is None:
         return "", []
     body = doc.body
@@ -304,19 +329,63 @@ def _text(doc: trafilatura.settings.Document | None, settings: ExtractConfig) ->
     text = unicodedata.normalize("NFC", "\n\n".join(blocks))  # as trafilatura.extract() does
     if not settings.boilerplate_filter:
         return text, []
-    return strip_chrome(text)
+    return strip_chrome(text, inner="inner_chrome" not in ablate, calls_to_action="calls_to_action" not in ablate)
 
 
-def _drop_leading_title(text: str, title: str) -> tuple[str, list[Removed]]:
-    """The title is a field of its own; some themes put the h1 inside the body."""
-    first, _, rest = text.partition("\n\n")
-    if _squash(first) == _squash(title):
-        return rest.lstrip("\n"), [Removed(first, "title", "head")]
+def _headlines(tree: HtmlElement, title: str | None, metas: dict[str, str]) -> list[list[str]]:
+    """The page's headline as its parts spell it (token lists): trafilatura's title, <title>,
+    og:title and the first h1s. <title> usually carries a " - Site name" suffix, hence prefixes."""
+    found = [title, metas.get("og:title"), metas.get("twitter:title")]
+    head_title = tree.find(".//title")
+    if head_title is not None:
+        found.append(head_title.text_content())
+    for i, h1 in enumerate(tree.iter("h1")):
+        if i >= 3:
+            break
+        found.append(h1.text_content())
+    return [toks for toks in (_WORDS.findall(t.casefold()) for t in found if t) if toks]
+
+
+def _is_headline(line: str, headlines: list[list[str]]) -> bool:
+    toks = _WORDS.findall(line.casefold())
+    if not toks or len(toks) > MAX_HEADLINE_WORDS:
+        return False
+    # A one- or two-word line matches only a whole title ("News" is no headline of "News of...").
+    return any(toks == h or (len(toks) >= 3 and h[: len(toks)] == toks) for h in headlines)
+
+
+def _trafilatura(tree: HtmlElement, url: str, **options: bool) -> trafilatura.settings.Document | None:
+    return trafilatura.bare_extraction(
+        tree,
+        url=url,
+        with_metadata=False,  # _page_metadata: the fields we use, at half the cost
+        include_comments=False,
+        output_format="txt",  # we serialise doc.body ourselves; skips trafilatura's own pass
+        **options,
+    )
+
+
+def _layout_table(text: str) -> bool:
+    """Most of the text in table rows ("| cell | cell |"): a page laid out with tables, whose
+    row trafilatura took whole, navigation and all."""
+    rows = sum(len(line) for line in text.split("\n") if line.lstrip().startswith("|"))
+    return rows > LAYOUT_TABLE_SHARE * len(text)
+
+
+def _drop_leading_title(text: str, headlines: list[list[str]]) -> tuple[str, list[Removed]]:
+    """The title is a field of its own; many themes put the h1 at the top of the body,
+    sometimes after a kicker or a bare link (a share url)."""
+    lines = text.split("\n")
+    shown = [i for i, line in enumerate(lines) if line.strip()][:2]
+    for n, i in enumerate(shown):
+        if not _is_headline(lines[i], headlines):
+            continue
+        before = lines[shown[0]].strip() if n else ""
+        if n and not (_BARE_URL.fullmatch(before) or len(_WORDS.findall(before)) <= MAX_KICKER_WORDS):
+            break  # a sentence before it: the "headline" is a quote of it inside the text
+        removed = [Removed(lines[k].strip(), "title", "head") for k in shown[: n + 1]]
+        return "\n".join(lines[i + 1:]).lstrip("\n"), removed
     return text, []
-
-
-def _squash(s: str) -> str:
-    return " ".join(s.split()).casefold()
 
 
 # --- metadata ---------------------------------------------------------------------------
@@ -415,12 +484,44 @@ def _published(page_value: str | None, feed: datetime | None, notes: list[str]) 
     return page, "page"
 
 
-def _extensive_date(tree: HtmlElement, url: str) -> str | None:
-    """htmldate's slow search (dates in the page text), for pages the quick one could not date."""
+def _page_metadata(doc: trafilatura.settings.Document, tree: HtmlElement, url: str, *, feed_has_authors: bool = False) -> None:
+    """trafilatura's ``extract_metadata`` for the fields an Article has, onto ``doc``.
+
+    The same steps (meta tags, then JSON-LD over them, the title and author fallbacks,
+    htmldate) minus what we drop anyway (categories, tags, licence, hostname), and cheaper:
+
+    * the byline search (regex tests on every element: a sixth of the extractor's time)
+      looks only inside the page's <article> or <main>, where bylines are, and not at all
+      when the feed entry names the authors (they are used then);
+    * htmldate's quick search only (meta tags, JSON-LD, url, time elements): the extensive
+      one runs dateparser over the page text, costs more than the whole text extraction on
+      some pages and guesses wrong often; the feed entry's date fills the gap (_published).
+    """
+    meta = examine_meta(tree)
+    if meta.author and " " not in meta.author:  # as trafilatura: a lone word is a handle, not a name
+        meta.author = None
     try:
-        return find_date(tree, url=url, **{**set_date_params(True), "outputformat": _DATE_FORMAT})
-    except (ValueError, TypeError):  # htmldate's own failures on odd pages: no date, not no article
-        return None
+        meta = extract_meta_json(tree, meta)
+    except Exception:  # noqa: BLE001 - trafilatura guards this call the same way (bugs in its JSON-LD code)
+        pass
+    doc.title = meta.title or extract_title(tree)
+    scope = None if meta.author or feed_has_authors else _article_scope(tree)
+    doc.author = meta.author or (extract_author(scope) if scope is not None else None)
+    doc.description = meta.description
+    doc.sitename = meta.sitename or extract_sitename(tree)
+    if doc.sitename:
+        doc.sitename = doc.sitename.lstrip("@")
+    doc.date = find_date(tree, url=meta.url or url, **{**set_date_params(False), "outputformat": _DATE_FORMAT})
+
+
+def _article_scope(tree: HtmlElement) -> HtmlElement | None:
+    """Where a byline is: the page's <article> or <main>. None on pages without one: searching
+    the whole tree costs a sixth of the extractor's time and finds a sidebar name as often."""
+    for path in (".//article", ".//main", ".//*[@role='main']"):
+        found = tree.find(path)
+        if found is not None:
+            return found
+    return None
 
 
 def _lang_tag(value: str | None) -> str | None:

@@ -27,6 +27,7 @@ from ingest.feedparse import FeedEntry, FeedError, ParsedFeed, parse_feed
 from ingest.feedstate import STATUS_ERROR, STATUS_FAILING, STATUS_OK, FeedState, FeedStateStore
 from ingest.fetcher import FetchError, Fetcher, FetchResult
 from ingest.record import Article, article_id
+from ingest.shard import take_shard
 from ingest.schedule import (
     ScheduleParams,
     error_interval,
@@ -132,8 +133,9 @@ class Poller:
         self.set_feeds(feeds or [])
 
     def set_feeds(self, feeds: Iterable[FeedConfig]) -> None:
-        """Replace the feed list (state of removed feeds is kept in the store)."""
-        self.feeds = {f.url: f for f in feeds}
+        """Replace the feed list (state of removed feeds is kept in the store); with
+        ``poller.shard`` set, only this poller's share of it."""
+        self.feeds = {f.url: f for f in take_shard(feeds, self.config.shard)}
         self.store.ensure_feeds(self.feeds, now=self._clock())
         if self._wake is not None:
             self._wake.set()

@@ -17,15 +17,20 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from ingest.record import Article
 
 MIN_PAGES = 3  # a line on this many distinct pages of a site is the site's template
 MAX_LINES_PER_SITE = 4000  # least-seen lines are forgotten beyond this
 MAX_PAGES_REMEMBERED = 500  # page fingerprints kept per site, so a re-fetched page counts once
 MAX_SITES = 5000
 MIN_LINE_CHARS = 2  # "|" or "-" alone says nothing
+SAVE_EVERY = 25  # new pages between saves, in the poller (a crash loses at most this much learning)
 
 
 class Stripped(NamedTuple):
@@ -55,6 +60,9 @@ class SiteMemory:
         self.path = Path(path) if path else None
         self.min_pages = min_pages
         self._sites: OrderedDict[str, _Site] = OrderedDict()
+        self._unsaved = 0
+        # The poller extracts in a thread pool: one page's learning at a time.
+        self.lock = threading.Lock()
         if self.path and self.path.exists():
             self._load(self.path)
 
@@ -74,6 +82,7 @@ class SiteMemory:
         if fingerprint in entry.pages:
             return False
         entry.pages[fingerprint] = None
+        self._unsaved += 1
         if len(entry.pages) > MAX_PAGES_REMEMBERED:
             entry.pages.popitem(last=False)
         for key in {_key(line) for line in text.split("\n")} - {""}:
@@ -124,6 +133,7 @@ class SiteMemory:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, separators=(",", ":"))
         os.replace(tmp, target)
+        self._unsaved = 0
 
     def _load(self, path: Path) -> None:
         try:
@@ -137,3 +147,19 @@ class SiteMemory:
 
     def __len__(self) -> int:
         return len(self._sites)
+
+
+def learn_and_strip(memory: SiteMemory, article: Article) -> Article:
+    """The poller's step: strip what the site's other pages showed to be template, then learn
+    from this page (its text as extracted, so a line stripped today still counts tomorrow)."""
+    site = article.source or ""
+    with memory.lock:
+        stripped = memory.strip(site, article.text)
+        if memory.observe(site, article.text) and memory.path and memory._unsaved >= SAVE_EVERY:
+            try:
+                memory.save()
+            except OSError:
+                pass  # learning is an optimisation: a full disk must not stop the poller
+    if not stripped.removed:
+        return article
+    return article.model_copy(update={"text": stripped.text})

@@ -303,7 +303,10 @@ def main() -> None:
     # Commands defined in other modules register themselves on import.
     from newsflow import commands  # noqa: F401
     from newsflow import kibana, setup_cmd  # noqa: F401
+    from newsflow import status  # noqa: F401
     from newsflow import bench_extraction  # noqa: F401
+    from newsflow import bench_poll  # noqa: F401
+    from newsflow import bench_pipeline  # noqa: F401
 
     app()
 

@@ -62,9 +62,14 @@ def build_poller(settings: Settings, sink: Any) -> Any:
     from ingest.feedstate import FeedStateStore
     from ingest.fetcher import Fetcher
     from ingest.poller import Poller
+    from ingest.site_memory import SiteMemory, learn_and_strip
+
+    # Per-site template learning (ingest/site_memory.py), persisted in the data dir.
+    memory = SiteMemory(settings.data_dir / "site-memory.json") if settings.extract.site_templates else None
 
     def extract(html: bytes, url: str, entry: Any, feed_url: str) -> Any:
-        return extract_article(html, url, entry, feed_url, settings.extract)
+        article = extract_article(html, url, entry, feed_url, settings.extract)
+        return learn_and_strip(memory, article) if memory is not None else article
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = FeedStateStore(settings.state_db, seen_ids_per_feed=settings.poller.seen_ids_per_feed)
@@ -113,6 +118,10 @@ def run_all(settings: Settings, *, once: bool, stop: threading.Event | None = No
             thread.join(settings.daemon.shutdown_timeout)
         poller.close()
         producer.close()
+        if hasattr(index, "write_feed_status"):  # Elasticsearch: feed health for Kibana
+            from newsflow.feed_status import FeedStatusPublisher
+
+            FeedStatusPublisher(poller.store, index, {f.url: f.name for f in settings.feeds}).publish()
         refresh = getattr(index, "refresh", None)  # Elasticsearch counts are near-real-time
         if refresh:
             refresh()
@@ -142,17 +151,34 @@ async def _run_until(poller: Any, stop: threading.Event) -> PollStats:
 HealthFactory = Any  # (settings, ready: () -> bool) -> HealthServer | None
 
 
+def index_ready(index: Any) -> bool:
+    """Readiness of a stage that writes to the index: the cluster answers and is not red."""
+    if index is None:
+        return True
+    check = getattr(index, "health", None)  # Elasticsearch; the embedded index is a local file
+    return check is None or check() in ("green", "yellow")
+
+
 def poll_forever(settings: Settings, stop: threading.Event, health: HealthFactory) -> None:
     """The poll daemon: feeds -> cleaned topic, until SIGTERM; polls in flight finish first."""
     broker = open_broker(settings, stop)
     broker.create_topics(topic_partitions(settings))
     producer = broker.producer()
     poller = build_poller(settings, article_sink(producer, settings.bus.topics.cleaned))
+    publisher = None
+    if settings.index.backend == "elasticsearch":  # Kibana's "Feed health" reads the feed-status index
+        from newsflow.feed_status import FeedStatusPublisher
+
+        names = {f.url: f.name for f in settings.feeds}
+        publisher = FeedStatusPublisher(poller.store, open_index(settings), names).start(stop)
     server = health(settings, lambda: True)
     log.info("poller started", extra={"feeds": len(settings.feeds), "bus": settings.bus.backend})
     try:
         asyncio.run(_close_after(poller, _run_until(poller, stop)))
     finally:
+        if publisher is not None:
+            publisher.publish()  # the last word on each feed before we go
+            publisher.index.close()
         poller.close()
         producer.flush(settings.daemon.shutdown_timeout)
         producer.close()
@@ -170,14 +196,21 @@ def consume_forever(settings: Settings, stage: str, stop: threading.Event, healt
     broker.create_topics(topic_partitions(settings))
     producer = broker.producer()
     index = None
+    pool = None
     if stage == "enrich":
-        from processors.enrich import build_chain
+        if settings.enrich.workers > 1:  # the chain runs in worker processes (newsflow/enrich_pool.py)
+            from newsflow.enrich_pool import start_pool
 
-        processor = enrich_processor(settings, broker, producer, build_chain(settings.enrich))
+            pool = start_pool(settings.enrich)
+            processor = enrich_processor(settings, broker, producer, None, pool=pool)
+        else:
+            from processors.enrich import build_chain
+
+            processor = enrich_processor(settings, broker, producer, build_chain(settings.enrich))
     else:
         index = open_index(settings)
         processor = index_processor(settings, broker, producer, index)
-    server = health(settings, lambda: not stop.is_set())
+    server = health(settings, lambda: not stop.is_set() and index_ready(index))
     log.info("%s stage started", stage, extra={"bus": settings.bus.backend})
     try:
         processor.run(stop)
@@ -185,6 +218,8 @@ def consume_forever(settings: Settings, stage: str, stop: threading.Event, healt
         producer.close()
         if index is not None:
             index.close()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         if server:
             server.stop()
     log.info("%s stage stopped", stage)

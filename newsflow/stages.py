@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import Executor, Future
 from typing import Any, Callable, Mapping
 
 from bus.backend import Broker, Producer
 from bus.dead_letters import DeadLetters
-from bus.metrics import ARTICLES_ENRICHED, ENRICH_SECONDS
+from bus.metrics import ARTICLES_ENRICHED, DEAD_LETTERS, ENRICH_SECONDS
 from bus.processor import StreamProcessor
-from bus.steps import BatchStep, CommitOffsets, Produce, ProcessingStrategy, RunTask, WriteToIndex
+from bus.steps import BatchStep, CommitOffsets, Produce, ProcessingStrategy, RunTask, RunTaskInPool, WriteToIndex
 from bus.types import BrokerMessage, Partition
 from index.base import Index
 from ingest.record import Article
@@ -43,7 +43,12 @@ def decode(raw: BrokerMessage) -> Article:
     return Article.from_json(raw.value)
 
 
-def enrich_processor(settings: Settings, broker: Broker, producer: Producer, chain: Callable[[Article], Article]) -> StreamProcessor:
+def enrich_processor(
+    settings: Settings, broker: Broker, producer: Producer, chain: Callable[[Article], Article] | None,
+    pool: Executor | None = None,
+) -> StreamProcessor:
+    """One enrich consumer; with ``pool`` (``enrich.workers > 1``, see newsflow/enrich_pool.py)
+    the chain runs in its worker processes, results still forwarded in offset order."""
     topics = settings.bus.topics
 
     def enrich(raw: BrokerMessage) -> bytes:
@@ -55,8 +60,16 @@ def enrich_processor(settings: Settings, broker: Broker, producer: Producer, cha
 
     def factory(commit: Commit) -> ProcessingStrategy[BrokerMessage]:
         dead = DeadLetters(producer, topics.dead_letters, stage="enrich")
-        return RunTask(enrich, Produce(producer, topics.enriched, CommitOffsets(commit, stage="enrich")), dead)
+        produce = Produce(producer, topics.enriched, CommitOffsets(commit, stage="enrich"))
+        if pool is not None:
+            from newsflow.enrich_pool import CountEnriched, enrich_message
 
+            # Two tasks per worker: one running, one queued, so no worker waits for the loop.
+            return RunTaskInPool(enrich_message, CountEnriched(produce), dead, pool, max_in_flight=2 * settings.enrich.workers)
+        assert chain is not None
+        return RunTask(enrich, produce, dead)
+
+    DEAD_LETTERS.labels("enrich")  # export the count from the start, 0 included, so alerts can use it
     return StreamProcessor(
         broker.consumer(group(settings, "enrich")),
         [topics.cleaned],
@@ -74,6 +87,7 @@ def index_processor(settings: Settings, broker: Broker, producer: Producer, inde
         write = WriteToIndex(index, CommitOffsets(commit, stage="index"), dead)
         return RunTask(decode, BatchStep(settings.bus.batch_size, settings.bus.batch_seconds, write), dead)
 
+    DEAD_LETTERS.labels("index")
     return StreamProcessor(
         broker.consumer(group(settings, "index")),
         [topics.enriched],

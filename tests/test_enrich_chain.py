@@ -46,8 +46,12 @@ def test_disabled_enrichers_leave_defaults():
 
 
 def test_bad_enricher_lists():
+    # An unknown name is refused by the config itself (it names enrich.enrichers.N)...
+    with pytest.raises(ValueError, match="enrichers"):
+        EnrichConfig(enrichers=["language", "sentiment"])
+    # ...and by the chain, for a config built without validation.
     with pytest.raises(ValueError, match="enrich.enrichers: unknown enricher"):
-        build_chain(EnrichConfig(enrichers=["language", "sentiment"]))
+        build_chain(EnrichConfig.model_construct(enrichers=["language", "sentiment"]))
     with pytest.raises(ValueError, match="'places' needs 'entities'"):
         build_chain(EnrichConfig(enrichers=["places"]))
 

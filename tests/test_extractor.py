@@ -308,3 +308,22 @@ def test_date_only_page_takes_the_feed_timestamp_of_that_day() -> None:
     alone = extract_article(page, e.link)
     assert alone.published_at == datetime(2022, 1, 11, tzinfo=timezone.utc)
     assert alone.provenance["published_at"] == "page"
+
+
+def test_headline_matching_the_pages_h1_or_title_prefix_is_dropped() -> None:
+    # trafilatura's title comes from og:title; the body repeats the h1, which the <title>
+    # carries with a " - Site" suffix: either spelling marks the first line as the headline.
+    page = BARE_PAGE.format(
+        head='<title>Council approves budget after long debate - Example News</title>'
+             '<meta property="og:title" content="Budget passes">'
+    ).replace("<article>", "<article><h1>Council approves budget after long debate</h1>")
+    result = extract(page.encode(), "https://news.example.org/a.html")
+    assert result.article.text.startswith("The city council approved")
+    kept = extract(page.encode(), "https://news.example.org/a.html", ablate=frozenset({"page_headlines"}))
+    assert kept.article.text.startswith("Council approves budget after long debate")
+
+
+def test_a_first_sentence_that_only_starts_like_the_title_stays() -> None:
+    page = BARE_PAGE.format(head="<title>The city council</title>")
+    result = extract(page.encode(), "https://news.example.org/a.html")
+    assert result.article.text.startswith("The city council approved the new budget")

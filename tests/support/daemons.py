@@ -28,8 +28,15 @@ SERVICES_SH = REPO / "deploy" / "local" / "services.sh"
 LIGHT_ENRICHERS = ["language", "stats", "fingerprint"]
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.25) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout`` s."""
+def wait_until(
+    predicate: Callable[[], Any],
+    timeout: float,
+    what: str,
+    interval: float = 0.25,
+    describe: Callable[[], str] | None = None,
+) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout`` s,
+    saying what ``describe()`` says about the state then."""
     deadline = time.monotonic() + timeout
     last_error: BaseException | None = None
     while True:
@@ -41,7 +48,8 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval
             last_error = exc
         if time.monotonic() > deadline:
             extra = f" (last error: {last_error!r})" if last_error else ""
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}{extra}")
+            state = f"; {describe()}" if describe is not None else ""
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}{extra}{state}")
         time.sleep(interval)
 
 
@@ -213,8 +221,8 @@ class Pipeline:
         finally:
             consumer.close()
 
-    def committed(self, stage: str) -> int:
-        """The total committed offset of a stage's group over all its partitions."""
+    def committed_offsets(self, stage: str) -> dict[tuple[str, int], int]:
+        """A stage's group's committed offsets: (topic, partition) -> next offset to read."""
         from kafka import KafkaAdminClient
 
         admin = KafkaAdminClient(bootstrap_servers=self.kafka_servers)
@@ -222,7 +230,22 @@ class Pipeline:
             offsets = admin.list_group_offsets({self.group(stage): None}).get(self.group(stage), {})
         finally:
             admin.close()
-        return sum(om.offset for om in offsets.values() if om is not None and om.offset > 0)
+        return {(tp.topic, tp.partition): om.offset for tp, om in offsets.items() if om is not None and om.offset >= 0}
+
+    def committed(self, stage: str) -> int:
+        """The total committed offset of a stage's group over all its partitions."""
+        return sum(self.committed_offsets(stage).values())
+
+    def describe(self) -> str:
+        """Where the stream stands: for the message of a test that timed out."""
+        try:
+            return (
+                f"cleaned {self.topic_messages(self.cleaned)}, enrich committed {self.committed('enrich')}, "
+                f"enriched {self.topic_messages(self.enriched)}, index committed {self.committed('index')}, "
+                f"dead letters {self.topic_messages(self.dead_letters)}, in the index {self.es_count()}"
+            )
+        except Exception as exc:
+            return f"(state unavailable: {exc!r})"
 
     # -- cleanup --------------------------------------------------------------------------
 

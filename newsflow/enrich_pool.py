@@ -1,0 +1,85 @@
+"""``enrich.workers > 1``: the enrich stage runs the chain in a pool of worker processes.
+
+Enrichment is CPU-bound Python (spaCy, YAKE), so threads would share one core; processes use
+them all. Each worker builds its own chain once (models loaded in the worker, not pickled), and
+``bus.steps.RunTaskInPool`` keeps results in submission order, so offsets still commit in order.
+The near-duplicate index is per worker, as it is per enrich daemon in a consumer group.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING, Any
+
+from bus.metrics import ARTICLES_ENRICHED
+from bus.steps import ProcessingStrategy
+from bus.types import FILTERED, BrokerMessage, Message
+from ingest.record import Article
+
+if TYPE_CHECKING:
+    from newsflow.settings import EnrichConfig
+
+_chain: Any = None
+_init_error: BaseException | None = None
+
+
+def _init_worker(cfg: "EnrichConfig") -> None:
+    global _chain, _init_error
+    from processors.enrich import build_chain
+
+    try:
+        _chain = build_chain(cfg)
+    except Exception as exc:  # kept for _warm: an initializer's own exception only breaks the pool
+        _init_error = exc
+
+
+def _warm(_: int) -> None:
+    """One task per worker at start-up: models are loaded, and a missing one is reported as itself."""
+    if _init_error is not None:
+        raise _init_error
+
+
+def enrich_message(raw: BrokerMessage) -> bytes:
+    """In a worker: decode, enrich, encode. A RecordError or EnrichError dead-letters the message."""
+    if _chain is None:  # this worker could not load its models: fatal for the stage, not the message's fault
+        raise BrokenProcessPool(f"enrich worker has no chain: {_init_error!r}")
+    return _chain(Article.from_json(raw.value)).to_json()
+
+
+def start_pool(cfg: "EnrichConfig") -> ProcessPoolExecutor:
+    """``cfg.workers`` processes with the chain loaded; a model that fails to load fails here, at start-up."""
+    # spawn: the daemon already runs bus client threads, which a forked child would inherit half-locked.
+    pool = ProcessPoolExecutor(cfg.workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker, initargs=(cfg,))
+    try:
+        list(pool.map(_warm, range(cfg.workers)))
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    return pool
+
+
+class CountEnriched(ProcessingStrategy[bytes]):
+    """Counts enriched articles in the daemon (the workers' own metrics are not exported)."""
+
+    def __init__(self, next: ProcessingStrategy[bytes]) -> None:
+        self._next = next
+
+    def submit(self, message: Message[bytes]) -> None:
+        self._next.submit(message)  # MessageRejected propagates: counted when accepted
+        if message.payload is not FILTERED:
+            ARTICLES_ENRICHED.inc()
+
+    def poll(self) -> None:
+        self._next.poll()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._next.join(timeout)
+
+    def close(self) -> None:
+        self._next.close()
+
+    def terminate(self) -> None:
+        self._next.terminate()

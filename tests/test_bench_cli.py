@@ -1,0 +1,48 @@
+"""Tiny runs of `newsflow bench poll` and `newsflow bench pipeline`: they run and print their figures.
+
+Performance is never asserted here (timings on a shared machine prove nothing); only that each
+command finishes and prints every figure it promises, beside its baseline.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+
+
+def _bench(*args: str, timeout: float) -> str:
+    env = {**os.environ, "COLUMNS": "200", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "newsflow", "bench", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+@pytest.mark.timeout(180)
+def test_bench_poll_prints_both_passes_and_rss():
+    text = _bench("poll", "--feeds", "40", "--hosts", "8", "--delay", "0.01", timeout=170)
+    for label in ("first pass", "second pass", "quiet poll"):
+        assert re.search(rf"^{label}: {NUMBER} feeds/s, {NUMBER} ms CPU per feed$", text, re.M), text
+    assert re.search(rf"^peak RSS: {NUMBER} MB", text, re.M), text
+    # The second pass is really conditional: 304s and same-bytes polls, not 40 more parses.
+    assert re.search(r"not_modified \d+, unchanged \d+", text), text
+
+
+@pytest.mark.timeout(400)
+@pytest.mark.services
+def test_bench_pipeline_prints_every_figure(kafka_bus_config, es_hosts):
+    text = _bench("pipeline", "--articles", "20", "--naive-sample", "20", "--stall", "90", timeout=390)
+    assert re.search(rf"^extraction-only ceiling: {NUMBER} articles/s; end to end / ceiling = {NUMBER}$", text, re.M), text
+    assert re.search(rf"^naive baseline: {NUMBER} articles/s; end to end / naive = {NUMBER}x$", text, re.M), text
+    assert re.search(rf"^end to end: {NUMBER} articles/s \(20 searchable", text, re.M), text
+    for stage in ("poll", "enrich", "index"):  # rows: stage, articles, articles/s, CPU ms/article, peak RSS
+        assert re.search(rf"│ {stage}\s+│ 20\s+│ (?:{NUMBER}|-)\s+│ {NUMBER}\s+│ {NUMBER}", text), text
