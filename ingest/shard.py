@@ -1,12 +1,15 @@
-"""Split one feed list over N pollers: poller ``i`` of ``N`` takes the feeds whose url hash mod N is i.
+"""Split one feed list over N pollers: poller ``i`` of ``N`` takes the feeds whose host hash mod N is i.
 
-The hash is a stable digest of the url (not Python's salted ``hash``), so every poller, on any
-machine and after any restart, agrees on who owns which feed, and each feed has exactly one owner.
+By host, not by url: every feed of one site stays with one poller, so its per-host politeness
+(one or two requests at a time, a minimum delay) still holds across the whole fleet.
+The hash is a stable digest (not Python's salted ``hash``), so every poller, on any machine and
+after any restart, agrees on who owns which feed, and each feed has exactly one owner.
 """
 
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import urlsplit
 from typing import Callable, Iterable, TypeVar
 
 T = TypeVar("T")
@@ -34,4 +37,8 @@ def take_shard(items: Iterable[T], spec: str | None, url: Callable[[T], str] = l
     if not spec:
         return list(items)
     i, n = parse_shard(spec)
-    return [it for it in items if shard_of(url(it), n) == i]
+    return [it for it in items if shard_of(_host(url(it)), n) == i]
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or url).lower()

@@ -76,7 +76,7 @@ class PollerConfig(Section):
     # article ids): {"https://example-news.blogspot.com": "http://127.0.0.1:8080"}.
     # For the demo, mirrors and benchmarks; empty in production.
     host_map: dict[str, str] = Field(default_factory=dict)
-    # "i/N": this poller takes only the feeds whose url hash mod N is i (ingest/shard.py), so N
+    # "i/N": this poller takes only the feeds whose host hash mod N is i (ingest/shard.py), so N
     # pollers share one feed list with no coordination. None: every feed.
     shard: str | None = None
 

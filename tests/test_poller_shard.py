@@ -12,7 +12,7 @@ from newsflow.settings import ConfigError, FeedConfig, PollerConfig, load
 
 
 def _feeds(n: int) -> list[FeedConfig]:
-    return [FeedConfig(url=f"https://site{k % 37}.example/feed/{k}.xml") for k in range(n)]
+    return [FeedConfig(url=f"https://site{k % 601}.example/feed/{k}.xml") for k in range(n)]
 
 
 def test_shards_partition_the_feeds_stably_and_evenly():
@@ -25,6 +25,16 @@ def test_shards_partition_the_feeds_stably_and_evenly():
     assert shard_of(feeds[0].url, 3) == shard_of(feeds[0].url, 3)  # not Python's salted hash: see below
     assert shard_of("https://a.example/feed", 1000) == int.from_bytes(
         __import__("hashlib").blake2b(b"https://a.example/feed", digest_size=8).digest(), "big") % 1000
+
+
+def test_every_feed_of_a_host_goes_to_one_poller():
+    """Per-host politeness holds across pollers: no site is polled by two of them."""
+    feeds = _feeds(3000)
+    owner = {}
+    for i in range(4):
+        for f in take_shard(feeds, f"{i}/4"):
+            host = f.url.split("/")[2]
+            assert owner.setdefault(host, i) == i, host
 
 
 def test_no_shard_means_every_feed():
