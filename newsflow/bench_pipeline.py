@@ -43,6 +43,7 @@ from newsflow.cli import bench_app
 
 out = Console()
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+POLITENESS_DELAY = 0.5  # poller.per_host_delay of the generated config
 COUNTERS = {"poll": "newsflow_articles_extracted_total", "enrich": "newsflow_articles_enriched_total", "index": "newsflow_articles_indexed_total"}
 
 
@@ -231,7 +232,7 @@ def _config(path: Path, run: str, site: Any, port: int, backend: str, data_dir: 
     doc = {
         "data_dir": str(data_dir),
         "feeds": [{"url": u} for u in site.feed_urls()],
-        "poller": {"host_map": host_map(site.hosts, port), "per_host_delay": 0.5, "per_host_concurrency": 1,
+        "poller": {"host_map": host_map(site.hosts, port), "per_host_delay": POLITENESS_DELAY, "per_host_concurrency": 1,
                    "concurrency": 128, "max_entries_per_poll": max(200, site.per_feed)},
         "enrich": {"workers": enrich_workers, **({"enrichers": enrichers} if enrichers is not None else {})},
         "bus": {"backend": backend, "group_prefix": f"bench-{run}",
@@ -422,7 +423,7 @@ def _cleanup(config: Path, run: str, drains: list[str]) -> None:
         KafkaBroker(s.bus).delete_topics([*topic_partitions(s), f"bench-{run}.scratch"])
         try:
             admin = KafkaAdminClient(bootstrap_servers=s.bus.kafka.bootstrap_servers)
-            admin.delete_consumer_groups([group(s, "enrich"), group(s, "index"), *drains])
+            admin.delete_groups([group(s, "enrich"), group(s, "index"), *drains])  # kafka-python 3 name
             admin.close()
         except Exception:
             pass
@@ -462,6 +463,9 @@ def bench_pipeline(
     tty = sys.stdout.isatty()
 
     out.print(f"corpus: {articles} articles in {site.n_feeds} feeds on {site.hosts} hosts; run id {run}", highlight=False)
+    floor = -(-site.n_feeds // site.hosts) * per_feed * POLITENESS_DELAY
+    out.print(f"politeness (per_host_delay {POLITENESS_DELAY}s, one request at a time per host) alone needs >= {floor:.0f}s: "
+              f"at most {articles / floor:.0f} articles/s", highlight=False)
     out.print(f"newsflow: {poll_procs} poll daemon(s), {enrich_procs} enrich daemon(s) x enrich.workers {enrich_workers}, {partitions} partitions, "
               f"bus {backend}, enrichers {enrichers or 'all'}", highlight=False)
     expected, c_wall, c_cpu = extraction_ceiling(articles, per_feed, site.hosts, ceiling_workers)

@@ -64,8 +64,9 @@ def enrich_processor(
         if pool is not None:
             from newsflow.enrich_pool import CountEnriched, enrich_message
 
-            # Two tasks per worker: one running, one queued, so no worker waits for the loop.
-            return RunTaskInPool(enrich_message, CountEnriched(produce), dead, pool, max_in_flight=2 * settings.enrich.workers)
+            # When the pool is full the processor polls Kafka (up to 0.5 s) before offering again:
+            # enough queued per worker (8 x ~50-100 ms) that no worker idles through that wait.
+            return RunTaskInPool(enrich_message, CountEnriched(produce), dead, pool, max_in_flight=8 * settings.enrich.workers)
         assert chain is not None
         return RunTask(enrich, produce, dead)
 
