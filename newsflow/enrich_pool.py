@@ -8,15 +8,18 @@ The near-duplicate index is per worker, as it is per enrich daemon in a consumer
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from bus.metrics import ARTICLES_ENRICHED
 from bus.steps import ProcessingStrategy
 from bus.types import FILTERED, BrokerMessage, Message
 from ingest.record import Article
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from newsflow.settings import EnrichConfig
@@ -48,8 +51,36 @@ def enrich_message(raw: BrokerMessage) -> bytes:
     return _chain(Article.from_json(raw.value)).to_json()
 
 
-def start_pool(cfg: "EnrichConfig") -> ProcessPoolExecutor:
+class SelfHealingPool(Executor):
+    """A worker that dies (OOM kill, a crash in a model) breaks a ProcessPoolExecutor for good.
+
+    RunTaskInPool then raises, and the stream processor restarts the stage from its committed
+    offsets; this wrapper gives the restarted stage a fresh pool instead of the broken one.
+    """
+
+    def __init__(self, factory: Callable[[], ProcessPoolExecutor]) -> None:
+        self._factory = factory
+        self._inner = factory()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> "Future[Any]":
+        try:
+            return self._inner.submit(fn, *args, **kwargs)
+        except BrokenProcessPool:
+            log.warning("an enrich worker died; starting a new worker pool")
+            self._inner.shutdown(wait=False, cancel_futures=True)
+            self._inner = self._factory()
+            return self._inner.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._inner.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def start_pool(cfg: "EnrichConfig") -> SelfHealingPool:
     """``cfg.workers`` processes with the chain loaded; a model that fails to load fails here, at start-up."""
+    return SelfHealingPool(lambda: _start(cfg))
+
+
+def _start(cfg: "EnrichConfig") -> ProcessPoolExecutor:
     # spawn: the daemon already runs bus client threads, which a forked child would inherit half-locked.
     pool = ProcessPoolExecutor(cfg.workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_init_worker, initargs=(cfg,))

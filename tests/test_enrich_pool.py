@@ -75,3 +75,36 @@ def test_count_enriched_counts_accepted_outputs_only():
         step.submit(Message(b"y", {}))
     assert ARTICLES_ENRICHED._value.get() - before == 1
     assert len(nxt.got) == 2
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()
+
+
+def test_a_dead_worker_gets_the_stage_a_fresh_pool():
+    """A killed worker breaks a process pool for good; the restarted stage must get a new one."""
+    import multiprocessing
+    import os
+    import signal
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    from newsflow.enrich_pool import SelfHealingPool
+
+    pool = SelfHealingPool(lambda: ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")))
+    try:
+        first = pool.submit(_pid).result(timeout=60)
+        broken = pool._inner
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while not broken._broken and time.monotonic() < deadline:  # the executor notices the death
+            time.sleep(0.05)
+        with pytest.raises(BrokenProcessPool):  # what RunTaskInPool saw, and raised to the processor
+            broken.submit(_pid)
+        second = pool.submit(_pid).result(timeout=60)  # the restarted stage's submit: a new worker
+        assert second != first
+    finally:
+        pool.shutdown()
