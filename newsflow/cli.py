@@ -290,7 +290,14 @@ def search(
         date = h.published_at.strftime("%Y-%m-%d") if h.published_at else "undated"
         out.print(f"\n[bold]{h.title or h.url}[/]  [dim]{date} · {h.site or ''} · {h.language or ''} · {h.score:.2f}[/]", highlight=False)
         out.print(f"  {h.url}", highlight=False, markup=False)
-        out.print(f"  {h.snippet}", highlight=False, markup=False)
+        out.print(f"  {snippet_markup(h.snippet)}", highlight=False)
+
+
+def snippet_markup(snippet: str) -> str:
+    """Both indexes mark hits as <em>...</em>; on a terminal that reads better in bold."""
+    from rich.markup import escape
+
+    return escape(" ".join(snippet.split())).replace("<em>", "[bold]").replace("</em>", "[/bold]")
 
 
 def _aware(value: Optional[datetime]) -> Optional[datetime]:

@@ -55,7 +55,10 @@ def demo(
 ) -> None:
     """Serve the bundled seed news site on 127.0.0.1, run the pipeline once over its feeds
     (embedded bus and index), and show what was indexed. The index stays for `newsflow search`."""
+    from rich.markup import escape
+
     from index.base import SearchQuery
+    from newsflow.cli import snippet_markup
     from processors.enrich import EnricherUnavailable
     from newsflow.runner import run_all
     from newsflow.settings import FeedConfig
@@ -88,7 +91,7 @@ def demo(
         hits = idx.search(SearchQuery(text=query, limit=3))
         out.print(f"\n[bold]newsflow search {query}[/]: {hits.total} hits", highlight=False)
         for h in hits.hits:
-            out.print(f"  {h.title}\n    {h.snippet}", highlight=False, markup=False)
+            out.print(f"  {escape(h.title or h.url)}\n    {snippet_markup(h.snippet)}", highlight=False)
     finally:
         idx.close()
     out.print(f"\nTry: newsflow search {query}", highlight=False)
