@@ -340,15 +340,7 @@ def run_pipeline(config: Path, log_dir: Path, expected: int, enrich_procs: int, 
             p.sample()
         return PipelineResult(indexed, end - t0, procs, done is not None)
     finally:
-        for p in procs:
-            if p.popen.poll() is None:
-                p.popen.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.popen.wait(30)
-            except subprocess.TimeoutExpired:
-                p.popen.kill()
-                p.popen.wait()
+        _stop_all(procs)
 
 
 @dataclass
@@ -396,14 +388,7 @@ def drain_enrich(config: Path, log_dir: Path, run: str, daemons: int, workers: i
             label += f" (stalled at {total:.0f} of {expected})"
         return Drain(label, int(total), seconds, 1000 * cpu / total if total else 0.0, rss)
     finally:
-        for p in procs:
-            p.popen.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.popen.wait(30)
-            except subprocess.TimeoutExpired:
-                p.popen.kill()
-                p.popen.wait()
+        _stop_all(procs)
 
 
 def _cleanup(config: Path, run: str, drains: list[str]) -> None:
@@ -545,3 +530,16 @@ def bench_pipeline(
     out.print(f"bench process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB", highlight=False)
     out.print(f"load average at start {load_start:.1f}, at end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
               "(other work on the machine slows every figure alike; compare ratios)", highlight=False)
+
+
+def _stop_all(procs: list[Any]) -> None:
+    """SIGTERM every stage process (they drain and commit), then wait; kill what outlives 30 s."""
+    for p in procs:
+        if p.popen.poll() is None:
+            p.popen.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.popen.wait(30)
+        except subprocess.TimeoutExpired:
+            p.popen.kill()
+            p.popen.wait()
