@@ -1,4 +1,4 @@
-"""The HTTP edge: polite, capped, redirect-checked GETs over one ``httpx.AsyncClient``.
+"""The HTTP edge: polite, capped, redirect-checked GETs over httpx, a keep-alive pool per host.
 
 Every failure is a FetchError with a short ``kind`` ("http_404", "timeout", "too_large",
 "redirect_loop", "not_html", ...) so callers count failures without parsing messages,
@@ -18,6 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from ingest.host_pools import HostPools
 from ingest.politeness import HostLimiter
 from ingest.urls import host_of
 from newsflow.settings import PollerConfig
@@ -35,6 +36,8 @@ _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _SNIFF_TYPES = frozenset({"", "text/plain", "application/octet-stream", "binary/octet-stream", "application/xml", "text/xml", "application/unknown"})
 _MAGIC = (b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"OggS", b"ID3", b"RIFF")
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+# A redirect's body bigger than this is not read to keep its connection: the connection is dropped.
+_DRAIN_MAX = 64 * 1024
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)", re.I)
 
 
@@ -183,7 +186,9 @@ class Fetcher:
         self._limiter = limiter
         self._proxy = proxy
         self._verify = verify
-        self._client: httpx.AsyncClient | None = None
+        self._pools: HostPools | None = None
+        self._base_headers = {"User-Agent": self.config.user_agent, "Accept-Encoding": "gzip, deflate"}
+        self._timeouts = httpx.Timeout(self.config.timeout).as_dict()
         # host_map: logical origin -> the origin that really serves it (demo, mirrors). Urls in
         # results and errors stay logical, so article ids do not depend on where we fetched.
         self._to_physical = {_origin(k): _origin(v) for k, v in self.config.host_map.items()}
@@ -198,25 +203,17 @@ class Fetcher:
             self._limiter = HostLimiter(c.per_host_concurrency, c.per_host_delay, c.concurrency)
         return self._limiter
 
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            c = self.config
-            self._client = httpx.AsyncClient(
-                headers={"User-Agent": c.user_agent},
-                timeout=httpx.Timeout(c.timeout),
-                follow_redirects=False,  # we follow them, to apply politeness per hop and name loops
-                limits=httpx.Limits(max_connections=c.concurrency, max_keepalive_connections=min(c.concurrency, 20)),
-                # No cookies: a crawler's jar over many sites only grows, and feeds need none.
-                cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
-                proxy=self._proxy,
-                verify=self._verify,
-            )
-        return self._client
+    def _http(self) -> HostPools:
+        if self._pools is None:
+            # A connection per host at most per_host_concurrency, kept alive between polls. No
+            # cookie jar: a crawler's jar over many sites only grows, and feeds need none.
+            self._pools = HostPools(self.config.per_host_concurrency, proxy=self._proxy, verify=self._verify)
+        return self._pools
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._pools is not None:
+            await self._pools.aclose()
+            self._pools = None
 
     async def __aenter__(self) -> "Fetcher":
         return self
@@ -272,7 +269,9 @@ class Fetcher:
             started = time.perf_counter()
             try:
                 async with asyncio.timeout(self.total_timeout):
-                    async with self._http().stream("GET", physical, headers=headers) as resp:
+                    request = httpx.Request("GET", physical, headers={**self._base_headers, **headers},
+                                            extensions={"timeout": self._timeouts})
+                    async with self._http().send(host, request) as resp:
                         outcome = await self._handle(resp, url, host, html_only)
                         if isinstance(outcome, str):  # a redirect, resolved against the physical url
                             outcome = self._remap(urljoin(physical, outcome), self._to_logical)
@@ -296,8 +295,10 @@ class Fetcher:
             location = resp.headers.get("location")
             if not location:
                 raise HTTPStatusError(f"HTTP {status} redirect without a Location header", url, kind="http_4xx", status=status)
+            await self._drain(resp)
             return location.strip()
         if status == 304:
+            await self._drain(resp)
             return FetchResult(url, status, resp.headers, b"", 0.0)
         if status >= 400 or status < 200 or 300 <= status < 400:
             raise self._status_error(resp, url, host)
@@ -318,6 +319,16 @@ class Fetcher:
         if html_only:
             self._check_html(data, ctype, url)
         return FetchResult(url, status, resp.headers, data, 0.0)
+
+    @staticmethod
+    async def _drain(resp: httpx.Response) -> None:
+        """Read a bodiless answer (304, redirect) to its end, so its connection is kept alive
+        for the host's next request; one with a real body is closed with its connection instead."""
+        read = 0
+        async for chunk in resp.aiter_raw():
+            read += len(chunk)
+            if read > _DRAIN_MAX:
+                return
 
     @staticmethod
     def _remap(url: str, mapping: dict[str, str]) -> str:

@@ -336,3 +336,49 @@ def test_fetch_page_sync(server: LocalServer) -> None:
 
     server.static("/p", html_page("sync"), "text/html")
     assert fetch_page_sync(server.url("/p"), cfg()).body == html_page("sync")
+
+
+def test_keep_alive_survives_304_and_redirect() -> None:
+    """A 304 or a redirect is read to its end, so the host's next request reuses the connection."""
+    with LocalServer(keep_alive=True) as server:
+        server.static("/feed.xml", FEED, "application/rss+xml", headers={"ETag": '"v1"'})
+        server.route("/old.xml", lambda r: r.send(301, b"moved", {"Location": "/feed.xml"}))
+
+        def not_modified(r: Request) -> None:
+            r.send(304, b"", {"ETag": '"v1"'}, length=False)
+
+        server.route("/same.xml", not_modified)
+
+        async def polls(f: Fetcher):
+            return [await f.fetch_feed(server.url("/feed.xml")),
+                    await f.fetch_feed(server.url("/same.xml"), etag='"v1"'),
+                    await f.fetch_feed(server.url("/old.xml")),
+                    await f.fetch_feed(server.url("/same.xml"), etag='"v1"')]
+
+        results = fetch(polls)
+        assert [r.status for r in results] == [200, 304, 200, 304]
+        ports = {r.client_port for r in server.log}
+        assert len(server.log) == 5 and len(ports) == 1, ports
+
+
+def test_host_pools_close_the_least_recently_used() -> None:
+    import httpx
+
+    from ingest.host_pools import HostPools
+
+    with LocalServer(keep_alive=True) as server:
+        server.static("/feed.xml", FEED, "application/rss+xml")
+
+        async def main() -> list[int]:
+            pools = HostPools(1, max_hosts=2)
+            sizes = []
+            for host in ("a", "b", "c", "a"):
+                async with pools.send(host, httpx.Request("GET", server.url("/feed.xml"))) as resp:
+                    await resp.aread()
+                sizes.append(len(pools))
+            await pools.aclose()
+            return sizes
+
+        assert asyncio.run(main()) == [1, 2, 2, 2]
+        # "a" was evicted by "c" and came back on a new connection; "c" never shared one with "b".
+        assert len({r.client_port for r in server.log}) == 4

@@ -32,6 +32,7 @@ class Request:
     host: str  # the host the client asked for (from an absolute url, else the Host header)
     headers: dict[str, str]
     started: float = field(default_factory=time.monotonic)
+    client_port: int = 0  # the client's end of the connection: one per kept-alive connection
 
     def send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None, *, length: bool = True) -> None:
         h = self.handler
@@ -46,9 +47,10 @@ class Request:
 
 
 class LocalServer:
-    """ThreadingHTTPServer in a thread. ``routes`` maps a path (with query) to a handler."""
+    """ThreadingHTTPServer in a thread. ``routes`` maps a path (with query) to a handler.
+    ``keep_alive`` speaks HTTP/1.1 and keeps connections open between requests."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_alive: bool = False) -> None:
         self.routes: dict[str, Handler] = {}
         self.fallback: Handler | None = None  # for paths without a route (default: 404)
         self.log: list[Request] = []
@@ -56,7 +58,7 @@ class LocalServer:
         server = self
 
         class _H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
 
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass
@@ -104,7 +106,7 @@ class LocalServer:
             raw = parts.path + (f"?{parts.query}" if parts.query else "")
             if host != f"127.0.0.1:{self.port}":
                 raw = f"//{host}{raw}"  # foreign host: routes see "//host/path"
-        req = Request(h, method, raw, host, {k.lower(): v for k, v in h.headers.items()})
+        req = Request(h, method, raw, host, {k.lower(): v for k, v in h.headers.items()}, client_port=h.client_address[1])
         with self._lock:
             self.log.append(req)
         handler = self.routes.get(raw) or self.fallback
