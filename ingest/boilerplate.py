@@ -120,7 +120,8 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
             r"trending(?: now)?", r"latest (?:news|posts|articles)", r"recent posts",
             r"don'?t miss", r"must read", r"further reading", r"top stories",
         ),
-        "de": (r"weiterlesen", r"mehr zum thema", r"lesen sie auch", r"das könnte sie auch interessieren",
+        "de": (r"weiterlesen", r"mehr zum thema", r"lesen sie auch(?: die(?:se)? (?:folgenden )?(?:beiträge|artikel))?",
+               r"weitere (?:beiträge|artikel)(?: (?:zum thema|aus der (?:kolumne|serie|reihe)))?", r"das könnte sie auch interessieren",
                r"ähnliche (?:beiträge|artikel)", r"verwandte artikel", r"beliebte posts", r"meistgelesen",
                r"weitere themen", r"mehr themen", r"zum weiterlesen", r"auch interessant"),
         "fr": (r"lire la suite", r"lire aussi", r"à lire aussi", r"articles similaires", r"sur le même sujet",
@@ -230,6 +231,12 @@ PREFIXES: dict[str, dict[str, tuple[str, ...]]] = {
 SECTION_HEADINGS = frozenset({"related", "comments", "tags", "share"})
 
 MAX_CTA_WORDS = 30
+# The second opinion's tail check (``unconfirmed_tail``): the other extractor must hold at
+# least this share of the text (else it read another block and its silence means nothing),
+# and the tail it does not confirm may be at most this share of the text (a closing box, not
+# half the article).
+MIN_CONFIRMED_SHARE = 0.7
+MAX_UNCONFIRMED_TAIL_SHARE = 0.3
 MIN_COPY_WORDS = 12  # a paragraph, for telling a second copy of the article
 MIN_COPY_REPEATS = 3
 MIN_SENTENCE_WORDS = 6
@@ -494,3 +501,30 @@ def _trailing_section(lines: list[str], start: int, end: int, calls_to_action: b
         if seen > MAX_SECTION_LINES:
             break
     return cut
+
+
+def unconfirmed_tail(text: str, other: str) -> FilterResult:
+    """Cut the lines at the end of ``text`` that a second extractor's text (``other``) lacks.
+
+    Two extractors that agree on the article but not on its last lines: the lines only one of
+    them kept are a closing box (author bio, promo, "more on this topic", comment form) far
+    more often than article text. Only the tail: a lead or teaser that the other one skipped
+    at the head is article text as often as not. Lines are compared as word sequences, so the
+    other extractor's own line breaks and punctuation do not matter.
+    """
+    other_words = " " + " ".join(_WORD.findall(other.casefold())) + " "
+    lines = text.split("\n")
+    sized = [(i, len(line)) for i, line in enumerate(lines) if _WORD.search(line)]
+    confirmed = {i for i, _ in sized if f" {' '.join(_WORD.findall(lines[i].casefold()))} " in other_words}
+    total = sum(n for _, n in sized)
+    if not total or sum(n for i, n in sized if i in confirmed) < MIN_CONFIRMED_SHARE * total:
+        return FilterResult(text, [])
+    cut = len(lines)
+    for i, _ in reversed(sized):
+        if i in confirmed:
+            break
+        cut = i
+    tail = [line.strip() for line in lines[cut:] if line.strip()]
+    if not tail or sum(len(line) for line in lines[cut:] if _WORD.search(line)) > MAX_UNCONFIRMED_TAIL_SHARE * total:
+        return FilterResult(text, [])
+    return FilterResult("\n".join(lines[:cut]).rstrip(), [Removed(line, "unconfirmed", "tail") for line in tail])

@@ -5,7 +5,9 @@ text (it works on its own copy) and a lighter copy of its metadata steps reads t
 (``_page_metadata``). The text is rebuilt from trafilatura's body tree with a blank line
 between blocks; then page chrome is removed (``ingest.boilerplate``), and the headline, when
 the body repeats it (as the page's h1, <title> or og:title spell it). A body that is mostly a
-layout table gets a second opinion from trafilatura's precision mode. Gaps are filled from
+layout table gets a second opinion from trafilatura's precision mode; and readability's
+reading of the page, which trafilatura computes anyway as its safety net, confirms the text's
+last lines (``_recorded_readability``). Gaps are filled from
 the feed entry, and ``provenance`` records where each field came from. Per-site template
 learning is a separate step (``ingest.site_memory``), as it needs the site's other pages.
 Quality and speed are measured by `newsflow bench extraction` (docs/extraction.md).
@@ -14,6 +16,7 @@ Quality and speed are measured by `newsflow bench extraction` (docs/extraction.m
 from __future__ import annotations
 
 import codecs
+import contextvars
 import re
 import unicodedata
 import zlib
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 import trafilatura
+import trafilatura.external
 from htmldate import find_date
 from charset_normalizer import from_bytes
 from courlan import extract_domain
@@ -33,7 +37,7 @@ from trafilatura.settings import set_date_params
 from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
 
-from ingest.boilerplate import Removed, strip_chrome
+from ingest.boilerplate import Removed, strip_chrome, unconfirmed_tail
 from ingest.record import Article, Origin
 from ingest.urls import InvalidURL, canonical_url
 from newsflow.settings import ExtractConfig
@@ -136,7 +140,8 @@ def extract(
     ``ablate`` switches ideas off, for the benchmark's ablation (newsflow/bench_extraction.py):
     "page_headlines" (match the body's first line against trafilatura's title only, not the
     page's <title>, og:title and h1s), "second_opinion" (precision mode on layout tables),
-    "inner_chrome" and "calls_to_action" (see ``ingest.boilerplate.strip_chrome``).
+    "tail_check" (readability confirms the last lines), "inner_chrome" and
+    "calls_to_action" (see ``ingest.boilerplate.strip_chrome``).
     """
     settings = settings or ExtractConfig()
     notes: list[str] = []
@@ -153,7 +158,12 @@ def extract(
         raise ExtractionError("not an HTML document", kind="not_html", url=url)
     metas = _metas(tree)
 
-    doc = _trafilatura(tree, url)
+    readability: list[HtmlElement] = []
+    token = _READABILITY_SINK.set(readability)
+    try:
+        doc = _trafilatura(tree, url)
+    finally:
+        _READABILITY_SINK.reset(token)
     if doc is not None:
         try:
             _page_metadata(doc, tree, url, feed_has_authors=bool(entry and any(entry.authors)))
@@ -175,6 +185,9 @@ def extract(
                      else [_WORDS.findall((doc.title or "").casefold())])
         text, title_removed = _drop_leading_title(text, [h for h in headlines if h])
         removed += title_removed
+        if readability and "tail_check" not in ablate:
+            text, tail_removed = unconfirmed_tail(text, " ".join(readability[0].itertext()))
+            removed += tail_removed
     if len(text) < max(settings.min_text_chars, 1):
         shown = f"{len(text)} chars < {settings.min_text_chars}" if text else "nothing"
         raise ExtractionError(f"no extractable text ({shown})", kind="no_text", url=url)
@@ -363,6 +376,35 @@ def _trafilatura(tree: HtmlElement, url: str, **options: bool) -> trafilatura.se
         output_format="txt",  # we serialise doc.body ourselves; skips trafilatura's own pass
         **options,
     )
+
+
+# --- second opinion: readability ---------------------------------------------------------
+# trafilatura (default mode) runs readability on every page as its safety net, compares, and
+# throws readability's answer away when its own wins. That answer is a second opinion we want
+# (``ingest.boilerplate.unconfirmed_tail``), and computing it again would cost an eighth of the
+# extractor's time; so trafilatura's call goes through a recorder, which keeps the first
+# answer for the ``extract`` call that set the sink (a context variable: threads and
+# concurrent calls keep their own). Should trafilatura stop calling ``try_readability``,
+# nothing is recorded and the check does not run (tests/test_extractor.py says so).
+_READABILITY_SINK: contextvars.ContextVar[list[HtmlElement] | None] = contextvars.ContextVar(
+    "readability_sink", default=None
+)
+_try_readability = getattr(trafilatura.external, "try_readability", None)
+_try_readability = getattr(_try_readability, "__wrapped__", _try_readability)  # a reloaded module wraps once
+
+
+def _recorded_readability(tree: HtmlElement) -> HtmlElement:
+    assert _try_readability is not None
+    result = _try_readability(tree)
+    sink = _READABILITY_SINK.get()
+    if sink is not None and not sink and result is not None and len(result):
+        sink.append(result)
+    return result
+
+
+if _try_readability is not None:
+    _recorded_readability.__wrapped__ = _try_readability  # type: ignore[attr-defined]
+    trafilatura.external.try_readability = _recorded_readability
 
 
 def _layout_table(text: str) -> bool:

@@ -294,6 +294,7 @@ ABLATION: dict[str, Variant] = {
     "- inner chrome": Variant(ablate=frozenset({"inner_chrome"})),
     "- calls to action": Variant(ablate=frozenset({"calls_to_action"})),
     "- second opinion": Variant(ablate=frozenset({"second_opinion"})),
+    "- tail check": Variant(ablate=frozenset({"tail_check"})),
 }
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.boilerplate import chrome_category, strip_chrome
+from ingest.boilerplate import chrome_category, strip_chrome, unconfirmed_tail
 
 ROOT = Path(__file__).resolve().parent.parent
 BODY = (
@@ -233,3 +233,41 @@ def test_repeated_paragraphs_with_new_text_after_them_stay() -> None:
     # A meal plan or a refrain repeats paragraphs, then goes on with new text: no copy.
     text = "\n\n".join([*PARAS, PARAS[0], PARAS[1], PARAS[2], "A last paragraph that only appears once in the whole text."])
     assert strip_chrome(text).text == text
+
+
+# --- the second opinion's tail check ---------------------------------------------------
+
+PROMO = "Get our briefing by email"
+
+
+def test_a_tail_the_second_extractor_lacks_goes() -> None:
+    text = BODY + "\n\n" + PROMO
+    other = "The talks in Geneva ended without agreement on Monday, officials said. Both delegations said they would meet again next week."
+    result = unconfirmed_tail(text, other)
+    assert result.text == BODY
+    assert [(r.line, r.category, r.edge) for r in result.removed] == [(PROMO, "unconfirmed", "tail")]
+
+
+def test_the_tail_check_compares_words_not_line_breaks() -> None:
+    text = BODY + "\n\nThe next round is set for March."
+    other = "The talks in Geneva ended\nwithout agreement on Monday, officials said.\nBoth delegations said they would meet again next week. The next round is set for March."
+    assert unconfirmed_tail(text, other).text == text
+
+
+def test_a_second_opinion_that_read_another_block_is_not_asked() -> None:
+    # the other extractor holds too little of the text: it read something else, and its
+    # silence about the last line says nothing
+    text = BODY + "\n\n" + PROMO
+    assert unconfirmed_tail(text, "Both delegations said they would meet again next week.").text == text
+
+
+def test_a_long_unconfirmed_tail_stays() -> None:
+    # more than a closing box: the extractors disagree on the article itself
+    steps = "\n\n".join(f"Step {i}: stir the sauce for another two minutes over a low heat." for i in range(6))
+    text = BODY + "\n\n" + steps
+    assert unconfirmed_tail(text, BODY).text == text
+
+
+def test_a_head_the_second_extractor_lacks_stays() -> None:
+    text = "A lead paragraph the other extractor skipped.\n\n" + BODY
+    assert unconfirmed_tail(text, BODY).text == text

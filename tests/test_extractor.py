@@ -327,3 +327,25 @@ def test_a_first_sentence_that_only_starts_like_the_title_stays() -> None:
     page = BARE_PAGE.format(head="<title>The city council</title>")
     result = extract(page.encode(), "https://news.example.org/a.html")
     assert result.article.text.startswith("The city council approved the new budget")
+
+
+def test_readabilitys_reading_from_trafilaturas_own_run_checks_the_tail(monkeypatch: pytest.MonkeyPatch) -> None:
+    # trafilatura computes readability's answer as its safety net; extract keeps it (no second
+    # run) and hands it to the tail check. If a trafilatura upgrade stops calling
+    # try_readability, this fails rather than the check going quietly silent.
+    import ingest.extractor as extractor
+
+    seen: list[str] = []
+    real = extractor.unconfirmed_tail
+
+    def spy(text: str, other: str):
+        seen.append(other)
+        return real(text, other)
+
+    monkeypatch.setattr(extractor, "unconfirmed_tail", spy)
+    page = BARE_PAGE.format(head="").encode()
+    extract(page, "https://news.example.org/a.html")
+    assert len(seen) == 1 and "city council approved the new budget" in seen[0]
+    extract(page, "https://news.example.org/a.html", ablate=frozenset({"tail_check"}))
+    assert len(seen) == 1
+    assert extractor._READABILITY_SINK.get() is None  # nothing recorded outside an extract call
