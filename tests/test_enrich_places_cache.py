@@ -1,0 +1,75 @@
+"""The gazetteer's tables, built once per machine by a child process and read back from JSON."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from processors.enrich import places
+
+NAMES = ["Washington", "Kiev", "Georgia", "US", "UK", "Texas", "Victoria", "Delhi", "New York", "Paris",
+         "Springfield", "Europe", "St. Petersburg", "Nowhereville"]
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEWSFLOW_CACHE_DIR", str(tmp_path))
+    places.gazetteer.cache_clear()
+    yield tmp_path
+    places.gazetteer.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def built() -> places.Gazetteer:
+    return places.Gazetteer()  # from the installed gazetteers, in this process
+
+
+def test_child_process_writes_the_cache_and_it_resolves_the_same(cache, built):
+    gz = places.gazetteer()
+    path = places.cache_path()
+    assert path.parent == cache and path.exists() and path.stat().st_size > 100_000
+    assert gz.tables() == built.tables()
+    assert [gz.resolve(n) for n in NAMES] == [built.resolve(n) for n in NAMES]
+    assert gz.resolve("Kiev").name == "Kyiv" and gz.resolve("Georgia").kind == "country"
+
+
+def test_second_start_reads_the_file_without_a_child(cache, monkeypatch):
+    places.gazetteer()
+    places.gazetteer.cache_clear()
+
+    def no_child(*args, **kwargs):
+        raise AssertionError("the cache exists: no child process is needed")
+
+    monkeypatch.setattr(places.subprocess, "run", no_child)
+    assert places.gazetteer().resolve("Paris").country_code == "FR"
+
+
+def test_corrupt_cache_falls_back_to_building_in_process(cache, built, caplog):
+    path = places.cache_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"primary": {"paris": 7}')  # cut short
+    with caplog.at_level(logging.WARNING, logger="processors.enrich.places"):
+        gz = places.gazetteer()
+    assert "unreadable" in caplog.text
+    assert gz.resolve("Paris") == built.resolve("Paris")
+
+
+def test_unwritable_cache_dir_falls_back_to_building_in_process(tmp_path, monkeypatch, built, caplog):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache directory should be")
+    monkeypatch.setenv("NEWSFLOW_CACHE_DIR", str(blocker))
+    places.gazetteer.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING, logger="processors.enrich.places"):
+            gz = places.gazetteer()
+    finally:
+        places.gazetteer.cache_clear()
+    assert "could not cache the gazetteer" in caplog.text
+    assert gz.resolve("Delhi") == built.resolve("Delhi")
+
+
+def test_another_gazetteer_version_is_another_file(cache, monkeypatch):
+    first = places.cache_path()
+    monkeypatch.setattr(places, "TABLES_VERSION", places.TABLES_VERSION + "-next")
+    assert places.cache_path() != first
