@@ -330,10 +330,21 @@ class KafkaBusConsumer:
                 self._on_revoke(parts)
         else:
             self._assigned.update(parts)
+            # A new assignment starts unpaused, as the processor sees it. kafka-python keeps the
+            # paused flag of a partition that stays with us across a rebalance, and nobody would
+            # resume it: that partition was never fetched again (two enrich daemons stalled).
+            self._resume_in_client(parts)
             self._stall_backoff = 15.0
             log.info("kafka group %s: partitions assigned %s", self._group, parts)
             if self._on_assign is not None:
                 self._on_assign(parts)
+
+    def _resume_in_client(self, parts: Sequence[Partition]) -> None:
+        for p in parts:
+            try:
+                self._consumer.resume(TopicPartition(p.topic, p.index))
+            except (kerr.IllegalStateError, KeyError):  # already moved on by a newer rebalance
+                pass
 
     def _release(self, done: KafkaFuture) -> None:
         try:  # complete on the IO thread, where the awaiting listener lives

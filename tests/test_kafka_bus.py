@@ -234,6 +234,54 @@ def test_two_consumers_in_a_group_split_partitions_and_revoke_can_commit(kafka_b
 
 
 @services
+def test_a_partition_paused_before_a_rebalance_is_fetched_after_it(kafka_broker, kafka_topic):
+    """A fresh assignment starts unpaused. kafka-python keeps the paused flag of a partition
+    that stays with a member across a rebalance, while the processor, told of the revoke and the
+    new assignment, no longer remembers pausing it: that partition was never fetched again."""
+    topic = kafka_topic(4)
+    group = "g-paused-" + topic
+    produce_all(kafka_broker, topic, 40, prefix="before")
+    a, b = kafka_broker.consumer(group), kafka_broker.consumer(group)
+    got_a: list[BrokerMessage] = []
+    got_b: list[BrokerMessage] = []
+    stop = threading.Event()
+    paused_all = threading.Event()
+
+    def run_a() -> None:  # backpressure, as a processor applies it: pause all, from the polling thread
+        while not stop.is_set():
+            msg = a.poll(0.2)
+            if msg is not None:
+                got_a.append(msg)
+            if len(got_a) >= 40 and not paused_all.is_set():
+                a.pause(sorted(a.assignment))
+                paused_all.set()
+
+    threads = [threading.Thread(target=run_a, daemon=True)]
+    try:
+        a.subscribe([topic])
+        threads[0].start()
+        assert _wait(paused_all.is_set), "first consumer did not read the topic"
+        b.subscribe([topic])
+        threads.append(_poll_in_thread(b, got_b, stop))
+        assert _wait(lambda: len(a.assignment) == 2 and len(b.assignment) == 2), (a.assignment, b.assignment)
+        assert a.paused() == set()
+        more = produce_all(kafka_broker, topic, 40, prefix="after")
+        assert _wait(lambda: sum(1 for m in got_a + got_b if m.value.startswith(b"after")) >= 40, 30), (
+            f"a got {sum(1 for m in got_a if m.value.startswith(b'after'))}, "
+            f"b got {sum(1 for m in got_b if m.value.startswith(b'after'))} of 40 "
+            f"(a holds {sorted(p.index for p in a.assignment)})"
+        )
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+        a.close()
+        b.close()
+    assert sorted(m.value for m in got_a + got_b if m.value.startswith(b"after")) == sorted(m.value for m in more)
+    assert {m.partition for m in got_a if m.value.startswith(b"after")} == a.assignment
+
+
+@services
 def test_create_topics_is_idempotent_grows_and_tolerates_races(kafka_broker, kafka_bus_config):
     from kafka import KafkaAdminClient
 
