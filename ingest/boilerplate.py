@@ -215,7 +215,7 @@ PREFIXES: dict[str, dict[str, tuple[str, ...]]] = {
         "de": (r"mehr zum thema ?:", r"lesen sie (?:auch|hier|mehr) ?:", r"auch lesen ?:", r"auch interessant ?:"),
         "fr": (r"lire aussi ?[:»]", r"à lire aussi ?[:»]", r"voir aussi ?:"),
         "es": (r"lee también ?:", r"leer más ?:", r"(?:te|le) puede interesar ?:", r"puedes ver ?:",
-               r"vea también ?:", r"lea también ?:"),
+               r"vea también ?:", r"lea también ?:", r"mir[ae](?: también)? ?:"),
         "it": (r"leggi anche ?:",),
         "pt": (r"leia também ?:", r"leia mais ?:", r"veja também ?:"),
         "nl": (r"lees ook ?:", r"lees meer ?:"),
@@ -287,7 +287,8 @@ _MARKUP_JUNK = re.compile(r"\[(\w+)\b[^\]]*\].*\[/\1\]|\d{4}-\d\d-\d\dT\d\d:\d\d
 _CTA = re.compile(
     r"\b(?:follow (?:us|\w+(?: \w+){0,3}) on|follow @|on (?:twitter|facebook|instagram|youtube)\b|newsletter|"
     r"subscrib(?:e|ing)\b|sign up\b|click here|download (?:our|the)|(?:get|download) the [\w ]{0,30}app\b|"
-    r"folg(?:en sie|t) uns|abonnier|síguenos|suivez-nous|seguici|inscreva-se)",
+    r"folg(?:en sie|t) uns|abonnier|síguenos|suivez-nous|seguici|inscreva-se|"
+    r"(?:channel|canal|kanal) (?:on |de |en |auf )?(?:telegram|whatsapp|youtube))",
     re.IGNORECASE,
 )
 

@@ -295,6 +295,7 @@ ABLATION: dict[str, Variant] = {
     "- calls to action": Variant(ablate=frozenset({"calls_to_action"})),
     "- second opinion": Variant(ablate=frozenset({"second_opinion"})),
     "- tail check": Variant(ablate=frozenset({"tail_check"})),
+    "- lead": Variant(ablate=frozenset({"lead"})),
 }
 
 

@@ -183,6 +183,15 @@ def test_read_more_headline_lines_inside_the_text_go() -> None:
     assert result.removed == [("READ MORE: China plague outbreak confirmed in Beijing", "related", "inner")]
 
 
+def test_spanish_mira_labels_a_related_headline() -> None:
+    for label in ("MIRA:", "Mire:", "Mira también:"):
+        line = f"{label} Madre se acerca a conocer los motivos de captura de su hijo"
+        assert strip_chrome(f"{BODY}\n\n{line}\n\n{BODY}").text == f"{BODY}\n\n{BODY}"
+    # Without the colon it is a verb opening a sentence.
+    text = f"{BODY}\n\nMira a su alrededor y verá que nada ha cambiado en el barrio.\n\n{BODY}"
+    assert strip_chrome(text).text == text
+
+
 def test_a_sentence_after_a_read_more_label_stays() -> None:
     text = f"{BODY}\n\nRead more: the council published its full report on Monday.\n\n{BODY}"
     assert strip_chrome(text).text == text
@@ -207,6 +216,15 @@ def test_closing_calls_to_action_go() -> None:
     assert {r.category for r in result.removed} == {"subscribe"}
     follow = "Follow Newsbeat on Instagram, Facebook, Twitter and YouTube."
     assert strip_chrome(f"{BODY}\n\n{follow}", calls_to_action=False).text == f"{BODY}\n\n{follow}"
+
+
+@pytest.mark.parametrize("line", [
+    "¿Ya sabías que en Guatemala.com tenemos canal de Telegram? Únete desde tu celular en este enlace de invitación.",
+    "¡Mira lo que tiene nuestro canal de YouTube!",
+    "Join our channel on WhatsApp for the day's top stories.",
+])
+def test_closing_promos_for_a_messaging_or_video_channel_go(line: str) -> None:
+    assert strip_chrome(f"{BODY}\n\n{line}").text == BODY
 
 
 def test_a_call_to_action_inside_the_text_stays() -> None:

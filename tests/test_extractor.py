@@ -349,3 +349,49 @@ def test_readabilitys_reading_from_trafilaturas_own_run_checks_the_tail(monkeypa
     extract(page, "https://news.example.org/a.html", ablate=frozenset({"tail_check"}))
     assert len(seen) == 1
     assert extractor._READABILITY_SINK.get() is None  # nothing recorded outside an extract call
+
+
+LEAD = "Der Stadtrat hat am Dienstag nach sechs Stunden Debatte den Haushalt beschlossen. Die Opposition spricht von geschönten Zahlen."
+LEAD_PAGE = """<!DOCTYPE html><html lang="{lang}"><head><title>Stadtrat beschließt Haushalt</title>
+<meta name="description" content="{desc}"></head><body>
+<header class="article-header"><h1>Stadtrat beschließt Haushalt</h1><div class="teaser"><p>{lead}</p></div></header>
+<article>
+<p>Die Sitzung begann am Vormittag und endete erst am späten Abend, nachdem alle Fraktionen gesprochen hatten.</p>
+<p>Der Kämmerer verteidigte die Steuerschätzungen und verwies auf die Entwicklung der vergangenen drei Jahre.</p>
+<p>Schulen und Nahverkehr sollen im kommenden Jahr mehr Geld erhalten, die Gebühren bleiben unverändert.</p>
+</article></body></html>"""
+LEAD_URL = "https://news.example.de/2022/haushalt.html"
+
+
+def test_the_lead_trafilatura_skips_is_put_back_as_the_first_paragraph() -> None:
+    page = LEAD_PAGE.format(lang="de", desc=LEAD, lead=f"<b>Berlin.</b> {LEAD}").encode()
+    skipped = extract(page, LEAD_URL, ablate=frozenset({"lead"})).article.text
+    assert LEAD not in skipped  # trafilatura reads the <article> only
+    text = extract(page, LEAD_URL).article.text
+    assert text == f"Berlin. {LEAD}\n\n{skipped}"
+
+
+def test_an_english_dek_stays_out_of_the_text() -> None:
+    # English news treat the lead as the headline's subtitle; it is the article's summary.
+    article = extract_article(LEAD_PAGE.format(lang="en", desc=LEAD, lead=LEAD).encode(), LEAD_URL)
+    assert LEAD not in article.text and article.summary == LEAD
+
+
+@pytest.mark.parametrize(
+    "desc, lead",
+    [
+        (LEAD, "Ein ganz anderer Vorspann."),  # a description written for search engines only
+        ("Stadtrat beschließt Haushalt", "Stadtrat beschließt Haushalt"),  # too short to be a lead
+    ],
+    ids=["not-shown", "tagline"],
+)
+def test_no_lead_is_made_up(desc: str, lead: str) -> None:
+    page = LEAD_PAGE.format(lang="de", desc=desc, lead=lead).encode()
+    assert extract_article(page, LEAD_URL).text.startswith("Die Sitzung begann am Vormittag")
+
+
+def test_a_description_the_text_has_already_is_not_added_twice() -> None:
+    desc = "Die Sitzung begann am Vormittag und endete erst am späten Abend, nachdem alle Fraktionen gesprochen hatten."
+    page = LEAD_PAGE.format(lang="de", desc=desc, lead=LEAD).encode()
+    text = extract_article(page, LEAD_URL).text
+    assert text.startswith("Die Sitzung begann") and text.count("Die Sitzung begann") == 1
