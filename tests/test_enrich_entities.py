@@ -138,3 +138,23 @@ def test_batches_leave_no_strings_in_the_vocabulary(enricher):
     enricher.enrich_batch(items)
     assert any(o.entities.persons or o.entities.organisations or o.entities.locations for _, o in items)
     assert len(enricher.nlp.vocab.strings) == before
+
+
+def test_chunks_cut_at_paragraphs_and_keep_every_word():
+    paras = [" ".join(f"w{i}x{j}" for j in range(n)) for i, n in enumerate([10, 300, 40, 900, 5])]
+    text = "\n\n".join(paras)
+    pieces = ent.chunks(text, size=1000)
+    assert len(pieces) > 1 and all(len(p) <= 1000 for p in pieces)
+    assert " ".join(" ".join(pieces).split()) == " ".join(text.split())
+    assert ent.chunks("a b\n\nc d\n\ne f", size=1000) == ["a b\n\nc d\n\ne f"]  # short paragraphs share a piece
+    assert ent.chunks("x" * 2500, size=1000) == ["x" * 1000, "x" * 1000, "x" * 500]  # no space: cut anyway
+    assert ent.chunks("") == [] and ent.chunks("\n\n \n\n") == []
+
+
+def test_a_long_article_is_tagged_to_its_end_and_folds_surnames_across_chunks(enricher):
+    filler = "\n\n".join("The committee discussed the budget at length on that day." for _ in range(80))
+    text = f"Sergei Ryabkov spoke in Geneva.\n\n{filler}\n\nLater, Ryabkov met Jens Stoltenberg in Brussels."
+    assert len(ent.chunks(text)) > 2
+    e = _run(enricher, seed_article("post-us-russia-talks").model_copy(update={"text": text}))
+    assert "Sergei Ryabkov" in e.persons and "Ryabkov" not in e.persons
+    assert "Jens Stoltenberg" in e.persons and "Brussels" in e.locations
