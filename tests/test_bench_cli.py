@@ -40,7 +40,7 @@ def test_bench_poll_prints_both_passes_and_rss():
 @pytest.mark.timeout(400)
 @pytest.mark.services
 def test_bench_pipeline_prints_every_figure(kafka_bus_config, es_hosts):
-    text = _bench("pipeline", "--articles", "20", "--naive-sample", "20", "--stall", "90", timeout=390)
+    text = _bench("pipeline", "--articles", "20", "--naive-sample", "20", "--ceiling-sample", "10", "--stall", "90", timeout=390)
     assert re.search(rf"^extraction-only ceiling: {NUMBER} articles/s; end to end / ceiling = {NUMBER}$", text, re.M), text
     assert re.search(rf"^naive baseline: {NUMBER} articles/s; end to end / naive = {NUMBER}x$", text, re.M), text
     assert re.search(rf"^end to end: {NUMBER} articles/s \(20 searchable", text, re.M), text
