@@ -29,7 +29,7 @@ function. Measured on real pages by `newsflow bench extraction` (docs/extraction
 from __future__ import annotations
 
 import re
-from typing import Literal, NamedTuple
+from typing import Callable, Literal, NamedTuple
 
 Edge = Literal["head", "tail", "inner"]
 
@@ -237,6 +237,7 @@ MAX_CTA_WORDS = 30
 # half the article).
 MIN_CONFIRMED_SHARE = 0.7
 MAX_UNCONFIRMED_TAIL_SHARE = 0.3
+MIN_BOX_LINE_WORDS = 4  # shorter lines leave a role box only when they are most of it
 MIN_COPY_WORDS = 12  # a paragraph, for telling a second copy of the article
 MIN_COPY_REPEATS = 3
 MIN_SENTENCE_WORDS = 6
@@ -283,6 +284,27 @@ _SENTENCE_END = re.compile(r"[.!?…][\"'”’)»]*\s*$")
 # Markup that leaked as text: a CMS shortcode ("[button link=...]Send[/button]"), a bare
 # ISO timestamp from structured data.
 _MARKUP_JUNK = re.compile(r"\[(\w+)\b[^\]]*\].*\[/\1\]|\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d)?(?:[+-]\d\d:?\d\d|Z)?")
+# A line that labels a picture or a paid post, not article text: an image credit or source
+# ("Foto: dpa", "Crédits photos : X", "Quelle: Y", "© Reuters | Z"), an advertising label
+# ("Anzeige - ...", "*Werbung. ..."). The label must be followed by its separator, so "Werbung
+# nervt." or "Source code matters" stay. Labels, not sentences; short lines only.
+_CREDIT_LINE = re.compile(
+    r"[\W_]*(?:(?:foto|fotos|photo|photos|bild|bilder|beitragsbild|titelbild|image|images|crédits? photos?|crédits?|"
+    r"credits?|fuente|imagen|zdjęcie|fot\.|source|quelle) ?[:©]|(?P<ad>(?:anzeige|werbung|advertisement|publicidad|"
+    r"sponsored|reklama) ?[-–:.|*])|(?P<copy>[©ⓒ]))",
+    re.IGNORECASE,
+)
+# A dateline alone on its line ("23.10.2018", "3:59 PM", "January 13, 2020 at 08:45 AM"): the
+# page's date, shown above or under the text, which the date field holds.
+_MONTH = (r"(?:jan|feb|fév|fev|mar|mär|apr|avr|abr|may|mai|maj|mag|jun|jui|giu|jul|lug|aug|ago|aoû|sep|set|oct|okt|"
+          r"ott|nov|dec|dez|déc|dic|ene|gen|sty|lut|kwi|cze|lip|sie|wrz|paź|lis|gru)[^\W\d]*\.?")
+_DATE_LINE = re.compile(
+    rf"\W*(?:\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}|\d{{4}}-\d\d-\d\d|\d{{1,2}}\.? {_MONTH} \d{{4}}|{_MONTH} \d{{1,2}},? \d{{4}}|(?=\d{{1,2}}:\d\d))"
+    r"(?: ?(?:[|,–-]|um|at|à)? ?\d{1,2}:\d\d(?: ?[ap]\.?m\.?| ?uhr)?)?\W*",
+    re.IGNORECASE,
+)
+MAX_CREDIT_WORDS = 15
+MAX_MARKED_WORDS = 40  # an advertising label or a © notice may carry a sentence or two
 # What a closing promo line names: a social channel, a newsletter, an app, a sign-up.
 _CTA = re.compile(
     r"\b(?:follow (?:us|\w+(?: \w+){0,3}) on|follow @|on (?:twitter|facebook|instagram|youtube)\b|newsletter|"
@@ -460,6 +482,16 @@ def _before_second_copy(lines: list[str], start: int, end: int, removed: list[Re
     return cut
 
 
+def _credit_line(line: str) -> bool:
+    """An image credit, a © notice, an advertising label or a dateline alone, anywhere in the
+    text (module doc)."""
+    m = _CREDIT_LINE.match(line)
+    if not m:
+        return _DATE_LINE.fullmatch(line) is not None
+    limit = MAX_MARKED_WORDS if m.group("ad") or m.group("copy") else MAX_CREDIT_WORDS
+    return len(_WORD.findall(line)) <= limit
+
+
 def _call_to_action(line: str) -> bool:
     """A closing promo line: "Follow us on Twitter", "Subscribe to our newsletter ...",
     "Click here to get the app": short, and naming a channel or a sign-up."""
@@ -529,3 +561,43 @@ def unconfirmed_tail(text: str, other: str) -> FilterResult:
     if not tail or sum(len(line) for line in lines[cut:] if _WORD.search(line)) > MAX_UNCONFIRMED_TAIL_SHARE * total:
         return FilterResult(text, [])
     return FilterResult("\n".join(lines[:cut]).rstrip(), [Removed(line, "unconfirmed", "tail") for line in tail])
+
+
+def strip_credits(text: str) -> FilterResult:
+    """Drop image credits, © notices and advertising labels anywhere in ``text``
+    (``_CREDIT_LINE``): they label a picture or a paid post, never the article."""
+    return _drop_lines(text, _credit_line, "credit")
+
+
+def _drop_lines(text: str, test: Callable[[str], bool], category: str) -> FilterResult:
+    kept: list[str] = []
+    removed: list[Removed] = []
+    for line in text.split("\n"):
+        if line.strip() and test(line):
+            removed.append(Removed(line.strip(), category, "inner"))
+            if kept and not kept[-1].strip():
+                kept.pop()  # with the blank line that separated it
+            continue
+        kept.append(line)
+    while kept and not kept[0].strip():
+        kept.pop(0)
+    return FilterResult("\n".join(kept).rstrip(), removed)
+
+
+def lines_in_boxes(text: str, boxes: list[str]) -> FilterResult:
+    """Drop the lines of ``text`` that the page shows inside one of ``boxes`` (the texts of
+    elements whose class or id names a non-article role: a newsletter form, a disclaimer, a
+    photo credit; ``ingest.extractor._role_boxes``). Lines are compared as word sequences; a
+    short line (under ``MIN_BOX_LINE_WORDS`` words) must be most of its box, as a few words
+    can sit inside any box by chance."""
+    keyed = [" " + " ".join(_WORD.findall(box.casefold())) + " " for box in boxes]
+    keyed = [box for box in keyed if box.strip()]
+    if not keyed:
+        return FilterResult(text, [])
+
+    def in_box(line: str) -> bool:
+        words = _WORD.findall(line.casefold())
+        key = f" {' '.join(words)} "
+        return any(key in box and (len(words) >= MIN_BOX_LINE_WORDS or 2 * len(key) >= len(box)) for box in keyed)
+
+    return _drop_lines(text, in_box, "box")

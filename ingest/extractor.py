@@ -9,9 +9,11 @@ layout table gets a second opinion from trafilatura's precision mode; and readab
 reading of the page, which trafilatura computes anyway as its safety net, confirms the text's
 last lines (``_recorded_readability``). On pages in a language whose news count the lead as
 the article's first paragraph (not English), the lead trafilatura skipped is put back
-(``_shown_lead``). Gaps are filled from the feed entry, and ``provenance`` records where each
-field came from. Per-site template
-learning is a separate step (``ingest.site_memory``), as it needs the site's other pages.
+(``_shown_lead``). Blocks whose source element (or an ancestor) is named for a role that is
+never article text (newsletter form, disclaimer, photo credit: ``_RoleBoxes``, recorded as
+trafilatura builds them) go, and so do credit, advertising-label and dateline lines. Gaps are
+filled from the feed entry, and ``provenance`` records where each field came from. Per-site
+template learning is a separate step (``ingest.site_memory``), as it needs the site's other pages.
 Quality and speed are measured by `newsflow bench extraction` (docs/extraction.md).
 """
 
@@ -30,6 +32,7 @@ from urllib.parse import urlsplit
 
 import trafilatura
 import trafilatura.external
+import trafilatura.main_extractor
 from htmldate import find_date
 from charset_normalizer import from_bytes
 from courlan import extract_domain
@@ -39,7 +42,7 @@ from trafilatura.settings import set_date_params
 from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
 
-from ingest.boilerplate import Removed, strip_chrome, unconfirmed_tail
+from ingest.boilerplate import Removed, lines_in_boxes, strip_chrome, strip_credits, unconfirmed_tail
 from ingest.record import Article, Origin
 from ingest.urls import InvalidURL, canonical_url
 from newsflow.settings import ExtractConfig
@@ -151,6 +154,8 @@ def extract(
     "page_headlines" (match the body's first line against trafilatura's title only, not the
     page's <title>, og:title and h1s), "second_opinion" (precision mode on layout tables),
     "tail_check" (readability confirms the last lines), "lead" (put back the shown lead),
+    "role_boxes" (lines whose source element has a non-article role, ``_RoleBoxes``),
+    "credits" (image credits, advertising labels, datelines: ``ingest.boilerplate.strip_credits``),
     "inner_chrome" and
     "calls_to_action" (see ``ingest.boilerplate.strip_chrome``).
     """
@@ -170,11 +175,13 @@ def extract(
     metas = _metas(tree)
 
     readability: list[HtmlElement] = []
-    token = _READABILITY_SINK.set(readability)
+    boxes = _RoleBoxes()
+    token, boxes_token = _READABILITY_SINK.set(readability), _ROLE_BOX_SINK.set(boxes)
     try:
         doc = _trafilatura(tree, url)
     finally:
         _READABILITY_SINK.reset(token)
+        _ROLE_BOX_SINK.reset(boxes_token)
     if doc is not None:
         try:
             _page_metadata(doc, tree, url, feed_has_authors=bool(entry and any(entry.authors)))
@@ -199,6 +206,14 @@ def extract(
         if readability and "tail_check" not in ablate:
             text, tail_removed = unconfirmed_tail(text, " ".join(readability[0].itertext()))
             removed += tail_removed
+        # Inside the text, after the tail check: readability confirms the text's last lines
+        # as they were, and a credit under the last photo is often the last line it confirms.
+        if "role_boxes" not in ablate:
+            text, box_removed = lines_in_boxes(text, boxes.texts)
+            removed += box_removed
+        if "credits" not in ablate and settings.boilerplate_filter:
+            text, credit_removed = strip_credits(text)
+            removed += credit_removed
         if "lead" not in ablate and _page_language(tree, metas) not in (None, *LEAD_NOT_TEXT_LANGUAGES):
             lead = _shown_lead(tree, doc.description, text, headlines)
             if lead:
@@ -419,6 +434,65 @@ def _recorded_readability(tree: HtmlElement) -> HtmlElement:
 if _try_readability is not None:
     _recorded_readability.__wrapped__ = _try_readability  # type: ignore[attr-defined]
     trafilatura.external.try_readability = _recorded_readability
+
+
+# --- role boxes: the source element of each block --------------------------------------
+# trafilatura's output blocks carry no trace of the element they came from, and looking the
+# lines up in the page again costs a twentieth of the extractor's time. trafilatura itself
+# hands every candidate block's source element to ``handle_textelem``; a recorder around it
+# asks, for the blocks it keeps, whether that element or an ancestor has a class or id that
+# names a role never article text (``ROLE_WORDS``): a newsletter or sign-up form, a
+# disclaimer, an affiliate disclosure, a photo credit, a cookie notice. trafilatura discards
+# some of these names itself, but its guard against over-pruning puts them back on some
+# pages. The answer per ancestor is cached, so siblings cost one dictionary lookup.
+ROLE_WORDS = re.compile(
+    r"newsletter|disclaimer|disclosure|affiliate|credit|consent|cookie|registration|sign-?up|subscri|(?<![a-z])cta(?![a-z])"
+    r"|read(?:ing)?-?time|author-?(?:box|bio|info)|about-?(?:the-?)?author",
+    re.IGNORECASE,
+)
+# WordPress lists a post's categories and tags among its classes ("category-newsletter").
+_TAXONOMY_CLASS = re.compile(r"\b(?:tag|category|categories|topic|post_tag|section)-\S*", re.IGNORECASE)
+_ROLE_STOP = frozenset({"body", "html", "article", "main"})
+
+
+@dataclass
+class _RoleBoxes:
+    texts: list[str] = field(default_factory=list)
+    known: dict[HtmlElement, bool] = field(default_factory=dict)  # holds the proxies, so lookups hit
+
+    def holds(self, element: HtmlElement) -> bool:
+        path = []
+        el, found = element, False
+        while el is not None and isinstance(el.tag, str) and el.tag not in _ROLE_STOP:
+            if el in self.known:
+                found = self.known[el]
+                break
+            path.append(el)
+            names = f"{el.get('class') or ''} {el.get('id') or ''}"
+            if names.strip() and ROLE_WORDS.search(_TAXONOMY_CLASS.sub(" ", names)):
+                found = True
+                break
+            el = el.getparent()
+        for seen in path:
+            self.known[seen] = found
+        return found
+
+
+_ROLE_BOX_SINK: contextvars.ContextVar[_RoleBoxes | None] = contextvars.ContextVar("role_box_sink", default=None)
+_handle_textelem = trafilatura.main_extractor.handle_textelem
+_handle_textelem = getattr(_handle_textelem, "__wrapped__", _handle_textelem)  # a reloaded module wraps once
+
+
+def _recorded_textelem(element, potential_tags, options):  # type: ignore[no-untyped-def]
+    result = _handle_textelem(element, potential_tags, options)
+    boxes = _ROLE_BOX_SINK.get()
+    if result is not None and boxes is not None and boxes.holds(element):
+        boxes.texts.append(" ".join(result.itertext()))
+    return result
+
+
+_recorded_textelem.__wrapped__ = _handle_textelem  # type: ignore[attr-defined]
+trafilatura.main_extractor.handle_textelem = _recorded_textelem
 
 
 def _shown_lead(tree: HtmlElement, description: str | None, text: str, headlines: list[list[str]]) -> str | None:

@@ -296,6 +296,8 @@ ABLATION: dict[str, Variant] = {
     "- second opinion": Variant(ablate=frozenset({"second_opinion"})),
     "- tail check": Variant(ablate=frozenset({"tail_check"})),
     "- lead": Variant(ablate=frozenset({"lead"})),
+    "- role boxes": Variant(ablate=frozenset({"role_boxes"})),
+    "- credits and datelines": Variant(ablate=frozenset({"credits"})),
 }
 
 

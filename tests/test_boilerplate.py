@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.boilerplate import chrome_category, strip_chrome, unconfirmed_tail
+from ingest.boilerplate import chrome_category, lines_in_boxes, strip_chrome, strip_credits, unconfirmed_tail
 
 ROOT = Path(__file__).resolve().parent.parent
 BODY = (
@@ -289,3 +289,38 @@ def test_a_long_unconfirmed_tail_stays() -> None:
 def test_a_head_the_second_extractor_lacks_stays() -> None:
     text = "A lead paragraph the other extractor skipped.\n\n" + BODY
     assert unconfirmed_tail(text, BODY).text == text
+
+
+@pytest.mark.parametrize("line", [
+    "Foto: dpa", "Crédits photos : Bestimage", "Quelle: Landesregierung", "(Bild: Dieter Stork)",
+    "© Bundesrat | Frank Bräuer", "ANZEIGE - Heute mal ausgehen?", "*Werbung. Dieser Beitrag enthält Werbung.",
+    "23.10.2018", "January 13, 2020 at 08:45 AM", "2. Februar 2022",
+])
+def test_credits_advertising_labels_and_datelines_go_anywhere(line: str) -> None:
+    text = f"First paragraph of the article.\n\n{line}\n\nSecond paragraph of the article."
+    result = strip_credits(text)
+    assert result.text == "First paragraph of the article.\n\nSecond paragraph of the article."
+    assert [r.category for r in result.removed] == ["credit"]
+
+
+@pytest.mark.parametrize("line", [
+    "Werbung nervt. Tracking nervt.", "Source code is the documentation here.", "In 2020 the plant closed.",
+    "12 Monkeys 1995", "Photographers: a profession in crisis, and why it matters for all of us today and tomorrow "
+    "and for a long time after that, as the industry keeps shrinking.",
+])
+def test_lines_that_only_start_like_a_credit_stay(line: str) -> None:
+    assert strip_credits(f"Intro.\n\n{line}").text == f"Intro.\n\n{line}"
+
+
+def test_lines_inside_a_role_box_go() -> None:
+    text = "The article's first line.\n\nGet our daily edition by email and never miss a story.\n\nSign up\n\nThe end."
+    boxes = ["Get our daily edition by email and never miss a story.", "Sign up"]
+    result = lines_in_boxes(text, boxes)
+    assert result.text == "The article's first line.\n\nThe end."
+    assert [r.category for r in result.removed] == ["box", "box"]
+
+
+def test_a_short_line_that_is_a_small_part_of_a_role_box_stays() -> None:
+    # Two words can sit inside any box by chance; they go only when they are most of it.
+    box = "The end of our newsletter: all the news of the week in your inbox, every Friday."
+    assert lines_in_boxes("Text.\n\nThe end.", [box]).text == "Text.\n\nThe end."

@@ -395,3 +395,43 @@ def test_a_description_the_text_has_already_is_not_added_twice() -> None:
     page = LEAD_PAGE.format(lang="de", desc=desc, lead=LEAD).encode()
     text = extract_article(page, LEAD_URL).text
     assert text.startswith("Die Sitzung begann") and text.count("Die Sitzung begann") == 1
+
+
+ROLE_PAGE = """<!DOCTYPE html><html><head><title>Budget</title></head><body>
+<article class="post category-newsletter tag-disclaimer">
+<p>The city council approved the new budget on Tuesday after a debate that lasted more than six hours.</p>
+<p>Opposition members said the spending plan relied on optimistic forecasts for tax revenue next year.</p>
+<div class="affiliate-disclaimer"><p>We may earn a commission when you buy through the links on this page.</p></div>
+<p>The mayor said the budget protected schools and public transport while keeping fees unchanged.</p>
+</article></body></html>"""
+
+
+def test_a_block_from_an_element_named_for_a_non_article_role_goes() -> None:
+    # The disclaimer's own class tells it; the post's taxonomy classes ("category-newsletter")
+    # are no role, so the article stays.
+    kept = extract(ROLE_PAGE.encode(), "https://news.example.org/a.html", ablate=frozenset({"role_boxes"}))
+    assert "We may earn a commission" in kept.article.text  # trafilatura keeps it
+    result = extract(ROLE_PAGE.encode(), "https://news.example.org/a.html")
+    assert "We may earn a commission" not in result.article.text
+    assert "optimistic forecasts for tax revenue" in result.article.text
+    assert result.article.text.endswith("keeping fees unchanged.")
+    assert [r.category for r in result.removed] == ["box"]
+
+
+def test_role_boxes_are_recorded_from_trafilaturas_own_run() -> None:
+    # The recorder sits around trafilatura's handle_textelem: if an upgrade stops calling it,
+    # this fails rather than the filter going quietly silent.
+    import ingest.extractor as extractor
+    import trafilatura.main_extractor
+
+    assert trafilatura.main_extractor.handle_textelem is extractor._recorded_textelem
+    assert extractor._ROLE_BOX_SINK.get() is None  # nothing recorded outside an extract call
+
+
+def test_image_credits_and_datelines_go_from_the_text() -> None:
+    page = BARE_PAGE.replace("<article>", "<article><p>23.10.2018</p>").replace(
+        "</article>", "<p>Foto: Max Mustermann / dpa</p></article>").encode()
+    text = extract(page, "https://news.example.org/a.html").article.text
+    assert text.startswith("The city council approved") and text.endswith("keeping fees unchanged.")
+    kept = extract(page, "https://news.example.org/a.html", ablate=frozenset({"credits"})).article.text
+    assert "Foto: Max Mustermann" in kept
