@@ -130,6 +130,7 @@ class Poller:
         self._wake: asyncio.Event | None = None
         self._article_locks: dict[str, list[Any]] = {}  # article id -> [lock, users]
         self.feeds: dict[str, FeedConfig] = {}
+        self._on_close: list[Callable[[], None]] = []
         self.set_feeds(feeds or [])
 
     def set_feeds(self, feeds: Iterable[FeedConfig]) -> None:
@@ -140,8 +141,17 @@ class Poller:
         if self._wake is not None:
             self._wake.set()
 
+    def on_close(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` at ``close()``, after the last extraction (e.g. save what the extractor learnt)."""
+        self._on_close.append(fn)
+
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+        for fn in self._on_close:
+            try:
+                fn()
+            except Exception:  # shutting down: say so, and close the rest
+                log.exception("poller: a close hook failed")
 
     # -- driving -----------------------------------------------------------------
 

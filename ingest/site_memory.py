@@ -8,7 +8,8 @@ at its end). Lines inside the text are left alone: a recurring sub-heading ("Bac
 the middle of an article is the writer's, not the theme's.
 
 Pure apart from ``save``/``load`` (a JSON file, e.g. in the data dir). Lines are kept as short
-hashes with counts, capped per site, so the memory stays small whatever the site publishes.
+hashes with counts, capped per site and in all (the sites seen least recently are forgotten
+first), so the memory stays small whatever the sites publish and however many there are.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 import os
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -26,11 +28,18 @@ if TYPE_CHECKING:
     from ingest.record import Article
 
 MIN_PAGES = 3  # a line on this many distinct pages of a site is the site's template
-MAX_LINES_PER_SITE = 4000  # least-seen lines are forgotten beyond this
-MAX_PAGES_REMEMBERED = 500  # page fingerprints kept per site, so a re-fetched page counts once
+# Least-seen lines are forgotten beyond this. A theme has tens to a few hundred lines, seen on
+# every page, so they outlive the article lines (seen once) that fill the rest.
+MAX_LINES_PER_SITE = 1000
+MAX_PAGES_REMEMBERED = 200  # page fingerprints kept per site, so a re-fetched page counts once
+# Lines over all sites (~150 bytes each): past it, the least recently seen sites are forgotten.
+# 4000 lines for each of 5000 sites was a 3 GB worst case; a 100-site run already held 75 MB.
+MAX_TOTAL_LINES = 200_000
 MAX_SITES = 5000
 MIN_LINE_CHARS = 2  # "|" or "-" alone says nothing
-SAVE_EVERY = 25  # new pages between saves, in the poller (a crash loses at most this much learning)
+# Seconds between saves in the poller (a crash loses at most this much learning); also saved at
+# shutdown. A save writes the whole memory, so saving every few pages cost more than extracting.
+SAVE_SECONDS = 60.0
 
 
 class Stripped(NamedTuple):
@@ -60,7 +69,9 @@ class SiteMemory:
         self.path = Path(path) if path else None
         self.min_pages = min_pages
         self._sites: OrderedDict[str, _Site] = OrderedDict()
+        self._lines = 0  # over all sites
         self._unsaved = 0
+        self._saved_at = time.monotonic()
         # The poller extracts in a thread pool: one page's learning at a time.
         self.lock = threading.Lock()
         if self.path and self.path.exists():
@@ -76,8 +87,6 @@ class SiteMemory:
         entry = self._sites.get(site)
         if entry is None:
             entry = self._sites[site] = _Site()
-            if len(self._sites) > MAX_SITES:
-                self._sites.popitem(last=False)
         self._sites.move_to_end(site)
         if fingerprint in entry.pages:
             return False
@@ -85,12 +94,28 @@ class SiteMemory:
         self._unsaved += 1
         if len(entry.pages) > MAX_PAGES_REMEMBERED:
             entry.pages.popitem(last=False)
+        before = len(entry.lines)
         for key in {_key(line) for line in text.split("\n")} - {""}:
             entry.lines[key] = entry.lines.get(key, 0) + 1
         if len(entry.lines) > MAX_LINES_PER_SITE:
             keep = sorted(entry.lines.items(), key=lambda kv: kv[1], reverse=True)[: MAX_LINES_PER_SITE * 3 // 4]
             entry.lines = dict(keep)
+        self._lines += len(entry.lines) - before
+        self._forget_old_sites()
         return True
+
+    def _forget_old_sites(self) -> None:
+        while len(self._sites) > 1 and (self._lines > MAX_TOTAL_LINES or len(self._sites) > MAX_SITES):
+            _, old = self._sites.popitem(last=False)  # the site seen least recently
+            self._lines -= len(old.lines)
+
+    @property
+    def total_lines(self) -> int:
+        return self._lines
+
+    def save_due(self, now: float | None = None) -> bool:
+        """Something new was learnt and the last save is ``SAVE_SECONDS`` old."""
+        return self._unsaved > 0 and (time.monotonic() if now is None else now) - self._saved_at >= SAVE_SECONDS
 
     def pages_with(self, site: str, line: str) -> int:
         """On how many distinct observed pages of ``site`` this line occurs."""
@@ -134,16 +159,23 @@ class SiteMemory:
             json.dump(data, fh, separators=(",", ":"))
         os.replace(tmp, target)
         self._unsaved = 0
+        self._saved_at = time.monotonic()
 
     def _load(self, path: Path) -> None:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             sites = data["sites"] if data.get("version") == 1 else {}
             for site, e in sites.items():
-                self._sites[site] = _Site({k: int(v) for k, v in e["lines"].items()}, list(e["pages"]))
+                entry = _Site({k: int(v) for k, v in e["lines"].items()}, list(e["pages"])[-MAX_PAGES_REMEMBERED:])
+                if len(entry.lines) > MAX_LINES_PER_SITE:  # saved under older, larger caps
+                    entry.lines = dict(sorted(entry.lines.items(), key=lambda kv: kv[1], reverse=True)[:MAX_LINES_PER_SITE])
+                self._sites[site] = entry
+                self._lines += len(entry.lines)
+            self._forget_old_sites()
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             # A corrupt memory only costs what it had learned: start afresh rather than fail the poller.
             self._sites.clear()
+            self._lines = 0
 
     def __len__(self) -> int:
         return len(self._sites)
@@ -155,7 +187,7 @@ def learn_and_strip(memory: SiteMemory, article: Article) -> Article:
     site = article.source or ""
     with memory.lock:
         stripped = memory.strip(site, article.text)
-        if memory.observe(site, article.text) and memory.path and memory._unsaved >= SAVE_EVERY:
+        if memory.observe(site, article.text) and memory.path and memory.save_due():
             try:
                 memory.save()
             except OSError:

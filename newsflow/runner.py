@@ -73,7 +73,10 @@ def build_poller(settings: Settings, sink: Any) -> Any:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = FeedStateStore(settings.state_db, seen_ids_per_feed=settings.poller.seen_ids_per_feed)
-    return Poller(settings, store, Fetcher(settings.poller), extract, sink)
+    poller = Poller(settings, store, Fetcher(settings.poller), extract, sink)
+    if memory is not None:
+        poller.on_close(memory.save)  # between timed saves, what was learnt since the last one
+    return poller
 
 
 def wait_drained(broker: Broker, settings: Settings, stop: threading.Event, timeout: float = 600.0) -> None:

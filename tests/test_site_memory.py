@@ -109,3 +109,49 @@ def test_the_poller_step_strips_then_learns(tmp_path: Path) -> None:
     out = [learn_and_strip(memory, a) for a in articles]
     assert [PROMO in a.text for a in out] == [True, True, True, False]  # learnt from the first three
     assert out[3].text == page(3, tail="") and out[3].id == articles[3].id
+
+
+def test_memory_over_all_sites_is_capped_forgetting_the_least_recent_site(monkeypatch) -> None:
+    from ingest import site_memory
+
+    monkeypatch.setattr(site_memory, "MAX_TOTAL_LINES", 36)
+    memory = SiteMemory(min_pages=3)
+    for site in ("a.example", "b.example", "c.example"):
+        for n in range(3):
+            memory.observe(site, page(n))  # 2 unique lines a page + the 2 template lines: 8 a site
+    for n in range(3, 8):
+        memory.observe("a.example", page(n))  # a is busy again: b is now the least recent
+    memory.observe("d.example", page(0))
+    assert memory.total_lines <= 36
+    assert memory.pages_with("b.example", PROMO) == 0  # forgotten
+    assert memory.pages_with("a.example", PROMO) == 8 and memory.pages_with("d.example", PROMO) == 1
+    assert memory.total_lines == sum(len(e.lines) for e in memory._sites.values())
+
+
+def test_saves_are_timed_not_per_page(tmp_path: Path) -> None:
+    from ingest import site_memory
+
+    memory = SiteMemory(tmp_path / "memory.json")
+    assert not memory.save_due()  # nothing learnt yet
+    memory.observe(SITE, page(1))
+    assert not memory.save_due()  # learnt, but saved (created) less than SAVE_SECONDS ago
+    assert memory.save_due(now=memory._saved_at + site_memory.SAVE_SECONDS)
+    memory.save()
+    assert not memory.save_due(now=memory._saved_at + site_memory.SAVE_SECONDS)  # nothing new since
+
+
+def test_the_poller_saves_what_was_learnt_when_it_closes(tmp_path: Path) -> None:
+    from newsflow.runner import build_poller
+    from newsflow.settings import Settings
+
+    settings = Settings(data_dir=tmp_path)
+    poller = build_poller(settings, sink=lambda article: None)
+    site = Path(__file__).resolve().parents[1] / "seeds" / "site"
+    url = "https://example-news.blogspot.com/2022/01/post-us-russia-talks.html"
+    article = poller._extract((site / "post-us-russia-talks.html").read_bytes(), url, None, url)  # extract + learn
+    memory_file = tmp_path / "site-memory.json"
+    assert not memory_file.exists()  # learnt, but no timed save is due yet
+    poller.close()
+    poller.store.close()
+    saved = json.loads(memory_file.read_text())
+    assert list(saved["sites"]) == [article.source] and saved["sites"][article.source]["lines"]
