@@ -126,6 +126,11 @@ class Poller:
         self._clock = clock
         # Extraction is CPU work: off the event loop, so fetch timers and politeness keep ticking.
         self._executor = ThreadPoolExecutor(max_workers=extract_workers, thread_name_prefix="newsflow-extract")
+        self._extract_workers = extract_workers
+        # Pages waiting for the extractor wait here, not in the executor's queue, where a stop
+        # could not reach them: hundreds of fetched pages would all be extracted before exit.
+        self._extract_slots: asyncio.Semaphore | None = None
+        self._stop: asyncio.Event | None = None  # run_forever's: set, entries not begun are left
         self.stats = PollStats()  # totals over run_forever
         self._wake: asyncio.Event | None = None
         self._article_locks: dict[str, list[Any]] = {}  # article id -> [lock, users]
@@ -159,12 +164,17 @@ class Poller:
         """Poll every feed once, whatever its schedule (``newsflow run --once``)."""
         stats = PollStats()
         limit = asyncio.Semaphore(self.config.concurrency)
+        self._extract_slots = asyncio.Semaphore(self._extract_workers + 1)
         await asyncio.gather(*(self._guarded(limit, feed, stats) for feed in list(self.feeds.values())))
         return stats
 
     async def run_forever(self, stop: asyncio.Event) -> PollStats:
-        """Poll feeds as they come due until ``stop`` is set; then let polls in flight finish and return."""
+        """Poll feeds as they come due until ``stop`` is set; then return once the entries being
+        extracted are done. Entries not begun, and pages fetched but not yet extracted, are left
+        unseen: the next run polls their feed again (at-least-once, and a bounded shutdown)."""
         self._wake = asyncio.Event()
+        self._stop = stop
+        self._extract_slots = asyncio.Semaphore(self._extract_workers + 1)
         limit = asyncio.Semaphore(self.config.concurrency)
         in_flight: dict[str, asyncio.Task[None]] = {}
         # Every schedule is at least min_interval; this in-memory floor also holds when a
@@ -291,7 +301,8 @@ class Poller:
             # Entries left over: no validators and no hash, so the next poll re-reads the
             # feed instead of stopping at a 304 or "unchanged"; and come back soon.
             state.etag = state.last_modified = state.body_hash = None
-            interval = max(params.min_interval, res.retry_after or 0.0)
+            # Left because the daemon stopped: due as soon as it is back.
+            interval = 0.0 if self._stopping() else max(params.min_interval, res.retry_after or 0.0)
         else:
             state.etag, state.last_modified, state.body_hash = res.etag, res.last_modified, digest
             interval = next_interval(
@@ -381,7 +392,12 @@ class Poller:
             if slot[1] == 0:
                 del self._article_locks[aid]
 
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
     async def _new_entry(self, feed_url: str, entry: FeedEntry, url: str, aid: str, stats: PollStats) -> str:
+        if self._stopping():
+            return "retry"  # not begun: the daemon is stopping, the next run takes it
         carried = self.store.article_feeds(aid)
         if feed_url in carried:
             self.store.mark_seen(feed_url, entry.entry_id, "duplicate", now=self._clock())
@@ -393,17 +409,22 @@ class Poller:
         except FetchError as exc:
             return self._entry_failed(feed_url, entry, url, exc.kind, str(exc), exc.permanent, stats)
 
-        started = time.perf_counter()
-        try:
-            loop = asyncio.get_running_loop()
-            article = await loop.run_in_executor(self._executor, self._extract, page.body, page.url, entry, feed_url)
-        except Exception as exc:  # the extractor's "no text" and its bugs alike must not stop the poll
-            kind, permanent = _extraction_failure(exc)
-            if not permanent:
-                log.exception("extractor crashed on %s", url, extra={"feed": feed_url, "url": url})
-            return self._entry_failed(feed_url, entry, url, kind, f"{type(exc).__name__}: {exc}", permanent, stats)
-        finally:
-            metrics.EXTRACTION_SECONDS.observe(time.perf_counter() - started)
+        if self._extract_slots is None:  # poll_feed called on its own
+            self._extract_slots = asyncio.Semaphore(self._extract_workers + 1)
+        async with self._extract_slots:
+            if self._stopping():
+                return "retry"  # fetched, not extracted: fetched again next run
+            started = time.perf_counter()
+            try:
+                loop = asyncio.get_running_loop()
+                article = await loop.run_in_executor(self._executor, self._extract, page.body, page.url, entry, feed_url)
+            except Exception as exc:  # the extractor's "no text" and its bugs alike must not stop the poll
+                kind, permanent = _extraction_failure(exc)
+                if not permanent:
+                    log.exception("extractor crashed on %s", url, extra={"feed": feed_url, "url": url})
+                return self._entry_failed(feed_url, entry, url, kind, f"{type(exc).__name__}: {exc}", permanent, stats)
+            finally:
+                metrics.EXTRACTION_SECONDS.observe(time.perf_counter() - started)
 
         # Every feed that ever carried it, under the link's id and the page's own id.
         ids = list(dict.fromkeys([aid, article.id]))

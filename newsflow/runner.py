@@ -163,7 +163,7 @@ def index_ready(index: Any) -> bool:
 
 
 def poll_forever(settings: Settings, stop: threading.Event, health: HealthFactory) -> None:
-    """The poll daemon: feeds -> cleaned topic, until SIGTERM; polls in flight finish first."""
+    """The poll daemon: feeds -> cleaned topic, until SIGTERM; pages being extracted finish first."""
     broker = open_broker(settings, stop)
     broker.create_topics(topic_partitions(settings))
     producer = broker.producer()

@@ -178,11 +178,12 @@ def test_sigterm_mid_stream_and_restart_loses_and_duplicates_nothing(pipeline, d
             print(f"{d.stage} stopped in {seconds:.1f}s ({reason})")
             return seconds
 
-        # The poller: stops taking feeds, finishes the one it is polling, exits.
+        # The poller: stops taking feeds and entries, finishes the page it is extracting, exits;
+        # the rest of its feed is left unseen for the restart.
         wait_until(at_least(lambda: p.topic_messages(p.cleaned), 10), 90, "the poller's first articles", describe=p.describe)
         stop(poll, "poll")
         sent = p.topic_messages(p.cleaned)
-        assert 10 <= sent < n and sent % 50 == 0, f"the poller should finish whole feeds, and not all: {sent}"
+        assert 10 <= sent < n, f"the poller should stop before it has sent everything: {sent}"
         poll.start()
 
         # Enrich: everything it produced is committed when it exits.
