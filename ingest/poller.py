@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 ExtractFn = Callable[[bytes, str, "FeedEntry | None", str], Article]
 SinkFn = Callable[[Article], "Future[Any]"]
 
+# Pages fetched ahead of the extractor, per extract worker: enough to hide fetch latency
+# (a page takes ~30 ms to extract and a few hundred ms to fetch), few enough to bound memory.
+PAGES_IN_FLIGHT = 16
 ENTRY_CONCURRENCY = 4  # entries of one feed in flight (politeness still serialises one host)
 MAX_ERRORS_KEPT = 1000  # error messages kept for the run summary
 
@@ -130,6 +133,7 @@ class Poller:
         # Pages waiting for the extractor wait here, not in the executor's queue, where a stop
         # could not reach them: hundreds of fetched pages would all be extracted before exit.
         self._extract_slots: asyncio.Semaphore | None = None
+        self._pages: asyncio.Semaphore | None = None
         self._stop: asyncio.Event | None = None  # run_forever's: set, entries not begun are left
         self.stats = PollStats()  # totals over run_forever
         self._wake: asyncio.Event | None = None
@@ -165,6 +169,7 @@ class Poller:
         stats = PollStats()
         limit = asyncio.Semaphore(self.config.concurrency)
         self._extract_slots = asyncio.Semaphore(self._extract_workers + 1)
+        self._pages = None  # made in this event loop
         await asyncio.gather(*(self._guarded(limit, feed, stats) for feed in list(self.feeds.values())))
         return stats
 
@@ -175,6 +180,7 @@ class Poller:
         self._wake = asyncio.Event()
         self._stop = stop
         self._extract_slots = asyncio.Semaphore(self._extract_workers + 1)
+        self._pages = None  # made in this event loop
         limit = asyncio.Semaphore(self.config.concurrency)
         in_flight: dict[str, asyncio.Task[None]] = {}
         # Every schedule is at least min_interval; this in-memory floor also holds when a
@@ -392,6 +398,11 @@ class Poller:
             if slot[1] == 0:
                 del self._article_locks[aid]
 
+    def _page_slots(self) -> asyncio.Semaphore:
+        if self._pages is None:
+            self._pages = asyncio.Semaphore(PAGES_IN_FLIGHT * self._extract_workers)
+        return self._pages
+
     def _stopping(self) -> bool:
         return self._stop is not None and self._stop.is_set()
 
@@ -404,27 +415,30 @@ class Poller:
             stats.duplicates += 1
             return "duplicate"
         stats.entries_new += 1
-        try:
-            page = await self.fetcher.fetch_page(url)
-        except FetchError as exc:
-            return self._entry_failed(feed_url, entry, url, exc.kind, str(exc), exc.permanent, stats)
-
-        if self._extract_slots is None:  # poll_feed called on its own
-            self._extract_slots = asyncio.Semaphore(self._extract_workers + 1)
-        async with self._extract_slots:
-            if self._stopping():
-                return "retry"  # fetched, not extracted: fetched again next run
-            started = time.perf_counter()
+        # A page is held from its fetch to its extraction: bounded, or a poller with 128 feeds
+        # in flight holds 500 fetched pages waiting for the one extractor (tens of MB).
+        async with self._page_slots():
             try:
-                loop = asyncio.get_running_loop()
-                article = await loop.run_in_executor(self._executor, self._extract, page.body, page.url, entry, feed_url)
-            except Exception as exc:  # the extractor's "no text" and its bugs alike must not stop the poll
-                kind, permanent = _extraction_failure(exc)
-                if not permanent:
-                    log.exception("extractor crashed on %s", url, extra={"feed": feed_url, "url": url})
-                return self._entry_failed(feed_url, entry, url, kind, f"{type(exc).__name__}: {exc}", permanent, stats)
-            finally:
-                metrics.EXTRACTION_SECONDS.observe(time.perf_counter() - started)
+                page = await self.fetcher.fetch_page(url)
+            except FetchError as exc:
+                return self._entry_failed(feed_url, entry, url, exc.kind, str(exc), exc.permanent, stats)
+
+            if self._extract_slots is None:  # poll_feed called on its own
+                self._extract_slots = asyncio.Semaphore(self._extract_workers + 1)
+            async with self._extract_slots:
+                if self._stopping():
+                    return "retry"  # fetched, not extracted: fetched again next run
+                started = time.perf_counter()
+                try:
+                    loop = asyncio.get_running_loop()
+                    article = await loop.run_in_executor(self._executor, self._extract, page.body, page.url, entry, feed_url)
+                except Exception as exc:  # the extractor's "no text" and its bugs alike must not stop the poll
+                    kind, permanent = _extraction_failure(exc)
+                    if not permanent:
+                        log.exception("extractor crashed on %s", url, extra={"feed": feed_url, "url": url})
+                    return self._entry_failed(feed_url, entry, url, kind, f"{type(exc).__name__}: {exc}", permanent, stats)
+                finally:
+                    metrics.EXTRACTION_SECONDS.observe(time.perf_counter() - started)
 
         # Every feed that ever carried it, under the link's id and the page's own id.
         ids = list(dict.fromkeys([aid, article.id]))
