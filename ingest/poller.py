@@ -168,8 +168,7 @@ class Poller:
         """Poll every feed once, whatever its schedule (``newsflow run --once``)."""
         stats = PollStats()
         limit = asyncio.Semaphore(self.config.concurrency)
-        self._extract_slots = asyncio.Semaphore(self._extract_workers + 1)
-        self._pages = None  # made in this event loop
+        self._new_slots()
         await asyncio.gather(*(self._guarded(limit, feed, stats) for feed in list(self.feeds.values())))
         return stats
 
@@ -179,8 +178,7 @@ class Poller:
         unseen: the next run polls their feed again (at-least-once, and a bounded shutdown)."""
         self._wake = asyncio.Event()
         self._stop = stop
-        self._extract_slots = asyncio.Semaphore(self._extract_workers + 1)
-        self._pages = None  # made in this event loop
+        self._new_slots()
         limit = asyncio.Semaphore(self.config.concurrency)
         in_flight: dict[str, asyncio.Task[None]] = {}
         # Every schedule is at least min_interval; this in-memory floor also holds when a
@@ -398,10 +396,10 @@ class Poller:
             if slot[1] == 0:
                 del self._article_locks[aid]
 
-    def _page_slots(self) -> asyncio.Semaphore:
-        if self._pages is None:
-            self._pages = asyncio.Semaphore(PAGES_IN_FLIGHT * self._extract_workers)
-        return self._pages
+    def _new_slots(self) -> None:
+        """This run's semaphores (an asyncio primitive belongs to the loop that first waits on it)."""
+        self._pages = asyncio.Semaphore(PAGES_IN_FLIGHT * self._extract_workers)
+        self._extract_slots = asyncio.Semaphore(self._extract_workers + 1)
 
     def _stopping(self) -> bool:
         return self._stop is not None and self._stop.is_set()
@@ -417,14 +415,15 @@ class Poller:
         stats.entries_new += 1
         # A page is held from its fetch to its extraction: bounded, or a poller with 128 feeds
         # in flight holds 500 fetched pages waiting for the one extractor (tens of MB).
-        async with self._page_slots():
+        if self._pages is None or self._extract_slots is None:  # poll_feed called on its own
+            self._new_slots()
+        assert self._pages is not None and self._extract_slots is not None
+        async with self._pages:
             try:
                 page = await self.fetcher.fetch_page(url)
             except FetchError as exc:
                 return self._entry_failed(feed_url, entry, url, exc.kind, str(exc), exc.permanent, stats)
 
-            if self._extract_slots is None:  # poll_feed called on its own
-                self._extract_slots = asyncio.Semaphore(self._extract_workers + 1)
             async with self._extract_slots:
                 if self._stopping():
                     return "retry"  # fetched, not extracted: fetched again next run

@@ -203,6 +203,13 @@ def _ago(value: str | None, now: datetime) -> str:
     return f"in {text}" if seconds > 0 else f"{text} ago"
 
 
+def _table(title: str, *headings: str) -> Table:
+    table = Table(title=title)
+    for heading in headings:
+        table.add_column(heading, overflow="fold")
+    return table
+
+
 def render(report: dict[str, Any]) -> None:
     errors = report["errors"]
     now = datetime.now(timezone.utc)
@@ -236,9 +243,7 @@ def render(report: dict[str, Any]) -> None:
             )
         out.print(table)
     if not failed("lag"):
-        table = Table(title=f"Topic lag ({report['bus']} bus)")
-        for heading in ("group", "topic", "partition", "lag"):
-            table.add_column(heading, overflow="fold")
+        table = _table(f"Topic lag ({report['bus']} bus)", "group", "topic", "partition", "lag")
         totals: dict[tuple[str, str], int] = {}
         for r in report["lag"]:
             table.add_row(r["group"], r["topic"], str(r["partition"]), str(r["lag"]))
@@ -250,15 +255,11 @@ def render(report: dict[str, Any]) -> None:
         out.print(table)
     if not failed("dead_letters"):
         d = report["dead_letters"]
-        table = Table(title="Dead letters")
-        for heading in ("topic", "dead letters", "not replayed"):
-            table.add_column(heading, overflow="fold")
+        table = _table("Dead letters", "topic", "dead letters", "not replayed")
         table.add_row(d["topic"], str(d["count"]), str(d["not_replayed"]))
         out.print(table)
     if not failed("index"):
         i = report["index"]
-        table = Table(title="Index")
-        for heading in ("backend", "index", "articles"):
-            table.add_column(heading, overflow="fold")
+        table = _table("Index", "backend", "index", "articles")
         table.add_row(i["backend"], i["name"], str(i["count"]))
         out.print(table)

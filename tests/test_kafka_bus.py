@@ -173,6 +173,14 @@ def _poll_in_thread(consumer: KafkaBusConsumer, sink: list[BrokerMessage], stop:
     return thread
 
 
+def _stop_and_close(stop: threading.Event, threads: list[threading.Thread], *consumers: KafkaBusConsumer) -> None:
+    stop.set()
+    for t in threads:
+        t.join(10)
+    for c in consumers:
+        c.close()
+
+
 def _wait(cond: Callable[[], bool], timeout: float = 60.0) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -218,11 +226,7 @@ def test_two_consumers_in_a_group_split_partitions_and_revoke_can_commit(kafka_b
         more = produce_all(kafka_broker, topic, 40, prefix="after")
         assert _wait(lambda: sum(1 for m in got_a + got_b if m.value.startswith(b"after")) >= 40)
     finally:
-        stop.set()
-        for t in threads:
-            t.join(10)
-        a.close()
-        b.close()
+        _stop_and_close(stop, threads, a, b)
     after_a = [m for m in got_a if m.value.startswith(b"after")]
     after_b = [m for m in got_b if m.value.startswith(b"after")]
     assert after_a and after_b
@@ -272,11 +276,7 @@ def test_a_partition_paused_before_a_rebalance_is_fetched_after_it(kafka_broker,
             f"(a holds {sorted(p.index for p in a.assignment)})"
         )
     finally:
-        stop.set()
-        for t in threads:
-            t.join(10)
-        a.close()
-        b.close()
+        _stop_and_close(stop, threads, a, b)
     assert sorted(m.value for m in got_a + got_b if m.value.startswith(b"after")) == sorted(m.value for m in more)
     assert {m.partition for m in got_a if m.value.startswith(b"after")} == a.assignment
 
