@@ -10,8 +10,11 @@ sets under distinct urls, RSS feeds of 20 on one loopback host per site):
 3. **newsflow**: the three daemons as separate processes (``python -m newsflow poll|enrich|index``
    with a generated config; ``--enrich-procs`` enrich daemons in one consumer group), on unique
    topics, consumer groups and index alias, deleted afterwards. End to end runs from the poll
-   daemon's first poll (its metrics endpoint answering, sampled every 0.1 s) to the last expected
-   document being searchable (``_count`` on the alias, no forced refresh).
+   daemon's first poll (its metrics endpoint answering, sampled every 0.05 s) to the last expected
+   document being searchable (``_count`` on the alias every 0.2 s, no forced refresh).
+4. **CPU accounting**: the CPU of each daemon and of the local Kafka and Elasticsearch JVMs over
+   the run, per article, beside the ceiling's extraction CPU per page. On shared cores their ratio
+   bounds end to end / ceiling.
 
 CPU is read from /proc for each daemon and its children (a worker pool's CPU counts for its
 daemon); per-stage CPU excludes start-up (models loading) by taking the value once the daemon is
@@ -76,6 +79,32 @@ def _cpu_and_hwm(pid: int) -> tuple[float, int]:
         return 0.0, 0
 
 
+# Markers in the command lines of the local services (deploy/local/services.sh): their CPU during
+# the run is shown beside newsflow's, since on one machine they share its cores.
+SERVICE_MARKERS = {"kafka": "kafka.Kafka", "elasticsearch": "EmbeddedElasticsearch"}
+# Production scrapes /metrics every 15-60 s; the bench reads the counters once a second (enough for
+# per-stage rates over runs of a minute or more) so that its own scraping is not a daemon's load.
+SCRAPE_EVERY = 1.0
+POLL_EVERY = 0.2  # /proc and the index's _count (end to end is resolved to this)
+
+
+def service_pids() -> dict[str, int]:
+    """Pids of the Kafka broker and Elasticsearch node running on this machine, by name."""
+    found: dict[str, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        for name, marker in SERVICE_MARKERS.items():
+            if marker in cmd and "java" in cmd:
+                found.setdefault(name, int(entry))
+    return found
+
+
 @dataclass
 class Proc:
     name: str
@@ -87,6 +116,7 @@ class Proc:
     count: float = 0.0
     first: float | None = None  # when its counter first moved
     last: float | None = None  # when its counter last moved
+    scraped: float = 0.0  # when its metrics were last read
 
     def sample(self) -> None:
         for pid in [self.popen.pid, *_children(self.popen.pid)]:
@@ -286,6 +316,7 @@ class PipelineResult:
     seconds: float
     procs: list[Proc]
     complete: bool
+    services_cpu: dict[str, float] = field(default_factory=dict)  # service -> CPU seconds, first poll to end
 
 
 def run_pipeline(config: Path, log_dir: Path, expected: int, enrich_procs: int, es: Any, alias: str,
@@ -316,12 +347,16 @@ def run_pipeline(config: Path, log_dir: Path, expected: int, enrich_procs: int, 
         for poll in pollers:
             poll.sample()
             poll.cpu_ready = poll.cpu_total
+        services = {name: (pid, _cpu_and_hwm(pid)[0]) for name, pid in service_pids().items()}
         task = progress.add_task("pipeline", total=expected) if progress is not None else None
         indexed, moved, done = 0, time.perf_counter(), None
         while True:
             now = time.perf_counter()
             for p in procs:
                 p.sample()
+                if now - p.scraped < SCRAPE_EVERY:
+                    continue
+                p.scraped = now
                 m = p.metrics()
                 stage = p.name.split("-")[0]
                 if m is not None and m.get(COUNTERS[stage], 0.0) > p.count:
@@ -344,14 +379,15 @@ def run_pipeline(config: Path, log_dir: Path, expected: int, enrich_procs: int, 
             for p in procs:
                 if p.popen.poll() is not None:
                     raise RuntimeError(f"{p.name} exited with {p.popen.returncode} (see its log)")
-            time.sleep(0.1)
+            time.sleep(POLL_EVERY)
         end = done or moved
+        services_cpu = {name: _cpu_and_hwm(pid)[0] - cpu0 for name, (pid, cpu0) in services.items()}
         for p in procs:  # final samples of the counters (the last index batch may have been counted late)
             m = p.metrics()
             if m is not None:
                 p.count = max(p.count, m.get(COUNTERS[p.name.split("-")[0]], 0.0))
             p.sample()
-        return PipelineResult(indexed, end - t0, procs, done is not None)
+        return PipelineResult(indexed, end - t0, procs, done is not None, services_cpu)
     finally:
         _stop_all(procs)
 
@@ -391,7 +427,7 @@ def drain_enrich(config: Path, log_dir: Path, run: str, daemons: int, workers: i
             if sum(counts) > total:
                 total, moved, last = sum(counts), now, now
                 first = first or now
-            time.sleep(0.1)
+            time.sleep(0.5)  # each read is a scrape of every daemon; rates need no finer step
         for p in procs:
             p.sample()
         seconds = (last - first) if first and last and last > first else 0.0
@@ -524,10 +560,19 @@ def bench_pipeline(
         cpu_ms = f"{1000 * (p.cpu_total - p.cpu_ready) / p.count:.1f}" if p.count else "-"
         rss = " + ".join(f"{kb / 1024:.0f}" for kb in p.hwm.values())
         table.add_row(p.name, f"{p.count:.0f}", rate, cpu_ms, rss)
+    for name, cpu in result.services_cpu.items():
+        table.add_row(f"({name})", "-", "-", f"{1000 * cpu / result.indexed:.1f}" if result.indexed else "-", "-")
     out.print(table)
     status = "" if result.complete else f" (INCOMPLETE: stalled at {result.indexed} of {expected})"
     out.print(f"end to end: {e2e:.1f} articles/s ({result.indexed} searchable in {result.seconds:.1f}s, first poll to last document){status}", highlight=False)
     out.print(f"extraction-only ceiling: {ceiling:.1f} articles/s; end to end / ceiling = {e2e / ceiling:.2f}", highlight=False)
+    if result.indexed:
+        ours = sum(p.cpu_total - p.cpu_ready for p in result.procs) / result.indexed
+        theirs = sum(result.services_cpu.values()) / result.indexed
+        page = c_cpu / timed
+        out.print(f"CPU per article: newsflow {1000 * ours:.1f} ms + services {1000 * theirs:.1f} ms = "
+                  f"{1000 * (ours + theirs):.1f} ms; the ceiling's extraction {1000 * page:.1f} ms: "
+                  f"end to end / ceiling <= {page / (ours + theirs):.2f} on shared cores", highlight=False)
     if naive:
         out.print(f"naive baseline: {naive:.1f} articles/s; end to end / naive = {e2e / naive:.1f}x", highlight=False)
     if drains:

@@ -46,3 +46,8 @@ def test_bench_pipeline_prints_every_figure(kafka_bus_config, es_hosts):
     assert re.search(rf"^end to end: {NUMBER} articles/s \(20 searchable", text, re.M), text
     for stage in ("poll", "enrich", "index"):  # rows: stage, articles, articles/s, CPU ms/article, peak RSS
         assert re.search(rf"│ {stage}\s+│ 20\s+│ (?:{NUMBER}|-)\s+│ {NUMBER}\s+│ {NUMBER}", text), text
+    # The local Kafka and Elasticsearch share the cores: their CPU is shown, and the bound it sets.
+    for service in ("kafka", "elasticsearch"):
+        assert re.search(rf"│ \({service}\)\s+│ -\s+│ -\s+│ {NUMBER}\s+│", text), text
+    assert re.search(rf"^CPU per article: newsflow {NUMBER} ms \+ services {NUMBER} ms = {NUMBER} ms; "
+                     rf"the ceiling's extraction {NUMBER} ms: end to end / ceiling <= {NUMBER} on shared cores$", text, re.M), text
