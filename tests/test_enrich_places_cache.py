@@ -1,4 +1,4 @@
-"""The gazetteer's tables, built once per machine by a child process and read back from JSON."""
+"""The gazetteer's tables, built once per machine by a child process into an SQLite file and read from it."""
 
 from __future__ import annotations
 
@@ -73,3 +73,13 @@ def test_another_gazetteer_version_is_another_file(cache, monkeypatch):
     first = places.cache_path()
     monkeypatch.setattr(places, "TABLES_VERSION", places.TABLES_VERSION + "-next")
     assert places.cache_path() != first
+
+
+def test_city_names_are_read_from_the_file_by_any_thread(cache, built):
+    from concurrent.futures import ThreadPoolExecutor
+
+    gz = places.gazetteer()
+    assert isinstance(gz._primary, places._CityNames)  # not loaded into the process
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(gz.resolve, NAMES * 25))
+    assert got == [built.resolve(n) for n in NAMES] * 25
