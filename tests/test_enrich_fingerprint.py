@@ -32,6 +32,24 @@ def test_fingerprint_shape_and_stability():
     assert len(fingerprint("two words")) == NUM_PERM  # shorter than one shingle: still a fingerprint
 
 
+def test_fingerprint_is_datasketchs_affine32_minhash():
+    """Our numpy MinHash gives datasketch 2's values exactly, on every seed and on edge cases."""
+    from datasketch import MinHash
+
+    texts = [seed_text(name) for name in SEEDS] + [EDITED, "two words", "Ünïcode wörds, ÇA VA, 東京 2024 " * 30]
+    for text in texts:
+        m = MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32")
+        m.update_batch(shingles(text))
+        assert fingerprint(text) == [int(v) for v in m.hashvalues], text[:40]
+
+
+def test_the_enricher_does_not_import_scipy():
+    # The reason fingerprint.py computes MinHash itself: datasketch's import pulls in scipy (~37 MB).
+    code = "import sys; from processors.enrich.fingerprint import fingerprint; fingerprint('a b c d e f'); print('scipy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_fingerprint_stable_across_processes():
     code = "import sys; from processors.enrich.fingerprint import fingerprint; print(fingerprint(sys.stdin.read()))"
     out = subprocess.run([sys.executable, "-c", code], input=SEED, capture_output=True, text=True, cwd=ROOT, check=True)

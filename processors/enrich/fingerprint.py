@@ -1,26 +1,31 @@
-"""Near-duplicate fingerprint: MinHash over word 5-shingles (datasketch), and a bounded LSH index.
+"""Near-duplicate fingerprint: MinHash over word 5-shingles, and a bounded LSH index.
 
-The MinHash parameters (permutation count, seed, scheme, hash function) are fixed here, so the
-same text gives the same fingerprint in every process and on every machine; changing any of them
-changes every fingerprint, so it bumps VERSION.
+The MinHash is datasketch 2's "affine32" scheme, computed here with numpy: importing datasketch
+imports scipy (its LSH tuning needs scipy.integrate), 37 MB of an enrich daemon for a dozen lines
+of arithmetic. tests/test_enrich_fingerprint.py checks every value against datasketch's own
+``MinHash`` (a dev dependency), so fingerprints are the ones datasketch would give.
+
+The parameters (permutation count, seed, scheme, hash function) are fixed here, so the same text
+gives the same fingerprint in every process and on every machine; changing any of them changes
+every fingerprint, so it bumps VERSION.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import threading
 from collections.abc import Sequence
 
 import numpy as np
-from datasketch import MinHash
 
 from ingest.record import Article, Enrichment
 
 NAME = "fingerprint"
 NUM_PERM = 64
 SEED = 1
-SCHEME = "affine32"  # datasketch 2's default, named so a library default change cannot move it
+SCHEME = "affine32"  # datasketch 2's scheme of that name (its default)
 SHINGLE_WORDS = 5
 VERSION = f"1+{SCHEME}-{NUM_PERM}"
 
@@ -38,14 +43,21 @@ def shingles(text: str, size: int = SHINGLE_WORDS) -> set[bytes]:
 
 
 @functools.cache
-def _template() -> MinHash:
-    # Reused for its permutations: generating them is most of a MinHash's construction cost.
-    return MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME)
+def _permutations() -> tuple[np.ndarray, np.ndarray]:
+    """affine32's (a, b): h -> a * h + b mod 2**32, a odd (a bijection), drawn as datasketch draws them."""
+    gen = np.random.RandomState(SEED)
+    a = gen.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a, b
 
 
-def _minhash(hashvalues: Sequence[int] | None = None) -> MinHash:
-    t = _template()
-    return MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME, permutations=t.permutations, hashvalues=hashvalues)
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer, which affine32 applies to each shingle hash first."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
 
 
 def fingerprint(text: str) -> list[int]:
@@ -53,9 +65,13 @@ def fingerprint(text: str) -> list[int]:
     grams = shingles(text)
     if not grams:
         return []
-    m = _minhash()
-    m.update_batch(grams)
-    return [int(v) for v in m.hashvalues]
+    # The first 4 bytes of SHA-1, little-endian: datasketch's sha1_hash32.
+    hv = np.fromiter((int.from_bytes(hashlib.sha1(g).digest()[:4], "little") for g in grams),
+                     dtype=np.uint32, count=len(grams))
+    a, b = _permutations()
+    with np.errstate(over="ignore"):  # uint32 wraparound is the mod 2**32
+        permuted = _fmix32(hv)[:, None] * a + b
+    return [int(v) for v in permuted.min(axis=0)]
 
 
 def estimate_jaccard(a: Sequence[int], b: Sequence[int]) -> float:
@@ -158,7 +174,7 @@ class FingerprintEnricher:
     VERSION = VERSION
 
     def __init__(self) -> None:
-        _template()
+        _permutations()
 
     @property
     def version(self) -> str:
