@@ -13,6 +13,7 @@ a few times. A failing feed backs off but is never dropped.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import time
@@ -20,7 +21,7 @@ from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from ingest import metrics
 from ingest.feedparse import FeedEntry, FeedError, ParsedFeed, parse_feed
@@ -41,7 +42,16 @@ from newsflow.settings import FeedConfig, PollerConfig, Settings
 
 log = logging.getLogger(__name__)
 
-ExtractFn = Callable[[bytes, str, "FeedEntry | None", str], Article]
+
+
+class ExtractFn(Protocol):
+    """Page bytes -> article. ``content_type`` is the page's HTTP header: its charset is the
+    server's word on the encoding, which a page without a <meta charset> needs."""
+
+    def __call__(self, html: bytes, url: str, entry: "FeedEntry | None", feed_url: str, *,
+                 content_type: str | None = None) -> Article: ...
+
+
 SinkFn = Callable[[Article], "Future[Any]"]
 
 # Pages fetched ahead of the extractor, per extract worker: enough to hide fetch latency
@@ -430,7 +440,8 @@ class Poller:
                 started = time.perf_counter()
                 try:
                     loop = asyncio.get_running_loop()
-                    article = await loop.run_in_executor(self._executor, self._extract, page.body, page.url, entry, feed_url)
+                    article = await loop.run_in_executor(self._executor, functools.partial(
+                        self._extract, page.body, page.url, entry, feed_url, content_type=page.content_type))
                 except Exception as exc:  # the extractor's "no text" and its bugs alike must not stop the poll
                     kind, permanent = _extraction_failure(exc)
                     if not permanent:

@@ -193,8 +193,9 @@ def extract(
         except FetchError as exc:
             err.print(f"[red]error:[/] {file_or_url}: {exc}", highlight=False)
             raise typer.Exit(1) from exc
-        html, page_url = page.body, url or page.url
+        html, page_url, content_type = page.body, url or page.url, page.content_type
     else:
+        content_type = None
         path = Path(file_or_url)
         try:
             html = path.read_bytes()
@@ -212,7 +213,7 @@ def extract(
             err.print(f"[red]error:[/] {path}: the page names no canonical url; give its url with --url", highlight=False)
             raise typer.Exit(2)
     try:
-        article = extract_article(html, page_url, settings=s.extract)
+        article = extract_article(html, page_url, settings=s.extract, content_type=content_type)
     except ExtractionError as exc:
         err.print(f"[red]error:[/] {file_or_url}: {exc}", highlight=False)
         raise typer.Exit(1) from exc

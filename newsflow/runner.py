@@ -67,8 +67,8 @@ def build_poller(settings: Settings, sink: Any) -> Any:
     # Per-site template learning (ingest/site_memory.py), persisted in the data dir.
     memory = SiteMemory(settings.data_dir / "site-memory.json") if settings.extract.site_templates else None
 
-    def extract(html: bytes, url: str, entry: Any, feed_url: str) -> Any:
-        article = extract_article(html, url, entry, feed_url, settings.extract)
+    def extract(html: bytes, url: str, entry: Any, feed_url: str, *, content_type: str | None = None) -> Any:
+        article = extract_article(html, url, entry, feed_url, settings.extract, content_type=content_type)
         return learn_and_strip(memory, article) if memory is not None else article
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)

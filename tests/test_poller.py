@@ -259,7 +259,7 @@ def test_extractor_crash_is_retried(server: LocalServer, tmp_path: Path) -> None
     server.static("/p/1", html_page("one"), "text/html")
     h = Harness(tmp_path)
 
-    def crashing(*args: object) -> None:
+    def crashing(*args: object, **kw: object) -> None:
         raise RuntimeError("bug in extractor")
 
     h.extract = crashing
@@ -383,7 +383,7 @@ def test_seed_site_with_the_real_extractor(server: LocalServer, tmp_path: Path) 
     serve_seed_site(server)
     atom, rss = server.url("/feeds/posts/default.xml"), server.url("/rss.xml")
     h = Harness(tmp_path)
-    h.extract = lambda html, url, entry, feed_url: extractor.extract_article(html, url, entry, feed_url)
+    h.extract = extractor.extract_article
     stats = h.poll(atom, rss)
     assert not stats.article_errors and stats.articles_emitted == 6
     assert len(set(h.sink.ids)) == 3
@@ -429,3 +429,21 @@ def test_seed_site_under_its_real_urls_through_host_map(server: LocalServer, tmp
     assert set(h.sink.ids) == {article_id(f"{origin}/{p}") for p in ("post-2.html", "post-3.html", "post-us-russia-talks.html")}
     assert all(a.url.startswith(origin + "/") for a in h.sink.articles)
     assert {r.path for r in server.log} >= {"/feeds/posts/default.xml", "/rss.xml", "/post-2.html"}
+
+
+def test_the_pages_http_charset_reaches_the_extractor(server: LocalServer, tmp_path: Path) -> None:
+    """A page whose only encoding label is its Content-Type header (no <meta charset>): short
+    EUC-JP text is mis-guessed without the header, so the poller must pass it on."""
+    extractor = pytest.importorskip("ingest.extractor")
+    text = ("政府は月曜日、新たな経済対策を発表した。財務大臣は記者会見で、予算は十分に確保されていると述べた。"
+            "専門家は、物価の上昇が続く中で家計への支援が急務だと指摘している。野党は対策の規模が小さすぎると批判した。")
+    page = f"<html><head><title>経済対策</title></head><body><article><h1>経済対策を発表</h1><p>{text}</p></article></body></html>"
+    body = page.encode("euc_jp")
+    assert text not in extractor.decode_html(body)  # the case this test is about: no header, wrong guess
+    server.static("/feed", atom_feed([("e1", server.url("/jp/1"), "経済対策")]), "application/atom+xml")
+    server.static("/jp/1", body, "text/html; charset=EUC-JP")
+    h = Harness(tmp_path)
+    h.extract = extractor.extract_article
+    stats = h.poll(server.url("/feed"))
+    assert stats.articles_emitted == 1, stats.errors
+    assert text in h.sink.articles[0].text

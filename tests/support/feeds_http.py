@@ -148,7 +148,7 @@ class ExtractionError(Exception):
     """Stands in for ingest.extractor.ExtractionError: a page with no article text."""
 
 
-def stub_extract(html: bytes, url: str, entry, feed_url: str) -> Article:
+def stub_extract(html: bytes, url: str, entry, feed_url: str, *, content_type: str | None = None) -> Article:
     """A minimal extractor: the page's canonical link (or url), its <p> text, the entry's title."""
     text = " ".join(m.decode("utf-8", "replace") for m in re.findall(rb"<p>(.*?)</p>", html, re.S))
     if not text.strip():
