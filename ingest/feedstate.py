@@ -4,7 +4,7 @@ Tables:
 - ``feeds``: validators, body hash, poll times, error streak and status per feed url.
 - ``seen``: entry ids already handled per feed (bounded per feed, oldest evicted).
 - ``entry_attempts``: transient failures per entry, so a page that keeps timing out is given up on.
-- ``articles``: article id -> the feed urls that carried it.
+- ``articles``: article id -> the feed urls that carried it (pruned: ``prune_articles``).
 
 Times are epoch seconds (floats). One connection guarded by a lock: the poller's writes
 are tiny and a single process owns the file (WAL lets readers such as ``feeds list`` in).
@@ -72,6 +72,7 @@ CREATE TABLE IF NOT EXISTS articles (
     first_seen REAL NOT NULL,
     last_seen REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS articles_by_last_seen ON articles (last_seen);
 """
 
 
@@ -252,6 +253,12 @@ class FeedStateStore:
         with self._lock:
             row = self._db.execute("SELECT feeds FROM articles WHERE article_id = ?", (article_id,)).fetchone()
         return orjson.loads(row[0]) if row else []
+
+    def prune_articles(self, older_than: float, now: float | None = None) -> int:
+        """Forget articles last seen more than ``older_than`` seconds ago; returns how many."""
+        cutoff = (time.time() if now is None else now) - older_than
+        with self._lock:
+            return self._db.execute("DELETE FROM articles WHERE last_seen < ?", (cutoff,)).rowcount
 
     def add_article_feed(self, article_id: str, url: str | None, feed_url: str, now: float | None = None) -> list[str]:
         with self._lock:

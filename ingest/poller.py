@@ -54,6 +54,7 @@ class ExtractFn(Protocol):
 
 SinkFn = Callable[[Article], "Future[Any]"]
 
+PRUNE_EVERY = 3600.0  # seconds between prunes of the state's articles table (first one at start)
 # Pages fetched ahead of the extractor, per extract worker: enough to hide fetch latency
 # (a page takes ~30 ms to extract and a few hundred ms to fetch), few enough to bound memory.
 PAGES_IN_FLIGHT = 16
@@ -194,8 +195,12 @@ class Poller:
         # Every schedule is at least min_interval; this in-memory floor also holds when a
         # poll could not write its state, so a broken feed can never be polled in a tight loop.
         not_before: dict[str, float] = {}
+        pruned_at: float | None = None
         while not stop.is_set():
             now = self._clock()
+            if pruned_at is None or now - pruned_at >= PRUNE_EVERY:
+                pruned_at = now
+                self._prune_articles()
             try:
                 due_at = self.store.next_polls(list(self.feeds))
             except Exception:  # e.g. the state file is locked or the disk is full: wait, retry
@@ -218,6 +223,15 @@ class Poller:
         if in_flight:
             await asyncio.gather(*in_flight.values(), return_exceptions=True)
         return self.stats
+
+    def _prune_articles(self) -> None:
+        try:
+            forgotten = self.store.prune_articles(self.config.article_memory_days * 86400.0)
+        except Exception:  # housekeeping: a locked or full state file must not stop polling
+            log.exception("could not prune the articles table of the feed state; next try in an hour")
+            return
+        if forgotten:
+            log.info("forgot %d articles unseen for %g days", forgotten, self.config.article_memory_days)
 
     async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
         assert self._wake is not None

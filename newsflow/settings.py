@@ -71,6 +71,9 @@ class PollerConfig(Section):
     concurrency: int = Field(default=32, ge=1, description="requests in flight over all hosts")
     max_entries_per_poll: int = Field(default=200, ge=1)
     seen_ids_per_feed: int = Field(default=5000, ge=10, description="how many entry ids to remember per feed")
+    # Which feeds carried an article is kept so a record lists them all; an article no feed has
+    # shown for this long is forgotten, so the state file does not grow for ever.
+    article_memory_days: float = Field(default=90.0, gt=0, description="forget an article's feeds after this many days unseen")
     failing_after: int = Field(default=5, ge=1, description="consecutive errors before a feed is flagged failing")
     # Send requests for an origin to another one, keeping the logical url (and so the
     # article ids): {"https://example-news.blogspot.com": "http://127.0.0.1:8080"}.

@@ -112,3 +112,15 @@ def test_threads_share_one_store(tmp_path: Path) -> None:
         assert [store.seen_count(f"f{n}") for n in range(4)] == [50] * 4
         assert sorted(store.article_feeds("a7")) == ["f0", "f1", "f2", "f3"]
         assert store.get("f2").consecutive_errors == 49
+
+
+def test_articles_unseen_for_long_are_pruned(tmp_path: Path) -> None:
+    day = 86400.0
+    with FeedStateStore(tmp_path / "s.db") as store:
+        store.add_article_feed("old", "http://a/old", "feed-1", now=1_000_000.0)
+        store.add_article_feed("kept", "http://a/kept", "feed-1", now=1_000_000.0)
+        store.add_article_feed("kept", None, "feed-2", now=1_000_000.0 + 80 * day)  # seen again later
+        assert store.prune_articles(90 * day, now=1_000_000.0 + 95 * day) == 1
+        assert store.article_feeds("old") == []
+        assert store.article_feeds("kept") == ["feed-1", "feed-2"]
+        assert store.prune_articles(90 * day, now=1_000_000.0 + 95 * day) == 0

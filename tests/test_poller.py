@@ -447,3 +447,26 @@ def test_the_pages_http_charset_reaches_the_extractor(server: LocalServer, tmp_p
     stats = h.poll(server.url("/feed"))
     assert stats.articles_emitted == 1, stats.errors
     assert text in h.sink.articles[0].text
+
+
+def test_a_running_poller_prunes_articles_unseen_for_article_memory_days(tmp_path: Path) -> None:
+    config = PollerConfig(per_host_delay=0.0, article_memory_days=30)
+    db = tmp_path / "state.sqlite3"
+    with FeedStateStore(db) as store:
+        store.add_article_feed("old", "http://a/old", "feed-1", now=time.time() - 31 * 86400)
+        store.add_article_feed("recent", "http://a/new", "feed-1", now=time.time() - 29 * 86400)
+
+    async def main() -> None:
+        async with Fetcher(config) as fetcher:
+            with FeedStateStore(db) as store:
+                poller = Poller(config, store, fetcher, stub_extract, CollectingSink(), feeds=[])
+                stop = asyncio.Event()
+                asyncio.get_running_loop().call_later(0.3, stop.set)
+                try:
+                    await poller.run_forever(stop)
+                finally:
+                    poller.close()
+
+    asyncio.run(main())
+    with FeedStateStore(db) as store:
+        assert store.article_feeds("old") == [] and store.article_feeds("recent") == ["feed-1"]
