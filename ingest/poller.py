@@ -37,6 +37,7 @@ from ingest.schedule import (
     items_per_day_observed,
     next_interval,
 )
+from ingest.robots import RobotsPolicy, agent_token
 from ingest.urls import InvalidURL, canonical_url
 from newsflow.settings import FeedConfig, PollerConfig, Settings
 
@@ -133,6 +134,7 @@ class Poller:
             self.config = settings
         self.store = store
         self.fetcher = fetcher
+        self.robots = RobotsPolicy(fetcher, agent_token(self.config.user_agent)) if self.config.obey_robots else None
         self._extract = extract
         self._sink = sink
         self.max_entry_attempts = max_entry_attempts
@@ -443,6 +445,9 @@ class Poller:
             self._new_slots()
         assert self._pages is not None and self._extract_slots is not None
         async with self._pages:
+            if self.robots is not None and not await self.robots.allowed(url):
+                return self._entry_failed(feed_url, entry, url, "robots_disallowed",
+                                          "the site's robots.txt disallows this page", True, stats)
             try:
                 page = await self.fetcher.fetch_page(url)
             except FetchError as exc:
