@@ -58,6 +58,7 @@ FEED_STATUS_MAPPINGS: dict[str, Any] = {
         "consecutive_failures": {"type": "integer"},
         "next_poll": {"type": "date"},
         "items_per_day": {"type": "float"},
+        "moved_to": {"type": "keyword", "ignore_above": 4096},  # a permanent redirect's target: update the config
         "updated_at": {"type": "date"},
     },
 }

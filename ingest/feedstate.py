@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS feeds (
     items_per_day REAL,
     quiet_polls INTEGER NOT NULL DEFAULT 0,
     bozo_reason TEXT,
-    added_at REAL NOT NULL
+    added_at REAL NOT NULL,
+    moved_to TEXT
 );
 CREATE TABLE IF NOT EXISTS seen (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -95,6 +96,7 @@ class FeedState:
     quiet_polls: int = 0  # successful polls in a row that found nothing new
     bozo_reason: str | None = None
     added_at: float = 0.0
+    moved_to: str | None = None  # where the feed answered with a permanent redirect; polled there since
 
     def as_dict(self) -> dict[str, Any]:
         """For display: times as ISO-8601 UTC strings."""
@@ -121,6 +123,10 @@ class FeedStateStore:
         if version > SCHEMA_VERSION:
             raise RuntimeError(f"feed state {self.path} has schema {version}, newer than this newsflow ({SCHEMA_VERSION})")
         self._db.executescript(_SCHEMA)
+        # Columns added since a file was made; additive, so older newsflows still read the file.
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(feeds)")}
+        if "moved_to" not in have:
+            self._db.execute("ALTER TABLE feeds ADD COLUMN moved_to TEXT")
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:

@@ -31,6 +31,7 @@ PERMANENT_KINDS = frozenset(
     {"http_404", "http_410", "http_4xx", "http_3xx", "not_html", "too_large", "redirect_loop", "too_many_redirects", "bad_url", "decoding"}
 )
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_PERMANENT_REDIRECTS = frozenset({301, 308})
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # Types that servers put on anything; the body decides.
 _SNIFF_TYPES = frozenset({"", "text/plain", "application/octet-stream", "binary/octet-stream", "application/xml", "text/xml", "application/unknown"})
@@ -95,6 +96,8 @@ class FetchResult:
     elapsed: float  # seconds on the network, politeness waits excluded
     requested_url: str = ""
     redirects: tuple[str, ...] = field(default=())
+    # Every redirect on the way was permanent (301/308): the requested url has moved for good.
+    moved: bool = False
 
     @property
     def not_modified(self) -> bool:
@@ -239,6 +242,7 @@ class Fetcher:
         chain = [url]
         elapsed = 0.0
         current = url
+        permanent = True
         while True:
             outcome, spent = await self._hop(current, headers or {}, html_only)
             elapsed += spent
@@ -246,8 +250,10 @@ class Fetcher:
                 outcome.elapsed = elapsed
                 outcome.requested_url = url
                 outcome.redirects = tuple(chain[1:])
+                outcome.moved = len(chain) > 1 and permanent
                 return outcome
-            target = outcome
+            target, status = outcome
+            permanent = permanent and status in _PERMANENT_REDIRECTS
             if target in chain:
                 loop = " -> ".join([*chain[chain.index(target):], target])
                 raise RedirectError(f"redirect loop: {loop}", url, kind="redirect_loop")
@@ -258,8 +264,8 @@ class Fetcher:
                 )
             current = target
 
-    async def _hop(self, url: str, headers: dict[str, str], html_only: bool) -> tuple[FetchResult | str, float]:
-        """One request. Returns a result, or the absolute url a redirect points to."""
+    async def _hop(self, url: str, headers: dict[str, str], html_only: bool) -> tuple[FetchResult | tuple[str, int], float]:
+        """One request. Returns a result, or (the absolute url a redirect points to, its status)."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise BadURL(f"not an http(s) url: {url!r}", url)
@@ -274,7 +280,8 @@ class Fetcher:
                     async with self._http().send(host, request) as resp:
                         outcome = await self._handle(resp, url, host, html_only)
                         if isinstance(outcome, str):  # a redirect, resolved against the physical url
-                            outcome = self._remap(urljoin(physical, outcome), self._to_logical)
+                            target = self._remap(urljoin(physical, outcome), self._to_logical)
+                            return (target, resp.status_code), time.perf_counter() - started
                         return outcome, time.perf_counter() - started
             except FetchError:
                 raise

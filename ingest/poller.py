@@ -272,11 +272,20 @@ class Poller:
         params = ScheduleParams.from_config(self.config, feed)
         state = self.store.get(url) or FeedState(url=url, added_at=self._clock())
         stats.feeds_polled += 1
+        fetch_url = state.moved_to or url  # a feed that moved for good is polled at its new home
         try:
-            res = await self.fetcher.fetch_feed(url, state.etag, state.last_modified)
+            res = await self.fetcher.fetch_feed(fetch_url, state.etag, state.last_modified)
         except FetchError as exc:
+            if state.moved_to and exc.kind in ("http_404", "http_410"):
+                log.warning("feed %s: its new url %s is gone (%s); back to the listed url", url, state.moved_to, exc,
+                            extra={"feed": url, "url": state.moved_to, "kind": exc.kind})
+                state.moved_to = None
             self._feed_failed(state, params, exc.kind, str(exc), exc.retry_after, stats)
             return "error"
+        if res.moved and res.url != fetch_url:
+            log.warning("feed %s moved permanently to %s: polled there from now on; update the feed list", url, res.url,
+                        extra={"feed": url, "url": res.url})
+            state.moved_to = None if res.url == url else res.url
         now = self._clock()
         state.last_poll = now
         if res.not_modified:

@@ -35,6 +35,7 @@ def status_document(state: FeedState, name: str | None = None) -> dict[str, Any]
         "consecutive_failures": state.consecutive_errors,
         "next_poll": _ts(state.next_poll),
         "items_per_day": state.items_per_day,
+        "moved_to": state.moved_to,
     }
 
 

@@ -59,6 +59,7 @@ def feed_health(settings: Settings) -> list[dict[str, Any]]:
                 "consecutive_failures": st.consecutive_errors if st else 0,
                 "next_poll": _iso(st.next_poll) if st else None,
                 "items_per_day": round(st.items_per_day, 2) if st and st.items_per_day is not None else None,
+                "moved_to": st.moved_to if st else None,
             }
         )
     return rows
@@ -233,7 +234,8 @@ def render(report: dict[str, Any]) -> None:
             style = {"failing": "red", "error": "yellow"}.get(f["status"])
             label = f["url"] if not f["name"] else f"{f['name']}\n{f['url']}"
             table.add_row(
-                label + ("" if f["configured"] else "\n(not in the config)"),
+                label + ("" if f["configured"] else "\n(not in the config)")
+                + (f"\n(moved to {f['moved_to']}: update the config)" if f.get("moved_to") else ""),
                 f"[{style}]{f['status']}[/]" if style else f["status"],
                 _ago(f["last_success"], now),
                 str(f["consecutive_failures"]),

@@ -124,3 +124,22 @@ def test_articles_unseen_for_long_are_pruned(tmp_path: Path) -> None:
         assert store.article_feeds("old") == []
         assert store.article_feeds("kept") == ["feed-1", "feed-2"]
         assert store.prune_articles(90 * day, now=1_000_000.0 + 95 * day) == 0
+
+
+def test_a_state_file_from_before_moved_to_is_upgraded(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    with sqlite3.connect(db) as conn:  # the feeds table as the first release made it
+        conn.execute("CREATE TABLE feeds (url TEXT PRIMARY KEY, title TEXT, etag TEXT, last_modified TEXT, body_hash TEXT,"
+                     " last_poll REAL, next_poll REAL, last_success REAL, last_result TEXT,"
+                     " consecutive_errors INTEGER NOT NULL DEFAULT 0, last_error TEXT, last_error_kind TEXT,"
+                     " status TEXT NOT NULL DEFAULT 'new', items_per_day REAL, quiet_polls INTEGER NOT NULL DEFAULT 0,"
+                     " bozo_reason TEXT, added_at REAL NOT NULL)")
+        conn.execute("INSERT INTO feeds (url, etag, added_at) VALUES ('http://a/feed', 'v1', 1.0)")
+    conn.close()
+    with FeedStateStore(db) as store:
+        state = store.get("http://a/feed")
+        assert state is not None and state.etag == "v1" and state.moved_to is None
+        state.moved_to = "http://b/feed"
+        store.save(state)
+    with FeedStateStore(db) as store:
+        assert store.get("http://a/feed").moved_to == "http://b/feed"

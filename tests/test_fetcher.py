@@ -129,6 +129,18 @@ def test_redirects_followed_and_recorded(server: LocalServer) -> None:
     res = fetch(lambda f: f.fetch_page(server.url("/old")))
     assert res.url == server.url("/new") and res.requested_url == server.url("/old")
     assert res.redirects == (server.url("/mid"), server.url("/new"))
+    assert not res.moved  # a 302 on the way: the url has not moved for good
+
+
+@pytest.mark.parametrize("statuses, moved", [((), False), ((301,), True), ((308,), True), ((302,), False),
+                                             ((307,), False), ((301, 308), True), ((301, 302), False)])
+def test_moved_only_when_every_redirect_is_permanent(server: LocalServer, statuses, moved) -> None:
+    hops = [f"/hop{i}" for i in range(len(statuses))] + ["/feed"]
+    for path, status, target in zip(hops, statuses, hops[1:]):
+        server.static(path, b"", "text/plain", status=status, headers={"Location": target})
+    server.static("/feed", b"<rss/>", "application/rss+xml")
+    res = fetch(lambda f: f.fetch_feed(server.url(hops[0])))
+    assert res.url == server.url("/feed") and res.moved is moved
 
 
 def test_redirect_loop_named(server: LocalServer) -> None:

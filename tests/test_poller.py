@@ -470,3 +470,33 @@ def test_a_running_poller_prunes_articles_unseen_for_article_memory_days(tmp_pat
     asyncio.run(main())
     with FeedStateStore(db) as store:
         assert store.article_feeds("old") == [] and store.article_feeds("recent") == ["feed-1"]
+
+
+def test_a_feed_that_moved_for_good_is_polled_at_its_new_url(server: LocalServer, tmp_path: Path) -> None:
+    old, new = server.url("/old-feed"), server.url("/new-feed")
+    server.static("/old-feed", b"", "text/plain", status=301, headers={"Location": "/new-feed"})
+    server.static("/new-feed", atom_feed([("e1", server.url("/p/1"), "One")]), "application/atom+xml")
+    server.static("/p/1", html_page("one"), "text/html")
+    h = Harness(tmp_path)
+    assert h.poll(old).articles_emitted == 1
+    assert h.state(old).moved_to == new
+    assert h.sink.articles[0].feeds == [old]  # the feed keeps its listed url as its identity
+    h.poll(old)
+    assert len(server.requests("/old-feed")) == 1 and len(server.requests("/new-feed")) == 2
+
+    # The new home disappears: back to the listed url, which answers again.
+    server.static("/new-feed", b"gone", "text/plain", status=410)
+    server.static("/old-feed", atom_feed([("e1", server.url("/p/1"), "One")]), "application/atom+xml")
+    h.poll(old)
+    assert h.state(old).moved_to is None
+    h.poll(old)
+    assert len(server.requests("/old-feed")) == 2 and h.state(old).last_result != "error"
+
+
+def test_a_temporary_redirect_is_not_remembered(server: LocalServer, tmp_path: Path) -> None:
+    server.static("/feed", b"", "text/plain", status=302, headers={"Location": "/elsewhere"})
+    server.static("/elsewhere", atom_feed([("e1", server.url("/p/1"), "One")]), "application/atom+xml")
+    server.static("/p/1", html_page("one"), "text/html")
+    h = Harness(tmp_path)
+    h.poll(server.url("/feed"))
+    assert h.state(server.url("/feed")).moved_to is None
