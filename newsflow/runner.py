@@ -167,14 +167,16 @@ def poll_forever(settings: Settings, stop: threading.Event, health: HealthFactor
     broker = open_broker(settings, stop)
     broker.create_topics(topic_partitions(settings))
     producer = broker.producer()
-    poller = build_poller(settings, article_sink(producer, settings.bus.topics.cleaned))
+    sink = article_sink(producer, settings.bus.topics.cleaned)
+    poller = build_poller(settings, sink)
     publisher = None
     if settings.index.backend == "elasticsearch":  # Kibana's "Feed health" reads the feed-status index
         from newsflow.feed_status import FeedStatusPublisher
 
         names = {f.url: f.name for f in settings.feeds}
         publisher = FeedStatusPublisher(poller.store, open_index(settings), names).start(stop)
-    server = health(settings, lambda: True)
+    # Ready while polling and while the bus takes what it emits; not ready once stopping.
+    server = health(settings, lambda: not stop.is_set() and sink.healthy)
     log.info("poller started", extra={"feeds": len(settings.feeds), "bus": settings.bus.backend})
     try:
         asyncio.run(_close_after(poller, _run_until(poller, stop)))

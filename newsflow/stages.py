@@ -29,13 +29,33 @@ from newsflow.wiring import group
 Commit = Callable[[Mapping[Partition, int]], None]
 
 
-def article_sink(producer: Producer, topic: str) -> Callable[[Article], "Future[Any]"]:
-    """What the poller emits into: one cleaned article per message, keyed by its stable id."""
+class ArticleSink:
+    """What the poller emits into: one cleaned article per message, keyed by its stable id.
 
-    def emit(article: Article) -> "Future[Any]":
-        return producer.produce(topic, article.id.encode(), article.to_json())
+    ``healthy`` says whether the bus took the last article (the poll daemon's readiness): False
+    from a refused or failed produce until one succeeds again.
+    """
 
-    return emit
+    def __init__(self, producer: Producer, topic: str) -> None:
+        self._producer = producer
+        self._topic = topic
+        self.healthy = True
+
+    def __call__(self, article: Article) -> "Future[Any]":
+        try:
+            future = self._producer.produce(self._topic, article.id.encode(), article.to_json())
+        except Exception:
+            self.healthy = False
+            raise
+        future.add_done_callback(self._delivered)
+        return future
+
+    def _delivered(self, future: "Future[Any]") -> None:
+        self.healthy = future.exception() is None
+
+
+def article_sink(producer: Producer, topic: str) -> ArticleSink:
+    return ArticleSink(producer, topic)
 
 
 def decode(raw: BrokerMessage) -> Article:

@@ -313,3 +313,24 @@ def test_status_on_the_real_services_shows_lag_dead_letters_failing_feeds_and_un
     partial = json.loads(res.stdout)
     assert set(partial["errors"]) == {"index"} and partial["index"] is None
     assert partial["dead_letters"]["count"] == 2
+
+
+def test_the_poll_sink_reports_whether_the_bus_took_the_last_article(tmp_path):
+    """The poll daemon's readiness: a produce the bus refuses makes it unhealthy until one succeeds."""
+    from bus.local import LocalBroker
+    from ingest.record import Article
+    from newsflow.stages import ArticleSink
+
+    article = Article.new("https://example.org/a", text="some text")
+    good = LocalBroker(tmp_path / "bus.db")
+    closed = LocalBroker(tmp_path / "other.db")
+    closed.close()
+    sink = ArticleSink(closed.producer(), "cleaned")
+    assert sink.healthy
+    with pytest.raises(Exception):
+        sink(article)
+    assert not sink.healthy
+    sink._producer = good.producer()  # the bus is back
+    sink(article).result(5)
+    assert sink.healthy
+    good.close()
