@@ -44,7 +44,6 @@ from newsflow.settings import FeedConfig, PollerConfig, Settings
 log = logging.getLogger(__name__)
 
 
-
 class ExtractFn(Protocol):
     """Page bytes -> article. ``content_type`` is the page's HTTP header: its charset is the
     server's word on the encoding, which a page without a <meta charset> needs."""
