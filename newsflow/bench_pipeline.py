@@ -316,7 +316,7 @@ class PipelineResult:
     seconds: float
     procs: list[Proc]
     complete: bool
-    services_cpu: dict[str, float] = field(default_factory=dict)  # service -> CPU seconds, first poll to end
+    services_cpu: dict[str, float | None] = field(default_factory=dict)  # CPU s, first poll to end; None: restarted
 
 
 def run_pipeline(config: Path, log_dir: Path, expected: int, enrich_procs: int, es: Any, alias: str,
@@ -381,7 +381,10 @@ def run_pipeline(config: Path, log_dir: Path, expected: int, enrich_procs: int, 
                     raise RuntimeError(f"{p.name} exited with {p.popen.returncode} (see its log)")
             time.sleep(POLL_EVERY)
         end = done or moved
-        services_cpu = {name: _cpu_and_hwm(pid)[0] - cpu0 for name, (pid, cpu0) in services.items()}
+        # A service restarted under the run (another pid now) has no CPU figure for it.
+        alive = service_pids()
+        services_cpu = {name: (_cpu_and_hwm(pid)[0] - cpu0 if alive.get(name) == pid else None)
+                        for name, (pid, cpu0) in services.items()}
         for p in procs:  # final samples of the counters (the last index batch may have been counted late)
             m = p.metrics()
             if m is not None:
@@ -565,14 +568,15 @@ def bench_pipeline(
         rss = " + ".join(f"{kb / 1024:.0f}" for kb in p.hwm.values())
         table.add_row(p.name, f"{p.count:.0f}", rate, cpu_ms, rss)
     for name, cpu in result.services_cpu.items():
-        table.add_row(f"({name})", "-", "-", f"{1000 * cpu / result.indexed:.1f}" if result.indexed else "-", "-")
+        shown = "restarted" if cpu is None else f"{1000 * cpu / result.indexed:.1f}" if result.indexed else "-"
+        table.add_row(f"({name})", "-", "-", shown, "-")
     out.print(table)
     status = "" if result.complete else f" (INCOMPLETE: stalled at {result.indexed} of {expected})"
     out.print(f"end to end: {e2e:.1f} articles/s ({result.indexed} searchable in {result.seconds:.1f}s, first poll to last document){status}", highlight=False)
     out.print(f"extraction-only ceiling: {ceiling:.1f} articles/s; end to end / ceiling = {e2e / ceiling:.2f}", highlight=False)
     if result.indexed:
         ours = sum(p.cpu_total - p.cpu_ready for p in result.procs) / result.indexed
-        theirs = sum(result.services_cpu.values()) / result.indexed
+        theirs = sum(c for c in result.services_cpu.values() if c is not None) / result.indexed
         page = c_cpu / timed
         out.print(f"CPU per article: newsflow {1000 * ours:.1f} ms + services {1000 * theirs:.1f} ms = "
                   f"{1000 * (ours + theirs):.1f} ms; the ceiling's extraction {1000 * page:.1f} ms: "
