@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 from bus.backend import Broker
 from ingest.poller import PollStats
 from newsflow.settings import Settings
-from newsflow.stages import article_sink, enrich_processor, index_processor, start_thread
+from newsflow.stages import ArticleSink, enrich_processor, index_processor, start_thread
 from newsflow.wiring import group, open_broker, open_index, topic_partitions
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def run_all(settings: Settings, *, once: bool, stop: threading.Event | None = No
         start_thread(enrich_processor(settings, broker, producer, chain), stage_stop),
         start_thread(index_processor(settings, broker, producer, index), stage_stop),
     ]
-    poller = build_poller(settings, article_sink(producer, settings.bus.topics.cleaned))
+    poller = build_poller(settings, ArticleSink(producer, settings.bus.topics.cleaned))
     try:
         if once:
             stats = asyncio.run(_close_after(poller, poller.poll_once()))
@@ -167,7 +167,7 @@ def poll_forever(settings: Settings, stop: threading.Event, health: HealthFactor
     broker = open_broker(settings, stop)
     broker.create_topics(topic_partitions(settings))
     producer = broker.producer()
-    sink = article_sink(producer, settings.bus.topics.cleaned)
+    sink = ArticleSink(producer, settings.bus.topics.cleaned)
     poller = build_poller(settings, sink)
     publisher = None
     if settings.index.backend == "elasticsearch":  # Kibana's "Feed health" reads the feed-status index

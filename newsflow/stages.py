@@ -54,10 +54,6 @@ class ArticleSink:
         self.healthy = future.exception() is None
 
 
-def article_sink(producer: Producer, topic: str) -> ArticleSink:
-    return ArticleSink(producer, topic)
-
-
 def decode(raw: BrokerMessage) -> Article:
     # A RecordError here marks a poison message: RunTask dead-letters it and the stream goes on.
     return Article.from_json(raw.value)

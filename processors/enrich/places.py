@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import unicodedata
+from contextlib import closing
 from dataclasses import astuple, dataclass
 from importlib import metadata, resources
 from pathlib import Path
@@ -100,6 +101,11 @@ class _City:
         return Place(name=self.name, country_code=self.country_code, lat=self.lat, lon=self.lon, kind="city")
 
 
+def _read_only(path: Path, **kwargs: Any) -> sqlite3.Connection:
+    # immutable: the cache file is replaced, never changed, so SQLite may skip all locking.
+    return sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, **kwargs)
+
+
 class _CityNames:
     """One city-name table (primary or alternate names) in the cache file, read on demand: an
     article has a few location names, each one indexed lookup."""
@@ -113,8 +119,7 @@ class _CityNames:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None or self._pid != os.getpid():  # never use a connection across fork
-            # immutable: the file is replaced, never changed, so SQLite may skip all locking.
-            self._conn = sqlite3.connect(f"file:{self._path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+            self._conn = _read_only(self._path, check_same_thread=False)
             self._pid = os.getpid()
         return self._conn
 
@@ -270,9 +275,8 @@ class Gazetteer:
         self._path = path
         self._primary: dict[str, _City] | _CityNames = _CityNames(path, _PRIMARY)
         self._alternate: dict[str, _City] | _CityNames = _CityNames(path, _ALTERNATE)
-        with sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True) as conn:  # DatabaseError if not ours
+        with closing(_read_only(path)) as conn:  # DatabaseError if the file is not ours
             small = {k: json.loads(v) for k, v in conn.execute("SELECT k, v FROM small")}
-        conn.close()
         self._countries = {k: Place(**p) for k, p in small["countries"].items()}
         self._country_names = dict(small["country_names"])
         self._country_codes = dict(small["country_codes"])
@@ -281,10 +285,9 @@ class Gazetteer:
 
     def _file_tables(self) -> dict[str, Any]:
         assert isinstance(self._primary, _CityNames) and isinstance(self._alternate, _CityNames)
-        with sqlite3.connect(f"file:{self._path}?mode=ro&immutable=1", uri=True) as conn:
+        with closing(_read_only(self._path)) as conn:
             rows = [[n, cc, lat, lon, pop, bool(cap)] for n, cc, lat, lon, pop, cap in conn.execute(
                 "SELECT name, country_code, lat, lon, population, capital FROM cities ORDER BY id")]
-        conn.close()
         return {
             "primary": self._primary.refs(),
             "alternate": self._alternate.refs(),
