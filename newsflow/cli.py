@@ -312,6 +312,7 @@ def main() -> None:
     from newsflow import commands  # noqa: F401
     from newsflow import kibana, setup_cmd  # noqa: F401
     from newsflow import status  # noqa: F401
+    from newsflow import bench_enrich  # noqa: F401
     from newsflow import bench_extraction  # noqa: F401
     from newsflow import bench_poll  # noqa: F401
     from newsflow import bench_pipeline  # noqa: F401

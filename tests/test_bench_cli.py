@@ -51,3 +51,18 @@ def test_bench_pipeline_prints_every_figure(kafka_bus_config, es_hosts):
         assert re.search(rf"│ \({service}\)\s+│ -\s+│ -\s+│ {NUMBER}\s+│", text), text
     assert re.search(rf"^CPU per article: newsflow {NUMBER} ms \+ services {NUMBER} ms = {NUMBER} ms; "
                      rf"the ceiling's extraction {NUMBER} ms: end to end / ceiling <= {NUMBER} on shared cores$", text, re.M), text
+
+
+@pytest.mark.timeout(300)
+def test_bench_enrich_prints_each_enricher_beside_extraction():
+    text = _bench("enrich", "--pages", "12", timeout=290)
+    assert re.search(rf"│ extraction \(newsflow's extractor, the baseline\)\s+│\s+{NUMBER} │\s+1\.00 │", text), text
+    for name in ("language", "stats", "keyphrases", "entities", "places", "fingerprint"):
+        assert re.search(rf"│   {name}\s+│\s+{NUMBER} │\s+{NUMBER} │", text), text
+    assert re.search(rf"^extraction: {NUMBER} ms/article; enrichment: {NUMBER} ms/article; "
+                     rf"enrichment / extraction = {NUMBER}$", text, re.M), text
+    # The reference YAKE (a dev dependency) runs on the same texts, beside newsflow's yake-rust.
+    m = re.search(rf"^reference YAKE \(yake\): {NUMBER} ms/article; newsflow's keyphrases \(yake-rust\): {NUMBER} "
+                  rf"ms/article = {NUMBER}x less CPU; same phrases (\d+)%, same set on (\d+) of (\d+) articles$", text, re.M)
+    assert m, text
+    assert int(m.group(3)) > 0 and int(m.group(2)) <= int(m.group(3))
