@@ -217,7 +217,7 @@ class KafkaBusProducer:
                 enable_idempotence=True,  # broker dedups the producer's own retries
                 max_in_flight_requests_per_connection=5,  # the most idempotence allows with ordering
                 linger_ms=5,
-                compression_type="gzip",  # stdlib; article text compresses about 3x
+                compression_type=None if cfg.compression == "none" else cfg.compression,
                 max_block_ms=int(cfg.timeout * 1000),  # bounds send() when metadata is unavailable
                 delivery_timeout_ms=max(120_000, int(cfg.timeout * 1000) + 30_000),  # bounds each future
                 # No allow_auto_create_topics=False: kafka-python 3.0.12 ignores it (its ClusterMetadata
