@@ -41,6 +41,16 @@ def consume(consumer: KafkaBusConsumer, n: int, deadline: float = 30.0) -> list[
     return got
 
 
+def read_back(broker: KafkaBroker, group: str, topic: str, n: int) -> list[BrokerMessage]:
+    """Up to ``n`` messages of ``topic`` read by a new consumer in ``group``."""
+    consumer = broker.consumer(group)
+    try:
+        consumer.subscribe([topic])
+        return consume(consumer, n)
+    finally:
+        consumer.close()
+
+
 def drain(consumer: KafkaBusConsumer, quiet: float = 3.0) -> list[BrokerMessage]:
     """Everything the consumer gets until nothing arrives for ``quiet`` seconds."""
     got: list[BrokerMessage] = []
@@ -58,12 +68,7 @@ def test_round_trip_keeps_keys_headers_and_reports_real_offsets(kafka_broker, ka
     topic = kafka_topic(3)
     sent = produce_all(kafka_broker, topic, 30)
     assert len({(m.partition, m.offset) for m in sent}) == 30  # each ack names its own slot
-    consumer = kafka_broker.consumer("g-roundtrip-" + topic)
-    try:
-        consumer.subscribe([topic])
-        got = consume(consumer, 30)
-    finally:
-        consumer.close()
+    got = read_back(kafka_broker, "g-roundtrip-" + topic, topic, 30)
     assert sorted((m.partition, m.offset, m.key, m.value, m.headers) for m in got) == sorted(
         (m.partition, m.offset, m.key, m.value, m.headers) for m in sent
     )
@@ -95,12 +100,7 @@ def test_every_compression_codec_round_trips(kafka_bus_config, kafka_broker, kaf
         probe.close()
     big = ("Article text that compresses. " * 300).encode()
     sent = produce_all(writer, topic, 3, prefix=big.decode())
-    consumer = kafka_broker.consumer("g-codec-" + topic)
-    try:
-        consumer.subscribe([topic])
-        got = consume(consumer, 3)
-    finally:
-        consumer.close()
+    got = read_back(kafka_broker, "g-codec-" + topic, topic, 3)
     assert sorted(m.value for m in got) == sorted(m.value for m in sent)
     assert all(m.value.startswith(big) for m in got)
 
