@@ -26,12 +26,17 @@ def built() -> places.Gazetteer:
 
 
 def test_child_process_writes_the_cache_and_it_resolves_the_same(cache, built):
+    legacy = cache / "gazetteer-9ff7d488821fc2b3.json"  # an older newsflow's cache
+    legacy.write_text("{}")
+    other = cache / "gazetteer-0000000000000000.sqlite"  # another install's gazetteer versions
+    other.write_bytes(b"")
     gz = places.gazetteer()
     path = places.cache_path()
     assert path.parent == cache and path.exists() and path.stat().st_size > 100_000
     assert gz.tables() == built.tables()
     assert [gz.resolve(n) for n in NAMES] == [built.resolve(n) for n in NAMES]
     assert gz.resolve("Kiev").name == "Kyiv" and gz.resolve("Georgia").kind == "country"
+    assert not legacy.exists() and other.exists()
 
 
 def test_second_start_reads_the_file_without_a_child(cache, monkeypatch):

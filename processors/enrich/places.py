@@ -382,6 +382,10 @@ def write_tables(path: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    # Caches of newsflow before the SQLite file (JSON, ~3 MB) are read by no version any more.
+    # Other .sqlite files stay: another install on this machine may use other gazetteer versions.
+    for legacy in path.parent.glob("gazetteer-*.json"):
+        legacy.unlink(missing_ok=True)
 
 
 @functools.cache
