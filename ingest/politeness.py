@@ -1,7 +1,8 @@
 """Per-host politeness shared by feed and article fetches.
 
 Each host gets at most ``per_host_concurrency`` requests in flight and request starts
-at least ``per_host_delay`` seconds apart; a global cap bounds all hosts together.
+at least ``per_host_delay`` seconds apart (longer for a host whose robots.txt asks it with
+Crawl-delay, see ``set_delay``); a global cap bounds all hosts together.
 A host's slot is taken before the global one, so a request waiting for a busy host
 never holds a global slot that another host could use.
 """
@@ -10,9 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import AsyncIterator, Callable
+
+
+MAX_DELAYED_HOSTS = 10_000
 
 
 @dataclass
@@ -41,6 +46,9 @@ class HostLimiter:
         self.max_defer = max_defer
         self._global = asyncio.Semaphore(concurrency)
         self._hosts: dict[str, _Host] = {}
+        # Hosts that asked for more spacing than per_host_delay; kept apart from _hosts, which
+        # forgets idle hosts. Least recently set dropped first past MAX_DELAYED_HOSTS.
+        self._delays: OrderedDict[str, float] = OrderedDict()
         self._clock = clock
 
     @asynccontextmanager
@@ -59,7 +67,7 @@ class HostLimiter:
                     wait = h.next_start - self._clock()
                     if wait > 0:
                         await asyncio.sleep(wait)
-                    h.next_start = self._clock() + self.per_host_delay
+                    h.next_start = self._clock() + self._delays.get(host, self.per_host_delay)
                 async with self._global:
                     yield
         finally:
@@ -72,6 +80,20 @@ class HostLimiter:
         now = self._clock()
         for name in [n for n, h in self._hosts.items() if h.users == 0 and h.next_start <= now]:
             del self._hosts[name]
+
+    def set_delay(self, host: str, seconds: float | None) -> None:
+        """Space ``host``'s request starts ``seconds`` apart from now on; never less than
+        ``per_host_delay``. ``None`` goes back to ``per_host_delay``."""
+        if seconds is None or seconds <= self.per_host_delay:
+            self._delays.pop(host, None)
+            return
+        self._delays[host] = seconds
+        self._delays.move_to_end(host)
+        while len(self._delays) > MAX_DELAYED_HOSTS:
+            self._delays.popitem(last=False)
+
+    def delay(self, host: str) -> float:
+        return self._delays.get(host, self.per_host_delay)
 
     def defer(self, host: str, seconds: float) -> None:
         """Let no new request start on ``host`` for ``seconds`` (e.g. after a 429/503 Retry-After)."""

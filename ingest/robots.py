@@ -12,6 +12,10 @@ What a site's robots.txt answer means here:
   news poller that would hold back every article of a site whose robots.txt is flaky, for
   pages the site still serves, so we keep the last known rules instead.
 
+A Crawl-delay in the group that applies to us spaces every request to the site's server (feeds
+included) that many seconds apart, up to ``poller.max_crawl_delay`` (RFC 9309 leaves the field
+out; many sites still set it, and polite crawlers honour it with a cap).
+
 Only the entry's own url is checked, not the targets of its redirects.
 """
 
@@ -99,10 +103,27 @@ class RobotsPolicy:
         except FetchError as exc:
             status = getattr(exc, "status", None)
             if status is not None and 400 <= status < 500 and status != 429:  # 429: a busy site, not "no rules"
+                self._fetcher.set_crawl_delay(url, None)
                 return _Rules(None, self._clock() + TTL_SECONDS)
             log.info("robots.txt of %s unavailable (%s); %s", site, exc,
                      "keeping its last rules" if stale and stale.parser else "no rules for now",
                      extra={"url": url, "kind": getattr(exc, "kind", None)})
             return _Rules(stale.parser if stale else None, self._clock() + RETRY_SECONDS)
         text = result.body.decode("utf-8", errors="replace")[:MAX_ROBOTS_CHARS]
-        return _Rules(Protego.parse(text), self._clock() + TTL_SECONDS)
+        parser = Protego.parse(text)
+        self._apply_crawl_delay(site, url, parser)
+        return _Rules(parser, self._clock() + TTL_SECONDS)
+
+    def _apply_crawl_delay(self, site: str, url: str, parser: Protego) -> None:
+        try:
+            delay = parser.crawl_delay(self._agent)
+        except (TypeError, ValueError):  # a malformed value is no delay, not a failed poll
+            delay = None
+        limit = self._fetcher.config.max_crawl_delay
+        if delay is None or delay <= 0 or limit <= 0:
+            self._fetcher.set_crawl_delay(url, None)
+            return
+        if delay > limit:
+            log.warning("robots.txt of %s asks for %.0f s between requests; using poller.max_crawl_delay %.0f s",
+                        site, delay, limit, extra={"url": url})
+        self._fetcher.set_crawl_delay(url, delay)

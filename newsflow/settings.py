@@ -69,6 +69,10 @@ class PollerConfig(Section):
     per_host_concurrency: int = Field(default=1, ge=1, le=2)
     per_host_delay: float = Field(default=1.0, ge=0, description="minimum seconds between requests to one host")
     obey_robots: bool = Field(default=True, description="check article pages against their site's robots.txt")
+    max_crawl_delay: float = Field(
+        default=30.0, ge=0,
+        description="honour a robots.txt Crawl-delay up to this many seconds between requests to a host (0: ignore it)",
+    )
     concurrency: int = Field(default=32, ge=1, description="requests in flight over all hosts")
     max_entries_per_poll: int = Field(default=200, ge=1)
     seen_ids_per_feed: int = Field(default=5000, ge=10, description="how many entry ids to remember per feed")

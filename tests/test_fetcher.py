@@ -394,3 +394,31 @@ def test_host_pools_close_the_least_recently_used() -> None:
         assert asyncio.run(main()) == [1, 2, 2, 2]
         # "a" was evicted by "c" and came back on a new connection; "c" never shared one with "b".
         assert len({r.client_port for r in server.log}) == 4
+
+
+def test_limiter_set_delay_spaces_one_host_more_and_can_be_lifted() -> None:
+    async def main() -> tuple[list[float], list[float], list[float]]:
+        limiter = HostLimiter(per_host_concurrency=1, per_host_delay=0.05, concurrency=8)
+        limiter.set_delay("slow.example", 0.3)
+        loop = asyncio.get_running_loop()
+        starts: dict[str, list[float]] = {"slow.example": [], "fast.example": []}
+
+        async def job(host: str) -> None:
+            async with limiter.slot(host):
+                starts[host].append(loop.time())
+
+        await asyncio.gather(*(job(h) for h in ["slow.example", "fast.example"] * 3))
+        slow, fast = starts["slow.example"], starts["fast.example"]
+        limiter.set_delay("slow.example", None)
+        await asyncio.sleep(0.3)
+        lifted: list[float] = []
+        for _ in range(3):
+            async with limiter.slot("slow.example"):
+                lifted.append(loop.time())
+        return slow, fast, lifted
+
+    slow, fast, lifted = asyncio.run(main())
+    gaps = lambda xs: [b - a for a, b in zip(xs, xs[1:])]  # noqa: E731
+    assert min(gaps(slow)) >= 0.29
+    assert max(gaps(fast)) < 0.25  # the other host keeps per_host_delay
+    assert max(gaps(lifted)) < 0.25 and min(gaps(lifted)) >= 0.04

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ingest.fetcher import Fetcher
+from ingest.urls import host_of
 from ingest.robots import RETRY_SECONDS, TTL_SECONDS, RobotsPolicy, agent_token
 from newsflow.settings import PollerConfig
 from tests.support.feeds_http import LocalServer, atom_feed, html_page
@@ -107,3 +108,40 @@ def test_obey_robots_false_fetches_everything(server: LocalServer, tmp_path: Pat
     h = Harness(tmp_path, obey_robots=False)
     assert h.poll(server.url("/feed")).articles_emitted == 1
     assert server.requests("/robots.txt") == []
+
+
+def _crawl(server: LocalServer, config: PollerConfig, pages: list[str]) -> float:
+    """Check ``pages`` against robots.txt, fetch them; the site's spacing as the limiter holds it."""
+    async def main() -> float:
+        async with Fetcher(config) as fetcher:
+            policy = RobotsPolicy(fetcher, "newsflow", Clock())
+            for p in pages:
+                assert await policy.allowed(server.url(p))
+                await fetcher.fetch_page(server.url(p))
+            return fetcher.limiter.delay(host_of(server.base))
+
+    return asyncio.run(main())
+
+
+def test_crawl_delay_spaces_every_request_to_the_site(server: LocalServer):
+    server.static("/robots.txt", b"User-agent: *\nCrawl-delay: 0.4\n", "text/plain")
+    pages = [f"/news/{i}" for i in range(3)]
+    for p in pages:
+        server.static(p, html_page(p), "text/html")
+    delay = _crawl(server, PollerConfig(per_host_delay=0.0), pages)
+    assert delay == 0.4
+    starts = sorted(r.started for p in pages for r in server.requests(p))
+    assert len(starts) == 3
+    assert min(b - a for a, b in zip(starts, starts[1:])) >= 0.38  # server-side request times
+
+
+def test_crawl_delay_is_capped_and_can_be_ignored(server: LocalServer, caplog):
+    server.static("/robots.txt", b"User-agent: newsflow\nCrawl-delay: 3600\nDisallow: /x/\n", "text/plain")
+    server.static("/news/1", html_page("1"), "text/html")
+    with caplog.at_level("WARNING", logger="ingest.robots"):
+        assert _crawl(server, PollerConfig(per_host_delay=0.0, max_crawl_delay=0.25), ["/news/1"]) == 0.25
+    assert "3600 s between requests; using poller.max_crawl_delay" in caplog.text
+    assert _crawl(server, PollerConfig(per_host_delay=0.0, max_crawl_delay=0), ["/news/1"]) == 0.0
+    # A delay below per_host_delay changes nothing: ours is the floor.
+    server.static("/robots.txt", b"User-agent: *\nCrawl-delay: 0.1\n", "text/plain")
+    assert _crawl(server, PollerConfig(per_host_delay=0.3), ["/news/1"]) == 0.3
