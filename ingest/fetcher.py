@@ -11,6 +11,7 @@ import asyncio
 import email.utils
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -23,12 +24,16 @@ from ingest.politeness import HostLimiter
 from ingest.urls import host_of
 from newsflow.settings import PollerConfig
 
+# May this url be requested? Asked about each redirect target of a page (robots.txt).
+Allow = Callable[[str], Awaitable[bool]]
+
 FEED_ACCEPT = "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 
 # Kinds where the same request later gives the same answer: an entry that failed so is not retried.
 PERMANENT_KINDS = frozenset(
-    {"http_404", "http_410", "http_4xx", "http_3xx", "not_html", "too_large", "redirect_loop", "too_many_redirects", "bad_url", "decoding"}
+    {"http_404", "http_410", "http_4xx", "http_3xx", "not_html", "too_large", "redirect_loop", "too_many_redirects", "bad_url",
+     "decoding", "robots_disallowed"}
 )
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT_REDIRECTS = frozenset({301, 308})
@@ -73,6 +78,12 @@ class TooLarge(FetchError):
 
 class RedirectError(FetchError):
     kind = "redirect_loop"
+
+
+class Disallowed(FetchError):
+    """A redirect pointed at a url the caller's ``allow`` refused (its site's robots.txt)."""
+
+    kind = "robots_disallowed"
 
 
 class NotHTML(FetchError):
@@ -233,12 +244,15 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         return await self.fetch(url, headers=headers)
 
-    async def fetch_page(self, url: str) -> FetchResult:
+    async def fetch_page(self, url: str, allow: Allow | None = None) -> FetchResult:
         """GET an article page. A non-HTML content type raises NotHTML before the body is read;
-        a binary body behind a vague or wrong type is caught by sniffing its first bytes."""
-        return await self.fetch(url, headers={"Accept": PAGE_ACCEPT}, html_only=True)
+        a binary body behind a vague or wrong type is caught by sniffing its first bytes.
+        ``allow`` is asked about every redirect target before it is requested (robots.txt)."""
+        return await self.fetch(url, headers={"Accept": PAGE_ACCEPT}, html_only=True, allow=allow)
 
-    async def fetch(self, url: str, *, headers: dict[str, str] | None = None, html_only: bool = False) -> FetchResult:
+    async def fetch(
+        self, url: str, *, headers: dict[str, str] | None = None, html_only: bool = False, allow: Allow | None = None
+    ) -> FetchResult:
         chain = [url]
         elapsed = 0.0
         current = url
@@ -262,6 +276,8 @@ class Fetcher:
                 raise RedirectError(
                     f"more than {self.config.max_redirects} redirects: {' -> '.join(chain)}", url, kind="too_many_redirects"
                 )
+            if allow is not None and not await allow(target):
+                raise Disallowed(f"redirected to {target}, which its site's robots.txt disallows", url)
             current = target
 
     def set_crawl_delay(self, url: str, seconds: float | None) -> None:

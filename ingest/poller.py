@@ -457,7 +457,7 @@ class Poller:
                 return self._entry_failed(feed_url, entry, url, "robots_disallowed",
                                           "the site's robots.txt disallows this page", True, stats)
             try:
-                page = await self.fetcher.fetch_page(url)
+                page = await self.fetcher.fetch_page(url, self.robots.allowed if self.robots is not None else None)
             except FetchError as exc:
                 return self._entry_failed(feed_url, entry, url, exc.kind, str(exc), exc.permanent, stats)
 

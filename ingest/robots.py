@@ -16,7 +16,9 @@ A Crawl-delay in the group that applies to us spaces every request to the site's
 included) that many seconds apart, up to ``poller.max_crawl_delay`` (RFC 9309 leaves the field
 out; many sites still set it, and polite crawlers honour it with a cap).
 
-Only the entry's own url is checked, not the targets of its redirects.
+The entry's url is checked before it is fetched, and so is every redirect target before it is
+followed (``Fetcher.fetch_page(url, allow=policy.allowed)``): a page that moved onto a disallowed
+path, or to another site that disallows it, is not fetched.
 """
 
 from __future__ import annotations

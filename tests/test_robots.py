@@ -101,6 +101,23 @@ def test_the_poller_skips_disallowed_pages_and_counts_them(server: LocalServer, 
     assert h.poll(server.url("/feed")).article_errors == {}  # a verdict, not retried every poll
 
 
+def test_a_redirect_to_a_disallowed_page_is_not_followed(server: LocalServer, tmp_path: Path):
+    server.static("/robots.txt", b"User-agent: *\nDisallow: /members/\n", "text/plain")
+    server.static("/feed", atom_feed([("e1", server.url("/p/1"), "Moved"), ("e2", server.url("/p/2"), "Open")]),
+                  "application/atom+xml")
+    server.static("/p/1", b"", "text/plain", 301, {"Location": server.url("/members/1")})
+    server.static("/members/1", html_page("members only"), "text/html")
+    server.static("/p/2", b"", "text/plain", 302, {"Location": server.url("/news/2")})
+    server.static("/news/2", html_page("open page"), "text/html")
+    h = Harness(tmp_path)
+    stats = h.poll(server.url("/feed"))
+    assert stats.articles_emitted == 1 and dict(stats.article_errors) == {"robots_disallowed": 1}
+    assert server.requests("/members/1") == []  # the redirect was checked, not followed
+    assert len(server.requests("/news/2")) == 1  # an allowed target is followed as before
+    assert "/members/1" in stats.errors[0].message
+    assert h.poll(server.url("/feed")).article_errors == {}  # permanent: not retried every poll
+
+
 def test_obey_robots_false_fetches_everything(server: LocalServer, tmp_path: Path):
     server.static("/robots.txt", b"User-agent: *\nDisallow: /\n", "text/plain")
     server.static("/feed", atom_feed([("e1", server.url("/p/1"), "One")]), "application/atom+xml")
