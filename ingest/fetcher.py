@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from ingest.host_pools import HostPools
-from ingest.politeness import HostLimiter
+from ingest.politeness import HostLimiter, Ready
 from ingest.urls import host_of
 from newsflow.settings import PollerConfig
 
@@ -244,21 +244,23 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         return await self.fetch(url, headers=headers)
 
-    async def fetch_page(self, url: str, allow: Allow | None = None) -> FetchResult:
+    async def fetch_page(self, url: str, allow: Allow | None = None, ready: Ready | None = None) -> FetchResult:
         """GET an article page. A non-HTML content type raises NotHTML before the body is read;
         a binary body behind a vague or wrong type is caught by sniffing its first bytes.
-        ``allow`` is asked about every redirect target before it is requested (robots.txt)."""
-        return await self.fetch(url, headers={"Accept": PAGE_ACCEPT}, html_only=True, allow=allow)
+        ``allow`` is asked about every redirect target before it is requested (robots.txt);
+        ``ready`` is awaited before each request once it is its turn on the host (HostLimiter.slot)."""
+        return await self.fetch(url, headers={"Accept": PAGE_ACCEPT}, html_only=True, allow=allow, ready=ready)
 
     async def fetch(
-        self, url: str, *, headers: dict[str, str] | None = None, html_only: bool = False, allow: Allow | None = None
+        self, url: str, *, headers: dict[str, str] | None = None, html_only: bool = False, allow: Allow | None = None,
+        ready: Ready | None = None,
     ) -> FetchResult:
         chain = [url]
         elapsed = 0.0
         current = url
         permanent = True
         while True:
-            outcome, spent = await self._hop(current, headers or {}, html_only)
+            outcome, spent = await self._hop(current, headers or {}, html_only, ready)
             elapsed += spent
             if isinstance(outcome, FetchResult):
                 outcome.elapsed = elapsed
@@ -287,14 +289,16 @@ class Fetcher:
             seconds = min(seconds, self.config.max_crawl_delay)
         self.limiter.set_delay(host_of(self._remap(url, self._to_physical)), seconds)
 
-    async def _hop(self, url: str, headers: dict[str, str], html_only: bool) -> tuple[FetchResult | tuple[str, int], float]:
+    async def _hop(
+        self, url: str, headers: dict[str, str], html_only: bool, ready: Ready | None = None
+    ) -> tuple[FetchResult | tuple[str, int], float]:
         """One request. Returns a result, or (the absolute url a redirect points to, its status)."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise BadURL(f"not an http(s) url: {url!r}", url)
         physical = self._remap(url, self._to_physical)
         host = host_of(physical)  # politeness is owed to the server we really talk to
-        async with self.limiter.slot(host):
+        async with self.limiter.slot(host, ready):
             started = time.perf_counter()
             try:
                 async with asyncio.timeout(self.total_timeout):

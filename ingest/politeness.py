@@ -14,10 +14,11 @@ import time
 from collections import OrderedDict
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Callable
+from typing import AsyncIterator, Awaitable, Callable
 
 
 MAX_DELAYED_HOSTS = 10_000
+Ready = Callable[[], Awaitable[None]]
 
 
 @dataclass
@@ -52,8 +53,13 @@ class HostLimiter:
         self._clock = clock
 
     @asynccontextmanager
-    async def slot(self, host: str) -> AsyncIterator[None]:
-        """Hold one request slot for ``host`` for the duration of the block."""
+    async def slot(self, host: str, ready: Ready | None = None) -> AsyncIterator[None]:
+        """Hold one request slot for ``host`` for the duration of the block.
+
+        ``ready``, if given, is awaited once it is this request's turn on the host and before it
+        takes a global slot: the caller's own limit (the poller's room for one more fetched
+        page), so that waiting for a host's turn does not hold that room.
+        """
         h = self._hosts.get(host)
         if h is None:
             if len(self._hosts) >= 1024:
@@ -67,6 +73,8 @@ class HostLimiter:
                     wait = h.next_start - self._clock()
                     if wait > 0:
                         await asyncio.sleep(wait)
+                    if ready is not None:
+                        await ready()
                     h.next_start = self._clock() + self._delays.get(host, self.per_host_delay)
                 async with self._global:
                     yield

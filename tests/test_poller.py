@@ -500,3 +500,38 @@ def test_a_temporary_redirect_is_not_remembered(server: LocalServer, tmp_path: P
     h = Harness(tmp_path)
     h.poll(server.url("/feed"))
     assert h.state(server.url("/feed")).moved_to is None
+
+
+def test_waiting_for_a_hosts_turn_holds_no_page_place(server: LocalServer, tmp_path: Path, monkeypatch) -> None:
+    """One place for fetched pages, two hosts (127.0.0.1 and localhost reach the same server but
+    are two hosts to politeness). The second page of host A waits a second for A's turn; host
+    B's page must not wait behind it for the place, and every place is free again afterwards,
+    failures included."""
+    monkeypatch.setattr(poller_module, "PAGES_IN_FLIGHT", 1)
+    other = server.base.replace("127.0.0.1", "localhost")
+    server.static("/feed", atom_feed([
+        ("a1", server.url("/a/1"), "A one"), ("a2", server.url("/a/2"), "A two"),
+        ("b1", f"{other}/b/1", "B one"), ("a3", server.url("/gone"), "A gone"),
+    ]), "application/atom+xml")
+    for p in ("/a/1", "/a/2", "/b/1"):
+        server.static(p, html_page(p), "text/html")
+    config = PollerConfig(per_host_delay=1.0, obey_robots=False, timeout=30.0)
+
+    async def main() -> tuple[PollStats, int, int]:
+        async with Fetcher(config) as fetcher:
+            with FeedStateStore(tmp_path / "state.sqlite3", config.seen_ids_per_feed) as store:
+                poller = Poller(config, store, fetcher, stub_extract, CollectingSink(), feeds=[FeedConfig(url=server.url("/feed"))])
+                try:
+                    stats = await poller.poll_once()
+                    assert poller._pages is not None
+                    return stats, poller._pages._value, poller_module.PAGES_IN_FLIGHT * poller._extract_workers
+                finally:
+                    poller.close()
+
+    stats, free, total = asyncio.run(main())
+    assert stats.articles_emitted == 3 and dict(stats.article_errors) == {"http_404": 1}
+    assert free == total == 1  # the 404 gave its place back too
+    a1, a2 = (server.requests(p)[0].started for p in ("/a/1", "/a/2"))
+    b1 = server.requests("/b/1")[0].started
+    assert a2 - a1 >= 0.95  # host A's pages are a second apart (politeness holds)
+    assert b1 < a2 - 0.5  # B did not wait behind A's second page for the one place
