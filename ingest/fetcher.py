@@ -283,10 +283,8 @@ class Fetcher:
             current = target
 
     def set_crawl_delay(self, url: str, seconds: float | None) -> None:
-        """Space requests to ``url``'s server ``seconds`` apart (a robots.txt Crawl-delay), capped
-        at ``max_crawl_delay``, never below ``per_host_delay``; ``None`` lifts it."""
-        if seconds is not None:
-            seconds = min(seconds, self.config.max_crawl_delay)
+        """Space requests to ``url``'s server ``seconds`` apart (a robots.txt Crawl-delay), never
+        below ``per_host_delay``; ``None`` lifts it."""
         self.limiter.set_delay(host_of(self._remap(url, self._to_physical)), seconds)
 
     async def _hop(

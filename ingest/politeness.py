@@ -75,7 +75,7 @@ class HostLimiter:
                         await asyncio.sleep(wait)
                     if ready is not None:
                         await ready()
-                    h.next_start = self._clock() + self._delays.get(host, self.per_host_delay)
+                    h.next_start = self._clock() + self.delay(host)
                 async with self._global:
                     yield
         finally:
@@ -101,6 +101,7 @@ class HostLimiter:
             self._delays.popitem(last=False)
 
     def delay(self, host: str) -> float:
+        """Seconds between request starts on ``host``."""
         return self._delays.get(host, self.per_host_delay)
 
     def defer(self, host: str, seconds: float) -> None:

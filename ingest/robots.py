@@ -128,4 +128,4 @@ class RobotsPolicy:
         if delay > limit:
             log.warning("robots.txt of %s asks for %.0f s between requests; using poller.max_crawl_delay %.0f s",
                         site, delay, limit, extra={"url": url})
-        self._fetcher.set_crawl_delay(url, delay)
+        self._fetcher.set_crawl_delay(url, min(delay, limit))

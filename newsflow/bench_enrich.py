@@ -45,18 +45,17 @@ def reference_yake(texts: list[tuple[str, str | None]], ours: list[list[str]], m
     except ImportError:
         return None
     from processors.enrich import keyphrases as k
-    from processors.enrich.base import head_words
 
     extractors: dict[str, yake.KeywordExtractor] = {}
     theirs: list[list[str]] = []
     started = time.process_time()
     for text, lang in texts:
-        text = head_words(text, k.MAX_WORDS)
-        if not text.strip() or lang in k.UNSEGMENTED:
+        prepared = k.yake_input(text, lang)
+        if prepared is None:
             theirs.append([])
             continue
-        code = k._YAKE_CODES.get(lang or "", lang or "")
-        code = code if code in k.YAKE_LANGUAGES else "noLang"  # the reference's empty list
+        text, code = prepared
+        code = "noLang" if code == k.NO_LANGUAGE else code  # the reference's empty list
         ex = extractors.get(code)
         if ex is None:
             ex = extractors[code] = yake.KeywordExtractor(

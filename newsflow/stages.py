@@ -87,7 +87,8 @@ def enrich_processor(
             # enough queued per worker that none idles through that wait, nor behind one slow page
             # (results leave in order). 8 a worker did at 80 ms an article; at 35 (yake-rust) the
             # workers idled half the time (1.04x for 2 workers); 32 x ~35 ms covers it.
-            return RunTaskInPool(enrich_message, CountEnriched(produce), dead, pool, max_in_flight=IN_FLIGHT_PER_WORKER * settings.enrich.workers)
+            return RunTaskInPool(enrich_message, CountEnriched(produce), dead, pool,
+                                 max_in_flight=IN_FLIGHT_PER_WORKER * settings.enrich.workers)
         assert chain is not None
         return RunTask(enrich, produce, dead)
 

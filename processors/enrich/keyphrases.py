@@ -32,10 +32,24 @@ YAKE_LANGUAGES = frozenset(
     "ar bg br cz da de el en es et fa fi fr hi hr hu hy id it ja lt lv nl no pl pt ro ru sk sl sv tr uk zh".split()
 )
 _YAKE_CODES = {"cs": "cz", "nb": "no", "nn": "no"}
-_NO_LANGUAGE = "xx"
+NO_LANGUAGE = "xx"
 # YAKE splits words on spaces; these scripts have none, so it returns whole sentences. Skipped.
 UNSEGMENTED = frozenset({"zh", "ja", "th", "lo", "km", "my", "bo"})
 MAX_PHRASE_CHARS = 80  # longer "phrases" are unsplit runs of text, not keyphrases
+
+
+def yake_code(lang: str | None) -> str:
+    """YAKE's stopword-list code for a language; ``NO_LANGUAGE`` when it has none."""
+    code = _YAKE_CODES.get(lang or "", lang or "")
+    return code if code in YAKE_LANGUAGES else NO_LANGUAGE
+
+
+def yake_input(text: str, lang: str | None) -> tuple[str, str] | None:
+    """(the text YAKE gets, its language code), or None when there is nothing to run it on."""
+    text = head_words(text, MAX_WORDS)
+    if not text.strip() or lang in UNSEGMENTED:
+        return None
+    return text, yake_code(lang)
 
 
 def pick_diverse(candidates: list[str], k: int) -> list[str]:
@@ -67,14 +81,12 @@ class KeyphraseEnricher:
     def version(self) -> str:
         return VERSION
 
-    def _extractor(self, lang: str) -> Yake:
-        code = _YAKE_CODES.get(lang, lang)
-        if code not in YAKE_LANGUAGES:
-            code = _NO_LANGUAGE
+    def _extractor(self, lang: str | None) -> Yake:
+        code = yake_code(lang)
         with self._lock:
             ex = self._extractors.get(code)
             if ex is None:
-                if code == _NO_LANGUAGE:
+                if code == NO_LANGUAGE:
                     ex = Yake(stopwords=set(), ngrams=NGRAM, deduplication_threshold=DEDUP_LIM)
                 else:
                     ex = Yake(language=code, ngrams=NGRAM, deduplication_threshold=DEDUP_LIM)
@@ -82,14 +94,13 @@ class KeyphraseEnricher:
             return ex
 
     def keyphrases(self, text: str, lang: str | None) -> list[str]:
-        text = head_words(text, MAX_WORDS)
-        if not text.strip() or lang in UNSEGMENTED:
+        prepared = yake_input(text, lang)
+        if prepared is None:
             return []
-        extractor = self._extractor(lang or _NO_LANGUAGE)
+        text, code = prepared
+        extractor = self._extractor(code)
         try:
             ranked = extractor.get_n_best(text, n=self.max_keyphrases * CANDIDATES_PER_PHRASE)
-        except Exception:
-            raise
         except BaseException as exc:
             # A Rust panic arrives as pyo3's PanicException, a BaseException: make it this
             # article's error (counted, dead-lettered) instead of the daemon's end.
