@@ -75,7 +75,7 @@ def reference_yake(texts: list[tuple[str, str | None]], ours: list[list[str]], m
 
 @bench_app.command("enrich")
 def bench_enrich(
-    pages: int = typer.Option(0, "--pages", help="Use the first N corpus pages (0: all of them)."),
+    pages: int = typer.Option(0, "--pages", min=0, help="Use the first N corpus pages (0: all of them)."),
     enrichers: str = typer.Option("", "--enrichers", help="Comma-separated enrichers (default: the config default, every one)."),
 ) -> None:
     """Each enricher's CPU per article beside the extractor's on the same pages (and the reference
@@ -106,6 +106,9 @@ def bench_enrich(
                 articles.append(article)
             progress.advance(task)
 
+        if not articles:
+            out.print("[red]error:[/] none of the pages gave an article to enrich")
+            raise typer.Exit(2)
         chain(articles[0])  # first call: lazy tables and caches, as a running daemon has
         for name in chain.seconds:
             chain.seconds[name], chain.calls[name] = 0.0, 0
