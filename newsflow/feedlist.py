@@ -22,14 +22,19 @@ def _load(path: Path) -> tomlkit.TOMLDocument:
 
 def read_feeds(path: Path) -> list[FeedConfig]:
     doc = _load(path)
-    return [FeedConfig(**dict(item)) for item in doc.get("feeds", [])]
+    return [FeedConfig.model_validate(item if isinstance(item, str) else dict(item)) for item in doc.get("feeds", [])]
+
+
+def _url(item: object) -> str:
+    """A listed feed's url: the list may hold plain url strings beside tables."""
+    return str(item) if isinstance(item, str) else str(item["url"])  # type: ignore[index]
 
 
 def add_feeds(path: Path, feeds: list[FeedConfig]) -> tuple[int, int]:
     """Append feeds not already listed (by url). Returns (added, already present)."""
     doc = _load(path)
     existing = doc.get("feeds")
-    known = {str(item["url"]) for item in existing} if existing is not None else set()
+    known = {_url(item) for item in existing} if existing is not None else set()
     added = skipped = 0
     new_items = []
     for feed in feeds:
@@ -56,7 +61,11 @@ def add_feeds(path: Path, feeds: list[FeedConfig]) -> tuple[int, int]:
         for entry in new_items:
             existing.append(tomlkit.item(entry))
     elif isinstance(existing, Array):
+        plain = all(isinstance(item, str) for item in existing)
         for entry in new_items:
+            if plain and len(entry) == 1:
+                existing.append(entry["url"])  # a list of plain urls stays one
+                continue
             table = tomlkit.inline_table()
             table.update(entry)
             existing.append(table)

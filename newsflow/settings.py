@@ -49,6 +49,12 @@ class FeedConfig(Section):
     min_interval: float | None = Field(default=None, gt=0)
     max_interval: float | None = Field(default=None, gt=0)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_url(cls, v: Any) -> Any:
+        # `feeds = ["https://example.org/feed.xml"]`: a bare url is a feed with no options.
+        return {"url": v} if isinstance(v, str) else v
+
     @field_validator("url")
     @classmethod
     def _http_url(cls, v: str) -> str:

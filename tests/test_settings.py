@@ -63,3 +63,33 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_enricher_names_match_the_enrichers_that_exist() -> None:
     assert set(typing.get_args(EnricherName)) == set(FACTORIES)
+
+
+def test_feeds_may_be_plain_urls_beside_tables(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        'feeds = ["https://example.org/feed.xml", {url = "https://example.net/rss", name = "Net", min_interval = 600}]\n'
+    )
+    s = load(cfg)
+    assert [f.url for f in s.feeds] == ["https://example.org/feed.xml", "https://example.net/rss"]
+    assert s.feeds[0].name is None and s.feeds[1].name == "Net" and s.feeds[1].min_interval == 600
+
+
+def test_a_plain_url_that_is_not_http_names_the_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('feeds = ["ftp://example.org/feed.xml"]\n')
+    with pytest.raises(ConfigError, match=r"feeds\.0"):
+        load(cfg)
+
+
+def test_feeds_add_keeps_a_list_of_plain_urls_plain(tmp_path: Path) -> None:
+    from newsflow.feedlist import add_feeds, read_feeds
+    from newsflow.settings import FeedConfig
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('# mine\nfeeds = ["https://example.org/feed.xml"]\n')
+    assert add_feeds(cfg, [FeedConfig(url="https://example.org/feed.xml"), FeedConfig(url="https://b.example/atom")]) == (1, 1)
+    text = cfg.read_text()
+    assert text.startswith("# mine") and '"https://b.example/atom"' in text and "url =" not in text
+    assert [f.url for f in read_feeds(cfg)] == ["https://example.org/feed.xml", "https://b.example/atom"]
+    assert [f.url for f in load(cfg).feeds] == ["https://example.org/feed.xml", "https://b.example/atom"]
