@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import Future
 from typing import Callable, Mapping, Protocol, Sequence
 
-from bus.types import BrokerMessage, Partition
+from newsflow.bus.types import BrokerMessage, Partition
 
 AssignCallback = Callable[[Sequence[Partition]], None]
 

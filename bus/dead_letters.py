@@ -25,9 +25,9 @@ from typing import Any
 
 import orjson
 
-from bus.backend import Consumer, Producer
-from bus.metrics import DEAD_LETTERS
-from bus.types import BrokerMessage
+from newsflow.bus.backend import Consumer, Producer
+from newsflow.bus.metrics import DEAD_LETTERS
+from newsflow.bus.types import BrokerMessage
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from kafka import errors as kerr
 from kafka.future import Future as KafkaFuture
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
-from bus.backend import AssignCallback, BusUnavailable
-from bus.types import BrokerMessage, Partition
+from newsflow.bus.backend import AssignCallback, BusUnavailable
+from newsflow.bus.types import BrokerMessage, Partition
 from newsflow.settings import BusConfig, KafkaConfig
 
 log = logging.getLogger(__name__)

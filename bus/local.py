@@ -43,8 +43,8 @@ from typing import Iterable, Mapping, Sequence
 
 import orjson
 
-from bus.backend import AssignCallback, BusUnavailable
-from bus.types import BrokerMessage, Partition
+from newsflow.bus.backend import AssignCallback, BusUnavailable
+from newsflow.bus.types import BrokerMessage, Partition
 
 log = logging.getLogger(__name__)
 

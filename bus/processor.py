@@ -25,10 +25,10 @@ import time
 from collections import deque
 from typing import Callable, Iterable, Mapping, Sequence
 
-from bus.backend import BusUnavailable, Consumer, MessageRejected
-from bus.metrics import CONSUMER_LAG, MESSAGES_PROCESSED, PROCESSOR_ERRORS, REBALANCES
-from bus.steps import Backoff, ProcessingStrategy
-from bus.types import BrokerMessage, Message, Partition
+from newsflow.bus.backend import BusUnavailable, Consumer, MessageRejected
+from newsflow.bus.metrics import CONSUMER_LAG, MESSAGES_PROCESSED, PROCESSOR_ERRORS, REBALANCES
+from newsflow.bus.steps import Backoff, ProcessingStrategy
+from newsflow.bus.types import BrokerMessage, Message, Partition
 
 log = logging.getLogger(__name__)
 

@@ -34,12 +34,12 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterable, List, Mapping, Sequence, TypeVar
 
-from bus.backend import BusUnavailable, MessageRejected, Producer
-from bus.dead_letters import DeadLetters
-from bus.metrics import ARTICLES_INDEXED, BULK_FAILURES, BULK_SECONDS, PROCESSOR_ERRORS
-from bus.types import FILTERED, BrokerMessage, Message, Partition
-from index.base import Index, IndexUnavailable, Outcome
-from ingest.record import Article
+from newsflow.bus.backend import BusUnavailable, MessageRejected, Producer
+from newsflow.bus.dead_letters import DeadLetters
+from newsflow.bus.metrics import ARTICLES_INDEXED, BULK_FAILURES, BULK_SECONDS, PROCESSOR_ERRORS
+from newsflow.bus.types import FILTERED, BrokerMessage, Message, Partition
+from newsflow.index.base import Index, IndexUnavailable, Outcome
+from newsflow.ingest.record import Article
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Protocol, Sequence
 
-from ingest.record import Article
+from newsflow.ingest.record import Article
 
 
 class Outcome(str, Enum):

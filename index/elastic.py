@@ -21,9 +21,9 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError
 from elasticsearch.helpers import streaming_bulk
 
-from index.base import Hit, IndexUnavailable, Outcome, SearchQuery, SearchResults, WriteResult
-from index.sqlite_fts import normalise_host, normalise_language
-from ingest.record import Article, Enrichment, Entities, Place, article_id, utcnow
+from newsflow.index.base import Hit, IndexUnavailable, Outcome, SearchQuery, SearchResults, WriteResult
+from newsflow.index.sqlite_fts import normalise_host, normalise_language
+from newsflow.ingest.record import Article, Enrichment, Entities, Place, article_id, utcnow
 from newsflow.settings import ElasticsearchConfig
 
 log = logging.getLogger(__name__)

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any, Sequence
 from urllib.parse import urlsplit
 
-from index.base import Hit, IndexUnavailable, Outcome, SearchQuery, SearchResults, WriteResult
-from ingest.record import Article, RecordError
+from newsflow.index.base import Hit, IndexUnavailable, Outcome, SearchQuery, SearchResults, WriteResult
+from newsflow.ingest.record import Article, RecordError
 
 SCHEMA_VERSION = 1
 HIGHLIGHT_PRE, HIGHLIGHT_POST = "<em>", "</em>"

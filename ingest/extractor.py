@@ -42,13 +42,13 @@ from trafilatura.settings import set_date_params
 from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
 
-from ingest.boilerplate import Removed, lines_in_boxes, strip_chrome, strip_credits, unconfirmed_tail
-from ingest.record import Article, Origin
-from ingest.urls import InvalidURL, canonical_url
+from newsflow.ingest.boilerplate import Removed, lines_in_boxes, strip_chrome, strip_credits, unconfirmed_tail
+from newsflow.ingest.record import Article, Origin
+from newsflow.ingest.urls import InvalidURL, canonical_url
 from newsflow.settings import ExtractConfig
 
 if TYPE_CHECKING:
-    from ingest.feedparse import FeedEntry
+    from newsflow.ingest.feedparse import FeedEntry
 
 # Bigger decompressed pages are refused rather than parsed (a gzip bomb, a data dump).
 MAX_PAGE_BYTES = 50_000_000

@@ -19,9 +19,9 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from ingest.host_pools import HostPools
-from ingest.politeness import HostLimiter, Ready
-from ingest.urls import host_of
+from newsflow.ingest.host_pools import HostPools
+from newsflow.ingest.politeness import HostLimiter, Ready
+from newsflow.ingest.urls import host_of
 from newsflow.settings import PollerConfig
 
 # May this url be requested? Asked about each redirect target of a page (robots.txt).

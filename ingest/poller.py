@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
-from ingest import metrics
-from ingest.feedparse import FeedEntry, FeedError, ParsedFeed, parse_feed
-from ingest.feedstate import STATUS_ERROR, STATUS_FAILING, STATUS_OK, FeedState, FeedStateStore
-from ingest.fetcher import FetchError, Fetcher, FetchResult
-from ingest.record import Article, article_id
-from ingest.shard import take_shard
-from ingest.schedule import (
+from newsflow.ingest import metrics
+from newsflow.ingest.feedparse import FeedEntry, FeedError, ParsedFeed, parse_feed
+from newsflow.ingest.feedstate import STATUS_ERROR, STATUS_FAILING, STATUS_OK, FeedState, FeedStateStore
+from newsflow.ingest.fetcher import FetchError, Fetcher, FetchResult
+from newsflow.ingest.record import Article, article_id
+from newsflow.ingest.shard import take_shard
+from newsflow.ingest.schedule import (
     ScheduleParams,
     error_interval,
     is_failing,
@@ -37,8 +37,8 @@ from ingest.schedule import (
     items_per_day_observed,
     next_interval,
 )
-from ingest.robots import RobotsPolicy, agent_token
-from ingest.urls import InvalidURL, canonical_url
+from newsflow.ingest.robots import RobotsPolicy, agent_token
+from newsflow.ingest.urls import InvalidURL, canonical_url
 from newsflow.settings import FeedConfig, PollerConfig, Settings
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 from protego import Protego
 
-from ingest.fetcher import FetchError, Fetcher
+from newsflow.ingest.fetcher import FetchError, Fetcher
 
 log = logging.getLogger(__name__)
 

@@ -44,7 +44,7 @@ def reference_yake(texts: list[tuple[str, str | None]], ours: list[list[str]], m
         import yake
     except ImportError:
         return None
-    from processors.enrich import keyphrases as k
+    from newsflow.processors.enrich import keyphrases as k
 
     extractors: dict[str, yake.KeywordExtractor] = {}
     theirs: list[list[str]] = []
@@ -80,10 +80,10 @@ def bench_enrich(
 ) -> None:
     """Each enricher's CPU per article beside the extractor's on the same pages (and the reference
     YAKE beside newsflow's keyphrases, when installed)."""
-    from ingest.extractor import extract_article
+    from newsflow.ingest.extractor import extract_article
     from newsflow.corpus import load_pages
     from newsflow.settings import EnrichConfig
-    from processors.enrich.chain import build_chain
+    from newsflow.processors.enrich.chain import build_chain
 
     cfg = EnrichConfig() if not enrichers else EnrichConfig(enrichers=[e.strip() for e in enrichers.split(",") if e.strip()])
     chain = build_chain(cfg, near_duplicates=False)

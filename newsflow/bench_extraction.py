@@ -34,7 +34,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from ingest.site_memory import MIN_PAGES
+from newsflow.ingest.site_memory import MIN_PAGES
 from newsflow.cli import bench_app
 
 # --- scoring: the metric definitions of shared/tools/score_extraction.py, copied faithfully
@@ -158,7 +158,7 @@ def load_dataset(root: Path, limit: int | None = None) -> Dataset:
 
 
 def read_bytes(path: Path) -> bytes:
-    from ingest.extractor import read_page
+    from newsflow.ingest.extractor import read_page
 
     return read_page(path)
 
@@ -176,7 +176,7 @@ def trafilatura_text(html: bytes, url: str) -> str | None:
 def page_url(page: Page) -> str:
     """The page's url, or a stand-in when the dataset gives a label ("hard::site-x.html"):
     newsflow refuses a page without an http(s) url, as an article needs one for its id."""
-    from ingest.urls import InvalidURL, canonical_url
+    from newsflow.ingest.urls import InvalidURL, canonical_url
 
     try:
         canonical_url(page.url)
@@ -219,8 +219,8 @@ def run_both(
     host), pass 2 strips what recurs, so each page profits from all the others of its site,
     as a page polled late does in the pipeline. Both passes count in newsflow's time.
     """
-    from ingest.extractor import ExtractionError, extract
-    from ingest.site_memory import SiteMemory
+    from newsflow.ingest.extractor import ExtractionError, extract
+    from newsflow.ingest.site_memory import SiteMemory
     from newsflow.settings import ExtractConfig
 
     configs = {name: ExtractConfig(**v.config) for name, v in variants.items()}
@@ -276,7 +276,7 @@ def run_both(
 def _host(url: str) -> str:
     from urllib.parse import urlsplit
 
-    from ingest.urls import InvalidURL, canonical_url
+    from newsflow.ingest.urls import InvalidURL, canonical_url
 
     try:
         return urlsplit(canonical_url(url)).hostname or ""

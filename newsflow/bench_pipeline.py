@@ -164,7 +164,7 @@ def _init_worker(articles: int, per_feed: int, hosts: int) -> None:
 
 def _extract_range(ns: range) -> tuple[list[int], float, int]:
     """(the page numbers without an article, CPU seconds, how many distinct pages there are)."""
-    from ingest.extractor import extract_article
+    from newsflow.ingest.extractor import extract_article
 
     failed, started = [], time.process_time()
     for n in ns:
@@ -200,7 +200,7 @@ def extraction_ceiling(articles: int, per_feed: int, hosts: int, workers: int, s
 
 
 def _init_noop(_: int) -> None:
-    from ingest.extractor import extract_article  # noqa: F401
+    from newsflow.ingest.extractor import extract_article  # noqa: F401
 
     time.sleep(0.2)  # every worker gets one
 
@@ -444,7 +444,7 @@ def drain_enrich(config: Path, log_dir: Path, run: str, daemons: int, workers: i
 
 
 def _cleanup(config: Path, run: str, drains: list[str]) -> None:
-    from index.elastic import ElasticIndex
+    from newsflow.index.elastic import ElasticIndex
     from newsflow.settings import load
     from newsflow.wiring import group, topic_partitions
 
@@ -454,7 +454,7 @@ def _cleanup(config: Path, run: str, drains: list[str]) -> None:
     except Exception as exc:  # a leftover index is a nuisance, not a failed benchmark
         out.print(f"note: could not delete the bench index: {exc}", highlight=False)
     if s.bus.backend == "kafka":
-        from bus.kafka import KafkaBroker
+        from newsflow.bus.kafka import KafkaBroker
         from kafka import KafkaAdminClient
 
         KafkaBroker(s.bus).delete_topics([*topic_partitions(s), f"bench-{run}.scratch"])

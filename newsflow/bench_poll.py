@@ -67,7 +67,7 @@ def seed_seen(store: object, hosts: int, n_feeds: int) -> int:
 
 
 def _polled_total() -> float:
-    from ingest.metrics import FEEDS_POLLED
+    from newsflow.ingest.metrics import FEEDS_POLLED
 
     return sum(s.value for m in FEEDS_POLLED.collect() for s in m.samples if s.name.endswith("_total"))
 
@@ -94,9 +94,9 @@ async def _timed(poller: object, name: str, n: int, progress: object) -> PassRes
 
 
 def run_bench(n_feeds: int, hosts: int, delay: float, concurrency: int, data_dir: Path, show_progress: bool) -> list[PassResult]:
-    from ingest.feedstate import FeedStateStore
-    from ingest.fetcher import Fetcher
-    from ingest.poller import Poller
+    from newsflow.ingest.feedstate import FeedStateStore
+    from newsflow.ingest.fetcher import Fetcher
+    from newsflow.ingest.poller import Poller
     from newsflow.corpus import ServerProcess, feed_kind, host_map, poll_feed_url
     from newsflow.settings import FeedConfig, PollerConfig
 

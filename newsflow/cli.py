@@ -85,7 +85,7 @@ def feeds_list(config: Optional[Path] = ConfigOpt, as_json: bool = typer.Option(
     """List the feeds with their health (last poll, errors, next poll)."""
     import orjson
 
-    from ingest.feedstate import FeedStateStore
+    from newsflow.ingest.feedstate import FeedStateStore
 
     s = _settings(config)
     store = FeedStateStore(s.state_db) if s.state_db.exists() else None
@@ -132,7 +132,7 @@ def _fmt_time(value: object) -> str:
 @feeds_app.command("import")
 def feeds_import(opml: Path, config: Optional[Path] = ConfigOpt) -> None:
     """Import the feeds of an OPML file into the config file."""
-    from ingest.opml import OpmlError, read_opml
+    from newsflow.ingest.opml import OpmlError, read_opml
     from newsflow.feedlist import add_feeds
     from newsflow.settings import FeedConfig
 
@@ -160,7 +160,7 @@ def feeds_import(opml: Path, config: Optional[Path] = ConfigOpt) -> None:
 @feeds_app.command("export")
 def feeds_export(config: Optional[Path] = ConfigOpt, output: Optional[Path] = typer.Option(None, "--out", "-o")) -> None:
     """Write the feed list as OPML (stdout by default)."""
-    from ingest.opml import OpmlFeed, write_opml
+    from newsflow.ingest.opml import OpmlFeed, write_opml
 
     s = _settings(config)
     data = write_opml([OpmlFeed(url=f.url, title=f.name) for f in s.feeds], title="newsflow feeds")
@@ -181,12 +181,12 @@ def extract(
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Extract one article (text and metadata) and print it."""
-    from ingest.extractor import ExtractionError, extract_article
-    from ingest.record import Enrichment
+    from newsflow.ingest.extractor import ExtractionError, extract_article
+    from newsflow.ingest.record import Enrichment
 
     s = _settings(config)
     if file_or_url.startswith(("http://", "https://")):
-        from ingest.fetcher import FetchError, fetch_page_sync
+        from newsflow.ingest.fetcher import FetchError, fetch_page_sync
 
         try:
             page = fetch_page_sync(file_or_url, s.poller)
@@ -220,7 +220,7 @@ def extract(
     if as_json:
         import orjson
 
-        from processors.enrich.language import LanguageEnricher
+        from newsflow.processors.enrich.language import LanguageEnricher
 
         # The contract's `language`: detected from the text (cheap), the page's declaration otherwise.
         enrichment = article.enrichment or Enrichment()
@@ -267,7 +267,7 @@ def search(
     """Search the index: ranked hits with snippets."""
     import orjson
 
-    from index.base import SearchQuery
+    from newsflow.index.base import SearchQuery
     from newsflow.wiring import open_index
 
     s = _settings(config)

@@ -29,7 +29,7 @@ def run(
     once: bool = typer.Option(False, "--once", help="Poll each feed once, drain every stage, print a summary, exit."),
 ) -> None:
     """Run every stage in one process (embedded bus, or Kafka if the config says so)."""
-    from processors.enrich import EnricherUnavailable
+    from newsflow.processors.enrich import EnricherUnavailable
     from newsflow.daemon import install_signal_handlers
     from newsflow.runner import run_all
 
@@ -57,9 +57,9 @@ def demo(
     (embedded bus and index), and show what was indexed. The index stays for `newsflow search`."""
     from rich.markup import escape
 
-    from index.base import SearchQuery
+    from newsflow.index.base import SearchQuery
     from newsflow.cli import snippet_markup
-    from processors.enrich import EnricherUnavailable
+    from newsflow.processors.enrich import EnricherUnavailable
     from newsflow.runner import run_all
     from newsflow.settings import FeedConfig
     from newsflow.static_site import SEED_FEEDS, SEED_ORIGIN, SEED_SITE, serve
@@ -147,7 +147,7 @@ def poll(config: Optional[Path] = ConfigOpt) -> None:
 @app.command()
 def enrich(config: Optional[Path] = ConfigOpt) -> None:
     """Daemon: consume cleaned articles, enrich them, produce enriched ones."""
-    from processors.enrich import EnricherUnavailable
+    from newsflow.processors.enrich import EnricherUnavailable
     from newsflow.runner import consume_forever
 
     s, stop = _daemon(config, "enrich")
@@ -176,7 +176,7 @@ def dlq_replay(
     idle: float = typer.Option(5.0, help="Stop after this many seconds without a dead letter."),
 ) -> None:
     """Send dead letters back to the topic they came from (after you fixed the cause)."""
-    from bus.dead_letters import replay
+    from newsflow.bus.dead_letters import replay
     from newsflow.wiring import group, open_broker, topic_partitions
 
     s = _settings(config)

@@ -14,10 +14,10 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, Callable
 
-from bus.metrics import ARTICLES_ENRICHED
-from bus.steps import ProcessingStrategy
-from bus.types import FILTERED, BrokerMessage, Message
-from ingest.record import Article
+from newsflow.bus.metrics import ARTICLES_ENRICHED
+from newsflow.bus.steps import ProcessingStrategy
+from newsflow.bus.types import FILTERED, BrokerMessage, Message
+from newsflow.ingest.record import Article
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ _init_error: BaseException | None = None
 
 def _init_worker(cfg: "EnrichConfig") -> None:
     global _chain, _init_error
-    from processors.enrich import build_chain
+    from newsflow.processors.enrich import build_chain
 
     try:
         _chain = build_chain(cfg)

@@ -13,7 +13,7 @@ import threading
 from datetime import datetime, timezone
 from typing import Any
 
-from ingest.feedstate import FeedState, FeedStateStore
+from newsflow.ingest.feedstate import FeedState, FeedStateStore
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
-from bus.backend import Broker
-from ingest.poller import PollStats
+from newsflow.bus.backend import Broker
+from newsflow.ingest.poller import PollStats
 from newsflow.settings import Settings
 from newsflow.stages import ArticleSink, enrich_processor, index_processor, start_thread
 from newsflow.wiring import group, open_broker, open_index, topic_partitions
@@ -58,11 +58,11 @@ def dead_letter_counts() -> dict[str, int]:
 
 def build_poller(settings: Settings, sink: Any) -> Any:
     """The poller with its state store, fetcher and extractor (the fetcher needs a running loop)."""
-    from ingest.extractor import extract_article
-    from ingest.feedstate import FeedStateStore
-    from ingest.fetcher import Fetcher
-    from ingest.poller import Poller
-    from ingest.site_memory import SiteMemory, learn_and_strip
+    from newsflow.ingest.extractor import extract_article
+    from newsflow.ingest.feedstate import FeedStateStore
+    from newsflow.ingest.fetcher import Fetcher
+    from newsflow.ingest.poller import Poller
+    from newsflow.ingest.site_memory import SiteMemory, learn_and_strip
 
     # Per-site template learning (ingest/site_memory.py), persisted in the data dir.
     memory = SiteMemory(settings.data_dir / "site-memory.json") if settings.extract.site_templates else None
@@ -94,7 +94,7 @@ def wait_drained(broker: Broker, settings: Settings, stop: threading.Event, time
 
 def run_all(settings: Settings, *, once: bool, stop: threading.Event | None = None) -> RunSummary:
     """Poller, enrich and index in one process. ``once``: poll every feed once, drain, return."""
-    from processors.enrich import build_chain
+    from newsflow.processors.enrich import build_chain
 
     stop = stop or threading.Event()
     started = time.monotonic()
@@ -209,7 +209,7 @@ def consume_forever(settings: Settings, stage: str, stop: threading.Event, healt
             pool = start_pool(settings.enrich)
             processor = enrich_processor(settings, broker, producer, None, pool=pool)
         else:
-            from processors.enrich import build_chain
+            from newsflow.processors.enrich import build_chain
 
             processor = enrich_processor(settings, broker, producer, build_chain(settings.enrich))
     else:

@@ -98,7 +98,7 @@ class PollerConfig(Section):
     @classmethod
     def _shard(cls, v: str | None) -> str | None:
         if v is not None:
-            from ingest.shard import parse_shard
+            from newsflow.ingest.shard import parse_shard
 
             parse_shard(v)
         return v

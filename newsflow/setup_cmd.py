@@ -48,8 +48,8 @@ def setup(
 ) -> None:
     """Create the topics and the index (template, write alias, feed-status index); with --kibana-url,
     import the Kibana data views, saved searches and dashboards. Safe to run again."""
-    from bus.backend import BusUnavailable
-    from index.base import IndexUnavailable
+    from newsflow.bus.backend import BusUnavailable
+    from newsflow.index.base import IndexUnavailable
     from newsflow.wiring import open_broker, open_index, topic_partitions
 
     s = _settings(config)

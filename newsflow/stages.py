@@ -15,14 +15,14 @@ import time
 from concurrent.futures import Executor, Future
 from typing import Any, Callable, Mapping
 
-from bus.backend import Broker, Producer
-from bus.dead_letters import DeadLetters
-from bus.metrics import ARTICLES_ENRICHED, DEAD_LETTERS, ENRICH_SECONDS
-from bus.processor import StreamProcessor
-from bus.steps import BatchStep, CommitOffsets, Produce, ProcessingStrategy, RunTask, RunTaskInPool, WriteToIndex
-from bus.types import BrokerMessage, Partition
-from index.base import Index
-from ingest.record import Article
+from newsflow.bus.backend import Broker, Producer
+from newsflow.bus.dead_letters import DeadLetters
+from newsflow.bus.metrics import ARTICLES_ENRICHED, DEAD_LETTERS, ENRICH_SECONDS
+from newsflow.bus.processor import StreamProcessor
+from newsflow.bus.steps import BatchStep, CommitOffsets, Produce, ProcessingStrategy, RunTask, RunTaskInPool, WriteToIndex
+from newsflow.bus.types import BrokerMessage, Partition
+from newsflow.index.base import Index
+from newsflow.ingest.record import Article
 from newsflow.settings import Settings
 from newsflow.wiring import group
 

@@ -6,11 +6,12 @@ import contextlib
 import functools
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
 from pathlib import Path
 from typing import Iterator
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SEED_SITE = REPO_ROOT / "seeds" / "site"
+# Package data (newsflow.seeds): found in a checkout and in an installed wheel alike.
+SEED_SITE = Path(str(resources.files("newsflow.seeds") / "site"))
 # The seed blog's own origin: its feeds and pages name it in every link.
 SEED_ORIGIN = "https://example-news.blogspot.com"
 SEED_FEEDS = (f"{SEED_ORIGIN}/feeds/posts/default.xml", f"{SEED_ORIGIN}/rss.xml")

@@ -33,7 +33,7 @@ def _iso(ts: float | None) -> str | None:
 
 def feed_health(settings: Settings) -> list[dict[str, Any]]:
     """Configured feeds (in config order) with their poll state, then feeds only the store knows."""
-    from ingest.feedstate import STATUS_NEW, FeedStateStore
+    from newsflow.ingest.feedstate import STATUS_NEW, FeedStateStore
 
     states = {}
     if settings.state_db.exists():
@@ -78,7 +78,7 @@ def topic_lag(settings: Settings) -> list[dict[str, Any]]:
 
 def _group_lag(settings: Settings, grp: str, topic: str) -> dict[int, int]:
     if settings.bus.backend == "kafka":
-        from bus.kafka import KafkaBroker
+        from newsflow.bus.kafka import KafkaBroker
 
         return {p.index: n for p, n in KafkaBroker(settings.bus).group_lag(grp, [topic]).items()}
     broker = _local_broker(settings)
@@ -99,7 +99,7 @@ def dead_letters(settings: Settings) -> dict[str, Any]:
         from kafka import KafkaConsumer
         from kafka.structs import TopicPartition
 
-        from bus.kafka import KafkaBroker, client_config
+        from newsflow.bus.kafka import KafkaBroker, client_config
 
         probe = KafkaConsumer(**client_config(settings.bus.kafka), enable_auto_commit=False)
         try:
@@ -126,7 +126,7 @@ def dead_letters(settings: Settings) -> dict[str, Any]:
 def _local_broker(settings: Settings) -> Any:
     if not settings.bus_db.exists():
         return None  # nothing ran yet; opening it would create it
-    from bus.local import LocalBroker
+    from newsflow.bus.local import LocalBroker
 
     return LocalBroker(settings.bus_db)
 

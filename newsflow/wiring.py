@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from bus.backend import Broker
-from index.base import Index
+from newsflow.bus.backend import Broker
+from newsflow.index.base import Index
 from newsflow.settings import Settings
 
 # Consumer groups: every copy of a stage joins the same group and shares the partitions.
@@ -23,10 +23,10 @@ def group(settings: Settings, stage: str) -> str:
 def open_broker(settings: Settings, stop: threading.Event | None = None) -> Broker:
     """``stop`` lets a producer blocked on a full local backlog give up at shutdown."""
     if settings.bus.backend == "kafka":
-        from bus.kafka import KafkaBroker
+        from newsflow.bus.kafka import KafkaBroker
 
         return KafkaBroker(settings.bus)
-    from bus.local import LocalBroker
+    from newsflow.bus.local import LocalBroker
 
     return LocalBroker(settings.bus_db, max_backlog=settings.bus.max_backlog, stop=stop)
 
@@ -34,11 +34,11 @@ def open_broker(settings: Settings, stop: threading.Event | None = None) -> Brok
 def open_index(settings: Settings, *, create: bool = True) -> Index:
     """``create=False`` for read-only commands: no tables or templates are made as a side effect."""
     if settings.index.backend == "elasticsearch":
-        from index.elastic import ElasticIndex
+        from newsflow.index.elastic import ElasticIndex
 
         idx: Index = ElasticIndex(settings.index.elasticsearch)
     else:
-        from index.sqlite_fts import SqliteIndex
+        from newsflow.index.sqlite_fts import SqliteIndex
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         idx = SqliteIndex(settings.index_db)

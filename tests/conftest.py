@@ -59,7 +59,7 @@ def kafka_bus_config():
 
 @pytest.fixture
 def kafka_broker(kafka_bus_config):
-    from bus.kafka import KafkaBroker
+    from newsflow.bus.kafka import KafkaBroker
 
     return KafkaBroker(kafka_bus_config)
 
@@ -110,7 +110,7 @@ def es_config(es_hosts):
 @pytest.fixture
 def elastic_index(es_config):
     """A set-up ElasticIndex on a unique alias; its indices and template are deleted after the test."""
-    from index.elastic import ElasticIndex
+    from newsflow.index.elastic import ElasticIndex
 
     index = ElasticIndex(es_config)
     index.setup()

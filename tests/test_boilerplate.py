@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.boilerplate import chrome_category, lines_in_boxes, strip_chrome, strip_credits, unconfirmed_tail
+from newsflow.ingest.boilerplate import chrome_category, lines_in_boxes, strip_chrome, strip_credits, unconfirmed_tail
 
 ROOT = Path(__file__).resolve().parent.parent
 BODY = (

@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from bus.backend import BusUnavailable
-from bus.local import LocalBroker, partition_for
-from bus.types import Partition
+from newsflow.bus.backend import BusUnavailable
+from newsflow.bus.local import LocalBroker, partition_for
+from newsflow.bus.types import Partition
 
 
 def drain(consumer, timeout: float = 0.2, limit: int = 10_000):

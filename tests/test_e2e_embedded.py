@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from index.base import SearchQuery
+from newsflow.index.base import SearchQuery
 from newsflow.runner import run_all
 from newsflow.settings import FeedConfig, Settings, load
 from newsflow.static_site import SEED_FEEDS, SEED_ORIGIN, SEED_SITE, serve
@@ -75,7 +75,7 @@ def test_seed_article_clean_dated_english_with_entities_and_labels(two_runs) -> 
     s, _, _ = two_runs
     idx = open_index(s, create=False)
     try:
-        from ingest.record import article_id
+        from newsflow.ingest.record import article_id
 
         art = idx.get(article_id(SEED_ID_URL))
     finally:
@@ -100,7 +100,7 @@ def test_seed_article_clean_dated_english_with_entities_and_labels(two_runs) -> 
 
 def test_every_post_matches_its_expected_text(two_runs) -> None:
     s, _, _ = two_runs
-    from ingest.record import article_id
+    from newsflow.ingest.record import article_id
 
     idx = open_index(s, create=False)
     try:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from index.base import IndexUnavailable, Outcome, SearchQuery
-from index.elastic import ElasticIndex, classify, from_document, to_document
-from ingest.record import Article, Enrichment, Entities, Place
+from newsflow.index.base import IndexUnavailable, Outcome, SearchQuery
+from newsflow.index.elastic import ElasticIndex, classify, from_document, to_document
+from newsflow.ingest.record import Article, Enrichment, Entities, Place
 from newsflow.settings import ElasticsearchConfig
 
 services = pytest.mark.services
@@ -261,7 +261,7 @@ def test_bulk_throughput_is_reported(elastic_index, capsys):
 
 
 def test_client_gets_credentials_and_tls_options_without_showing_them():
-    from index.elastic import make_client
+    from newsflow.index.elastic import make_client
 
     cfg = ElasticsearchConfig(hosts="https://es.example:9200", api_key="k3y-s3cret", ca_certs="/etc/ssl/ca.pem")
     assert "k3y-s3cret" not in repr(cfg)

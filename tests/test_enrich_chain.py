@@ -2,10 +2,10 @@ import time
 
 import pytest
 
-from ingest.record import Article, Enrichment
+from newsflow.ingest.record import Article, Enrichment
 from newsflow.settings import EnrichConfig
-from processors.enrich import EnrichChain, EnricherUnavailable, EnrichError, build_chain
-from processors.enrich import entities as ent
+from newsflow.processors.enrich import EnrichChain, EnricherUnavailable, EnrichError, build_chain
+from newsflow.processors.enrich import entities as ent
 from tests.test_enrich_fingerprint import EDITED
 from tests.test_enrich_seeds import SEEDS, seed_article
 

@@ -3,10 +3,10 @@ import logging
 import pytest
 import spacy
 
-from ingest.record import Article, Enrichment
-from processors.enrich import EnricherUnavailable
-from processors.enrich import entities as ent
-from processors.enrich.entities import EntityEnricher, clean_name, collect
+from newsflow.ingest.record import Article, Enrichment
+from newsflow.processors.enrich import EnricherUnavailable
+from newsflow.processors.enrich import entities as ent
+from newsflow.processors.enrich.entities import EntityEnricher, clean_name, collect
 from tests.test_enrich_seeds import seed_article
 
 

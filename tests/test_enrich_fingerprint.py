@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.record import Enrichment
-from processors.enrich.fingerprint import (
+from newsflow.ingest.record import Enrichment
+from newsflow.processors.enrich.fingerprint import (
     NUM_PERM,
     FingerprintEnricher,
     NearDuplicateIndex,

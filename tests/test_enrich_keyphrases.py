@@ -1,7 +1,7 @@
 import pytest
 
-from ingest.record import Article, Enrichment
-from processors.enrich.keyphrases import (
+from newsflow.ingest.record import Article, Enrichment
+from newsflow.processors.enrich.keyphrases import (
     CANDIDATES_PER_PHRASE,
     DEDUP_LIM,
     NGRAM,

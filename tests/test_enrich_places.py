@@ -1,7 +1,7 @@
 import pytest
 
-from ingest.record import Enrichment, Entities
-from processors.enrich.places import PlaceEnricher, gazetteer, name_key, resolve_places
+from newsflow.ingest.record import Enrichment, Entities
+from newsflow.processors.enrich.places import PlaceEnricher, gazetteer, name_key, resolve_places
 from tests.test_enrich_seeds import seed_article
 
 

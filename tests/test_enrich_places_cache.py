@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from processors.enrich import places
+from newsflow.processors.enrich import places
 
 NAMES = ["Washington", "Kiev", "Georgia", "US", "UK", "Texas", "Victoria", "Delhi", "New York", "Paris",
          "Springfield", "Europe", "St. Petersburg", "Nowhereville"]
@@ -54,7 +54,7 @@ def test_corrupt_cache_falls_back_to_building_in_process(cache, built, caplog):
     path = places.cache_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text('{"primary": {"paris": 7}')  # cut short
-    with caplog.at_level(logging.WARNING, logger="processors.enrich.places"):
+    with caplog.at_level(logging.WARNING, logger="newsflow.processors.enrich.places"):
         gz = places.gazetteer()
     assert "unreadable" in caplog.text
     assert gz.resolve("Paris") == built.resolve("Paris")
@@ -66,7 +66,7 @@ def test_unwritable_cache_dir_falls_back_to_building_in_process(tmp_path, monkey
     monkeypatch.setenv("NEWSFLOW_CACHE_DIR", str(blocker))
     places.gazetteer.cache_clear()
     try:
-        with caplog.at_level(logging.WARNING, logger="processors.enrich.places"):
+        with caplog.at_level(logging.WARNING, logger="newsflow.processors.enrich.places"):
             gz = places.gazetteer()
     finally:
         places.gazetteer.cache_clear()

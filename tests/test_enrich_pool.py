@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bus.types import FILTERED, BrokerMessage, Message, Partition
-from ingest.record import Article
+from newsflow.bus.types import FILTERED, BrokerMessage, Message, Partition
+from newsflow.ingest.record import Article
 from newsflow.enrich_pool import CountEnriched, enrich_message, start_pool
 from newsflow.settings import EnrichConfig
 
@@ -24,7 +24,7 @@ def pool():
 
 
 def test_workers_enrich_like_the_chain(pool):
-    from processors.enrich import build_chain
+    from newsflow.processors.enrich import build_chain
 
     article = Article.new("https://news.example/a/1", title="Talks", text=TEXT)
     got = Article.from_json(pool.submit(enrich_message, _raw(article.to_json())).result(timeout=60))
@@ -41,15 +41,15 @@ def test_a_bad_record_fails_in_the_worker_as_itself(pool):
 
 
 def test_a_missing_model_fails_at_start_up():
-    from processors.enrich import EnricherUnavailable
+    from newsflow.processors.enrich import EnricherUnavailable
 
     with pytest.raises(EnricherUnavailable):
         start_pool(EnrichConfig(enrichers=["language", "entities"], spacy_model="no_such_spacy_model_xyz", workers=2))
 
 
 def test_count_enriched_counts_accepted_outputs_only():
-    from bus.backend import MessageRejected
-    from bus.metrics import ARTICLES_ENRICHED
+    from newsflow.bus.backend import MessageRejected
+    from newsflow.bus.metrics import ARTICLES_ENRICHED
 
     class Next:
         reject = False

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from ingest.record import Article
+from newsflow.ingest.record import Article
 
 EXPECTED = Path(__file__).resolve().parents[1] / "seeds" / "site" / "expected"
 SEEDS = {

@@ -1,5 +1,5 @@
-from ingest.record import Enrichment
-from processors.enrich.stats import StatsEnricher, reading_time_minutes, word_count
+from newsflow.ingest.record import Enrichment
+from newsflow.processors.enrich.stats import StatsEnricher, reading_time_minutes, word_count
 from tests.test_enrich_seeds import SEEDS, seed_article, seed_text
 
 

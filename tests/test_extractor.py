@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.extractor import ExtractionError, decode_html, extract, extract_article, read_page
-from ingest.feedparse import FeedEntry, parse_feed
-from ingest.record import article_id
+from newsflow.ingest.extractor import ExtractionError, decode_html, extract, extract_article, read_page
+from newsflow.ingest.feedparse import FeedEntry, parse_feed
+from newsflow.ingest.record import article_id
 from newsflow.settings import ExtractConfig
 
 SITE = Path(__file__).resolve().parent.parent / "seeds" / "site"
@@ -333,7 +333,7 @@ def test_readabilitys_reading_from_trafilaturas_own_run_checks_the_tail(monkeypa
     # trafilatura computes readability's answer as its safety net; extract keeps it (no second
     # run) and hands it to the tail check. If a trafilatura upgrade stops calling
     # try_readability, this fails rather than the check going quietly silent.
-    import ingest.extractor as extractor
+    import newsflow.ingest.extractor as extractor
 
     seen: list[str] = []
     real = extractor.unconfirmed_tail
@@ -421,7 +421,7 @@ def test_a_block_from_an_element_named_for_a_non_article_role_goes() -> None:
 def test_role_boxes_are_recorded_from_trafilaturas_own_run() -> None:
     # The recorder sits around trafilatura's handle_textelem: if an upgrade stops calling it,
     # this fails rather than the filter going quietly silent.
-    import ingest.extractor as extractor
+    import newsflow.ingest.extractor as extractor
     import trafilatura.main_extractor
 
     assert trafilatura.main_extractor.handle_textelem is extractor._recorded_textelem

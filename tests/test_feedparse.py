@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.feedparse import FeedError, parse_feed
+from newsflow.ingest.feedparse import FeedError, parse_feed
 from tests.support.feeds_http import SEED_SITE
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"

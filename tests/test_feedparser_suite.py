@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.feedstate import FeedStateStore
-from ingest.fetcher import Fetcher
-from ingest.poller import Poller, PollStats
+from newsflow.ingest.feedstate import FeedStateStore
+from newsflow.ingest.fetcher import Fetcher
+from newsflow.ingest.poller import Poller, PollStats
 from newsflow.settings import FeedConfig, PollerConfig
 from tests.support.feeds_http import CollectingSink, LocalServer, Request, html_page, stub_extract
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.feedstate import STATUS_FAILING, FeedState, FeedStateStore
+from newsflow.ingest.feedstate import STATUS_FAILING, FeedState, FeedStateStore
 
 
 def test_state_round_trip_survives_a_new_store(tmp_path: Path) -> None:

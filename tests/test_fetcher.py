@@ -12,8 +12,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ingest.fetcher import FetchError, Fetcher, looks_binary, parse_max_age, parse_retry_after
-from ingest.politeness import HostLimiter
+from newsflow.ingest.fetcher import FetchError, Fetcher, looks_binary, parse_max_age, parse_retry_after
+from newsflow.ingest.politeness import HostLimiter
 from newsflow.settings import PollerConfig
 from tests.support.feeds_http import LocalServer, Request, html_page
 
@@ -344,7 +344,7 @@ def test_host_map_fetches_elsewhere_but_keeps_logical_urls(server: LocalServer) 
 
 
 def test_fetch_page_sync(server: LocalServer) -> None:
-    from ingest.fetcher import fetch_page_sync
+    from newsflow.ingest.fetcher import fetch_page_sync
 
     server.static("/p", html_page("sync"), "text/html")
     assert fetch_page_sync(server.url("/p"), cfg()).body == html_page("sync")
@@ -376,7 +376,7 @@ def test_keep_alive_survives_304_and_redirect() -> None:
 def test_host_pools_close_the_least_recently_used() -> None:
     import httpx
 
-    from ingest.host_pools import HostPools
+    from newsflow.ingest.host_pools import HostPools
 
     with LocalServer(keep_alive=True) as server:
         server.static("/feed.xml", FEED, "application/rss+xml")

@@ -24,9 +24,9 @@ from types import SimpleNamespace
 import orjson
 import pytest
 
-from bus.dead_letters import parse_envelope
-from ingest.record import Article, Enrichment, article_id
-from ingest.urls import canonical_url
+from newsflow.bus.dead_letters import parse_envelope
+from newsflow.ingest.record import Article, Enrichment, article_id
+from newsflow.ingest.urls import canonical_url
 from newsflow.runner import run_all
 from newsflow.settings import FeedConfig, load
 from newsflow.static_site import SEED_FEEDS, SEED_ORIGIN, SEED_SITE, serve
@@ -180,7 +180,7 @@ def test_enrich_worker_killed_mid_stream_then_restarted_loses_and_duplicates_not
 
 
 def test_poison_messages_go_to_the_dead_letter_topic_the_stream_goes_on_and_replay_works(pipeline):
-    from bus.kafka import KafkaBroker
+    from newsflow.bus.kafka import KafkaBroker
     from newsflow.wiring import topic_partitions
 
     p = pipeline
@@ -266,7 +266,7 @@ def _outage_article(i: int) -> Article:
 
 
 def test_elasticsearch_outage_index_daemon_waits_without_committing_and_loses_nothing(pipeline, daemons):
-    from bus.kafka import KafkaBroker
+    from newsflow.bus.kafka import KafkaBroker
     from newsflow.wiring import topic_partitions
 
     p = pipeline

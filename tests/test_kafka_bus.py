@@ -8,9 +8,9 @@ from typing import Callable
 
 import pytest
 
-from bus.backend import BusUnavailable
-from bus.kafka import KafkaBroker, KafkaBusConsumer, client_config
-from bus.types import BrokerMessage, Partition
+from newsflow.bus.backend import BusUnavailable
+from newsflow.bus.kafka import KafkaBroker, KafkaBusConsumer, client_config
+from newsflow.bus.types import BrokerMessage, Partition
 from newsflow.settings import BusConfig, KafkaConfig
 
 services = pytest.mark.services

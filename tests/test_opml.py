@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from ingest.opml import OpmlError, OpmlFeed, write_opml, read_opml
+from newsflow.ingest.opml import OpmlError, OpmlFeed, write_opml, read_opml
 from newsflow.settings import FeedConfig
 
 NESTED = b"""<?xml version="1.0" encoding="UTF-8"?>

@@ -11,12 +11,12 @@ from typing import Callable
 
 import pytest
 
-import ingest.poller as poller_module
-from ingest.feedstate import FeedState, FeedStateStore
-from ingest.fetcher import Fetcher
-from ingest.poller import Poller, PollStats
-from ingest.record import article_id
-from ingest.urls import canonical_url
+import newsflow.ingest.poller as poller_module
+from newsflow.ingest.feedstate import FeedState, FeedStateStore
+from newsflow.ingest.fetcher import Fetcher
+from newsflow.ingest.poller import Poller, PollStats
+from newsflow.ingest.record import article_id
+from newsflow.ingest.urls import canonical_url
 from newsflow.settings import FeedConfig, PollerConfig
 from tests.support.feeds_http import (
     CollectingSink,
@@ -167,7 +167,7 @@ def test_entry_errors_counted_logged_and_not_retried_forever(
     h = Harness(tmp_path, max_body_bytes=50_000)
     feed = server.url("/feed")
 
-    with caplog.at_level(logging.WARNING, logger="ingest.poller"):
+    with caplog.at_level(logging.WARNING, logger="newsflow.ingest.poller"):
         first = h.poll(feed)
     assert first.articles_emitted == 1
     assert dict(first.article_errors) == {
@@ -379,7 +379,7 @@ def test_settings_give_config_and_feed_list(server: LocalServer, tmp_path: Path)
 
 
 def test_seed_site_with_the_real_extractor(server: LocalServer, tmp_path: Path) -> None:
-    extractor = pytest.importorskip("ingest.extractor")
+    extractor = pytest.importorskip("newsflow.ingest.extractor")
     serve_seed_site(server)
     atom, rss = server.url("/feeds/posts/default.xml"), server.url("/rss.xml")
     h = Harness(tmp_path)
@@ -434,7 +434,7 @@ def test_seed_site_under_its_real_urls_through_host_map(server: LocalServer, tmp
 def test_the_pages_http_charset_reaches_the_extractor(server: LocalServer, tmp_path: Path) -> None:
     """A page whose only encoding label is its Content-Type header (no <meta charset>): short
     EUC-JP text is mis-guessed without the header, so the poller must pass it on."""
-    extractor = pytest.importorskip("ingest.extractor")
+    extractor = pytest.importorskip("newsflow.ingest.extractor")
     text = ("政府は月曜日、新たな経済対策を発表した。財務大臣は記者会見で、予算は十分に確保されていると述べた。"
             "専門家は、物価の上昇が続く中で家計への支援が急務だと指摘している。野党は対策の規模が小さすぎると批判した。")
     page = f"<html><head><title>経済対策</title></head><body><article><h1>経済対策を発表</h1><p>{text}</p></article></body></html>"

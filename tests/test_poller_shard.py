@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.feedstate import FeedStateStore
-from ingest.fetcher import Fetcher
-from ingest.poller import Poller
-from ingest.shard import parse_shard, shard_of, take_shard
+from newsflow.ingest.feedstate import FeedStateStore
+from newsflow.ingest.fetcher import Fetcher
+from newsflow.ingest.poller import Poller
+from newsflow.ingest.shard import parse_shard, shard_of, take_shard
 from newsflow.settings import ConfigError, FeedConfig, PollerConfig, load
 
 

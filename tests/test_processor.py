@@ -15,15 +15,15 @@ from typing import Any, Callable
 import orjson
 import pytest
 
-from bus.backend import BusUnavailable, MessageRejected
-from bus.dead_letters import DeadLetters
-from bus.local import LocalBroker
-from bus.processor import StreamProcessor
-from bus.steps import Backoff, BatchStep, CommitOffsets, ProcessingStrategy, Produce, RunTask, WriteToIndex
-from bus.types import BrokerMessage, Message
-from index.base import IndexUnavailable, SearchQuery
-from index.sqlite_fts import SqliteIndex
-from ingest.record import Article, Enrichment
+from newsflow.bus.backend import BusUnavailable, MessageRejected
+from newsflow.bus.dead_letters import DeadLetters
+from newsflow.bus.local import LocalBroker
+from newsflow.bus.processor import StreamProcessor
+from newsflow.bus.steps import Backoff, BatchStep, CommitOffsets, ProcessingStrategy, Produce, RunTask, WriteToIndex
+from newsflow.bus.types import BrokerMessage, Message
+from newsflow.index.base import IndexUnavailable, SearchQuery
+from newsflow.index.sqlite_fts import SqliteIndex
+from newsflow.ingest.record import Article, Enrichment
 
 CLEANED, ENRICHED, DEAD = "cleaned", "enriched", "dead"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.fetcher import Fetcher
-from ingest.urls import host_of
-from ingest.robots import RETRY_SECONDS, TTL_SECONDS, RobotsPolicy, agent_token
+from newsflow.ingest.fetcher import Fetcher
+from newsflow.ingest.urls import host_of
+from newsflow.ingest.robots import RETRY_SECONDS, TTL_SECONDS, RobotsPolicy, agent_token
 from newsflow.settings import PollerConfig
 from tests.support.feeds_http import LocalServer, atom_feed, html_page
 from tests.test_poller import Harness
@@ -155,7 +155,7 @@ def test_crawl_delay_spaces_every_request_to_the_site(server: LocalServer):
 def test_crawl_delay_is_capped_and_can_be_ignored(server: LocalServer, caplog):
     server.static("/robots.txt", b"User-agent: newsflow\nCrawl-delay: 3600\nDisallow: /x/\n", "text/plain")
     server.static("/news/1", html_page("1"), "text/html")
-    with caplog.at_level("WARNING", logger="ingest.robots"):
+    with caplog.at_level("WARNING", logger="newsflow.ingest.robots"):
         assert _crawl(server, PollerConfig(per_host_delay=0.0, max_crawl_delay=0.25), ["/news/1"]) == 0.25
     assert "3600 s between requests; using poller.max_crawl_delay" in caplog.text
     assert _crawl(server, PollerConfig(per_host_delay=0.0, max_crawl_delay=0), ["/news/1"]) == 0.0

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ingest.schedule import (
+from newsflow.ingest.schedule import (
     ScheduleParams,
     error_interval,
     interval_for_rate,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from newsflow.settings import ConfigError, EnricherName, load
-from processors.enrich.chain import FACTORIES
+from newsflow.processors.enrich.chain import FACTORIES
 
 REPO = Path(__file__).resolve().parents[1]
 

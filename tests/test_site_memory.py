@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.site_memory import SiteMemory
+from newsflow.ingest.site_memory import SiteMemory
 
 SITE = "news.example.org"
 PROMO = "Get Motor Cycle Monthly delivered through your letterbox every month."
@@ -101,8 +101,8 @@ def test_a_threshold_of_one_page_is_refused() -> None:
 
 
 def test_the_poller_step_strips_then_learns(tmp_path: Path) -> None:
-    from ingest.record import Article
-    from ingest.site_memory import learn_and_strip
+    from newsflow.ingest.record import Article
+    from newsflow.ingest.site_memory import learn_and_strip
 
     memory = SiteMemory(tmp_path / "m.json", min_pages=3)
     articles = [Article.new(f"https://{SITE}/story-{n}", text=page(n), source=SITE) for n in range(4)]
@@ -112,7 +112,7 @@ def test_the_poller_step_strips_then_learns(tmp_path: Path) -> None:
 
 
 def test_memory_over_all_sites_is_capped_forgetting_the_least_recent_site(monkeypatch) -> None:
-    from ingest import site_memory
+    from newsflow.ingest import site_memory
 
     monkeypatch.setattr(site_memory, "MAX_TOTAL_LINES", 36)
     memory = SiteMemory(min_pages=3)
@@ -129,7 +129,7 @@ def test_memory_over_all_sites_is_capped_forgetting_the_least_recent_site(monkey
 
 
 def test_saves_are_timed_not_per_page(tmp_path: Path) -> None:
-    from ingest import site_memory
+    from newsflow.ingest import site_memory
 
     memory = SiteMemory(tmp_path / "memory.json")
     assert not memory.save_due()  # nothing learnt yet

@@ -11,10 +11,10 @@ import orjson
 import pytest
 from prometheus_client import REGISTRY
 
-from bus.backend import BusUnavailable, MessageRejected
-from bus.dead_letters import DeadLetters, parse_envelope, replay
-from bus.local import LocalBroker
-from bus.steps import (
+from newsflow.bus.backend import BusUnavailable, MessageRejected
+from newsflow.bus.dead_letters import DeadLetters, parse_envelope, replay
+from newsflow.bus.local import LocalBroker
+from newsflow.bus.steps import (
     Backoff,
     Batch,
     BatchStep,
@@ -25,9 +25,9 @@ from bus.steps import (
     RunTaskInPool,
     WriteToIndex,
 )
-from bus.types import FILTERED, BrokerMessage, Message, Partition
-from index.base import IndexUnavailable, Outcome, WriteResult
-from ingest.record import Article, RecordError
+from newsflow.bus.types import FILTERED, BrokerMessage, Message, Partition
+from newsflow.index.base import IndexUnavailable, Outcome, WriteResult
+from newsflow.ingest.record import Article, RecordError
 
 P0 = Partition("in", 0)
 P1 = Partition("in", 1)

@@ -9,9 +9,9 @@ Public API::
     estimate_jaccard(a.enrichment.minhash, b.enrichment.minhash)
 """
 
-from processors.enrich.base import Enricher, EnricherUnavailable, EnrichError
-from processors.enrich.chain import FACTORIES, EnrichChain, build_chain
-from processors.enrich.fingerprint import NearDuplicateIndex, estimate_jaccard, fingerprint
+from newsflow.processors.enrich.base import Enricher, EnricherUnavailable, EnrichError
+from newsflow.processors.enrich.chain import FACTORIES, EnrichChain, build_chain
+from newsflow.processors.enrich.fingerprint import NearDuplicateIndex, estimate_jaccard, fingerprint
 
 __all__ = [
     "Enricher",

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from ingest.record import Article, Enrichment
+from newsflow.ingest.record import Article, Enrichment
 
 
 class EnricherUnavailable(RuntimeError):

@@ -12,46 +12,46 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from ingest.record import Article, Enrichment
-from processors.enrich.base import Enricher, EnrichError
-from processors.enrich.fingerprint import NearDuplicateIndex
+from newsflow.ingest.record import Article, Enrichment
+from newsflow.processors.enrich.base import Enricher, EnrichError
+from newsflow.processors.enrich.fingerprint import NearDuplicateIndex
 
 if TYPE_CHECKING:
     from newsflow.settings import EnrichConfig
 
 
 def _language(cfg: "EnrichConfig") -> Enricher:
-    from processors.enrich.language import LanguageEnricher
+    from newsflow.processors.enrich.language import LanguageEnricher
 
     return LanguageEnricher()
 
 
 def _stats(cfg: "EnrichConfig") -> Enricher:
-    from processors.enrich.stats import StatsEnricher
+    from newsflow.processors.enrich.stats import StatsEnricher
 
     return StatsEnricher()
 
 
 def _keyphrases(cfg: "EnrichConfig") -> Enricher:
-    from processors.enrich.keyphrases import KeyphraseEnricher
+    from newsflow.processors.enrich.keyphrases import KeyphraseEnricher
 
     return KeyphraseEnricher(cfg.max_keyphrases)
 
 
 def _entities(cfg: "EnrichConfig") -> Enricher:
-    from processors.enrich.entities import EntityEnricher
+    from newsflow.processors.enrich.entities import EntityEnricher
 
     return EntityEnricher(cfg.spacy_model)
 
 
 def _places(cfg: "EnrichConfig") -> Enricher:
-    from processors.enrich.places import PlaceEnricher
+    from newsflow.processors.enrich.places import PlaceEnricher
 
     return PlaceEnricher()
 
 
 def _fingerprint(cfg: "EnrichConfig") -> Enricher:
-    from processors.enrich.fingerprint import FingerprintEnricher
+    from newsflow.processors.enrich.fingerprint import FingerprintEnricher
 
     return FingerprintEnricher()
 

