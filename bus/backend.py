@@ -6,6 +6,7 @@ from concurrent.futures import Future
 from typing import Callable, Mapping, Protocol, Sequence
 
 from newsflow.bus.types import BrokerMessage, Partition
+from newsflow.core.errors import Transient
 
 AssignCallback = Callable[[Sequence[Partition]], None]
 
@@ -14,7 +15,7 @@ class MessageRejected(Exception):
     """Raised by a step's ``submit`` when it is full: backpressure, try the same message later."""
 
 
-class BusUnavailable(Exception):
+class BusUnavailable(Transient):
     """The broker cannot be reached right now; callers back off and retry, they never drop data."""
 
 

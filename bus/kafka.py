@@ -28,7 +28,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from newsflow.bus.backend import AssignCallback, BusUnavailable
 from newsflow.bus.types import BrokerMessage, Partition
-from newsflow.settings import BusConfig, KafkaConfig
+from newsflow.bus.config import BusConfig, KafkaConfig
 
 log = logging.getLogger(__name__)
 

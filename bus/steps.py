@@ -35,11 +35,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterable, List, Mapping, Sequence, TypeVar
 
 from newsflow.bus.backend import BusUnavailable, MessageRejected, Producer
+from newsflow.core.errors import Transient
 from newsflow.bus.dead_letters import DeadLetters
 from newsflow.bus.metrics import ARTICLES_INDEXED, BULK_FAILURES, BULK_SECONDS, PROCESSOR_ERRORS
 from newsflow.bus.types import FILTERED, BrokerMessage, Message, Partition
 from newsflow.index.base import Index, IndexUnavailable, Outcome
-from newsflow.ingest.record import Article
+from newsflow.core.record import Article
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ T = TypeVar("T")
 U = TypeVar("U")
 
 # Not the message's fault: the message is retried later, never dead-lettered.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (BusUnavailable, IndexUnavailable)
+# The bus, the index, any dependency that is down for now: wait and retry the same work.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (Transient,)
 
 _JOIN_SLICE = 0.05  # how often join() re-checks for progress
 

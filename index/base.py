@@ -7,7 +7,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Protocol, Sequence
 
-from newsflow.ingest.record import Article
+from newsflow.core.errors import Transient
+from newsflow.core.record import Article
 
 
 class Outcome(str, Enum):
@@ -23,7 +24,7 @@ class WriteResult:
     error: str | None = None
 
 
-class IndexUnavailable(Exception):
+class IndexUnavailable(Transient):
     """The whole index cannot be reached; the caller waits and retries the same batch."""
 
 

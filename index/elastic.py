@@ -22,9 +22,10 @@ from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundErro
 from elasticsearch.helpers import streaming_bulk
 
 from newsflow.index.base import Hit, IndexUnavailable, Outcome, SearchQuery, SearchResults, WriteResult
-from newsflow.index.sqlite_fts import normalise_host, normalise_language
-from newsflow.ingest.record import Article, Enrichment, Entities, Place, article_id, utcnow
-from newsflow.settings import ElasticsearchConfig
+from newsflow.core.lang import primary_language
+from newsflow.index.sqlite_fts import normalise_host
+from newsflow.core.record import Article, Enrichment, Entities, Place, article_id, utcnow
+from newsflow.index.config import ElasticsearchConfig
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ def to_document(article: Article, ingested_at: datetime | str | None = None) -> 
     }
     e = article.enrichment
     # `language` is what analysts facet on: the detected language, else what the page declared.
-    doc["language"] = normalise_language((e.language if e is not None and e.language else None) or article.language_hint)
+    doc["language"] = primary_language((e.language if e is not None and e.language else None) or article.language_hint)
     if e is not None:
         locations = [g for g in (_geo(p) for p in e.places) if g is not None]
         doc.update(
@@ -460,7 +461,7 @@ class ElasticIndex:
             host = normalise_host(query.source)
             should = [term("source", host), term("source", f"www.{host}"), term("site", query.source.strip())]
             filters.append({"bool": {"should": should, "minimum_should_match": 1}})
-        language = normalise_language(query.language)
+        language = primary_language(query.language)
         if language:
             filters.append(term("language", language))
         if query.since or query.until:

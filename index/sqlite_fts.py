@@ -30,7 +30,8 @@ from typing import Any, Sequence
 from urllib.parse import urlsplit
 
 from newsflow.index.base import Hit, IndexUnavailable, Outcome, SearchQuery, SearchResults, WriteResult
-from newsflow.ingest.record import Article, RecordError
+from newsflow.core.lang import primary_language
+from newsflow.core.record import Article, RecordError
 
 SCHEMA_VERSION = 1
 HIGHLIGHT_PRE, HIGHLIGHT_POST = "<em>", "</em>"
@@ -92,12 +93,6 @@ def normalise_host(value: str) -> str:
         value = urlsplit(value).hostname or value
     value = value.split("/", 1)[0]
     return value[4:] if value.startswith("www.") else value
-
-
-def normalise_language(value: str | None) -> str | None:
-    if not value:
-        return None
-    return re.split(r"[-_]", value.strip(), maxsplit=1)[0].casefold() or None
 
 
 def _epoch(value: datetime | None) -> float | None:
@@ -279,7 +274,7 @@ class SqliteIndex:
             article.to_json().decode("utf-8"),
             normalise_host(article.source) if article.source else None,
             article.site.strip().casefold() if article.site else None,
-            normalise_language(language),
+            primary_language(language),
             published,
             published if published is not None else _epoch(article.fetched_at),
             now,
@@ -294,7 +289,7 @@ class SqliteIndex:
             params += [normalise_host(query.source), query.source.strip().casefold()]
         if query.language and query.language.strip():
             where.append("a.language = ?")
-            params.append(normalise_language(query.language))
+            params.append(primary_language(query.language))
         if query.since is not None:
             where.append("a.sort_at >= ?")
             params.append(_epoch(query.since))

@@ -43,9 +43,10 @@ from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
 
 from newsflow.ingest.boilerplate import Removed, lines_in_boxes, strip_chrome, strip_credits, unconfirmed_tail
-from newsflow.ingest.record import Article, Origin
+from newsflow.core.lang import primary_language
+from newsflow.core.record import Article, Origin
 from newsflow.ingest.urls import InvalidURL, canonical_url
-from newsflow.settings import ExtractConfig
+from newsflow.ingest.config import ExtractConfig
 
 if TYPE_CHECKING:
     from newsflow.ingest.feedparse import FeedEntry
@@ -78,7 +79,6 @@ _COMMON_LEGACY = frozenset({
     "iso8859_2", "iso8859_5", "iso8859_7", "iso8859_8", "iso8859_9", "iso8859_15", "koi8_r", "koi8_u",
     "shift_jis", "cp932", "euc_jp", "iso2022_jp", "euc_kr", "cp949", "gb2312", "gbk", "gb18030", "big5", "big5hkscs",
 })
-_LANG = re.compile(r"[a-z]{2,3}")
 _WORDS = re.compile(r"\w+")
 _BARE_URL = re.compile(r"https?://\S+")
 MAX_HEADLINE_WORDS = 40  # a longer first line is a paragraph, whatever the title says
@@ -239,7 +239,7 @@ def extract(
         _aware(entry.updated) if entry else None,
     )
     language, prov_language = _pick(
-        _page_language(tree, metas) or _lang_tag(doc.language), _lang_tag(entry.language) if entry else None
+        _page_language(tree, metas) or primary_language(doc.language), primary_language(entry.language) if entry else None
     )
     site = _clean(metas.get("og:site_name")) or _clean(doc.sitename)
     if site and site.lower() in PLATFORM_NAMES:
@@ -693,13 +693,6 @@ def _article_scope(tree: HtmlElement) -> HtmlElement | None:
 
 
 def _page_language(tree: HtmlElement, metas: dict[str, str]) -> str | None:
-    return _lang_tag(tree.get("lang") or tree.get("{http://www.w3.org/XML/1998/namespace}lang")
+    return primary_language(tree.get("lang") or tree.get("{http://www.w3.org/XML/1998/namespace}lang")
                      or metas.get("content-language") or metas.get("og:locale"))
 
-
-def _lang_tag(value: str | None) -> str | None:
-    """"en-GB", "en_US", "EN" -> "en": the primary subtag, as the language enricher reports it."""
-    if not value:
-        return None
-    primary = value.split(",")[0].strip().replace("_", "-").split("-")[0].lower()
-    return primary if _LANG.fullmatch(primary) and primary not in ("und", "mul", "zxx") else None

@@ -14,7 +14,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -22,7 +21,7 @@ import httpx
 from newsflow.ingest.host_pools import HostPools
 from newsflow.ingest.politeness import HostLimiter, Ready
 from newsflow.ingest.urls import host_of
-from newsflow.settings import PollerConfig
+from newsflow.ingest.config import PollerConfig
 
 # May this url be requested? Asked about each redirect target of a page (robots.txt).
 Allow = Callable[[str], Awaitable[bool]]

@@ -27,7 +27,7 @@ from newsflow.ingest import metrics
 from newsflow.ingest.feedparse import FeedEntry, FeedError, ParsedFeed, parse_feed
 from newsflow.ingest.feedstate import STATUS_ERROR, STATUS_FAILING, STATUS_OK, FeedState, FeedStateStore
 from newsflow.ingest.fetcher import FetchError, Fetcher, FetchResult
-from newsflow.ingest.record import Article, article_id
+from newsflow.core.record import Article, article_id
 from newsflow.ingest.shard import take_shard
 from newsflow.ingest.schedule import (
     ScheduleParams,
@@ -39,7 +39,7 @@ from newsflow.ingest.schedule import (
 )
 from newsflow.ingest.robots import RobotsPolicy, agent_token
 from newsflow.ingest.urls import InvalidURL, canonical_url
-from newsflow.settings import FeedConfig, PollerConfig, Settings
+from newsflow.ingest.config import FeedConfig, PollerConfig
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class _EntriesOutcome:
 class Poller:
     def __init__(
         self,
-        settings: Settings | PollerConfig,
+        config: PollerConfig,
         store: FeedStateStore,
         fetcher: Fetcher,
         extract: ExtractFn,
@@ -150,11 +150,7 @@ class Poller:
         sink_timeout: float = 120.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if isinstance(settings, Settings):
-            self.config = settings.poller
-            feeds = settings.feeds if feeds is None else feeds
-        else:
-            self.config = settings
+        self.config = config
         self.store = store
         self.fetcher = fetcher
         self.robots = RobotsPolicy(fetcher, agent_token(self.config.user_agent)) if self.config.obey_robots else None

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
 
-from newsflow.settings import FeedConfig, PollerConfig
+from newsflow.ingest.config import FeedConfig, PollerConfig
 
 DAY = 86400.0
 RATE_WINDOW = 20  # newest entries used to estimate the publishing rate

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
-    from newsflow.ingest.record import Article
+    from newsflow.core.record import Article
 
 MIN_PAGES = 3  # a line on this many distinct pages of a site is the site's template
 # Least-seen lines are forgotten beyond this. A theme has tens to a few hundred lines, seen on

@@ -82,7 +82,7 @@ def bench_enrich(
     YAKE beside newsflow's keyphrases, when installed)."""
     from newsflow.ingest.extractor import extract_article
     from newsflow.corpus import load_pages
-    from newsflow.settings import EnrichConfig
+    from newsflow.processors.config import EnrichConfig
     from newsflow.processors.enrich.chain import build_chain
 
     cfg = EnrichConfig() if not enrichers else EnrichConfig(enrichers=[e.strip() for e in enrichers.split(",") if e.strip()])

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -221,7 +220,7 @@ def run_both(
     """
     from newsflow.ingest.extractor import ExtractionError, extract
     from newsflow.ingest.site_memory import SiteMemory
-    from newsflow.settings import ExtractConfig
+    from newsflow.ingest.config import ExtractConfig
 
     configs = {name: ExtractConfig(**v.config) for name, v in variants.items()}
     traf: dict[str, str | None] = {}

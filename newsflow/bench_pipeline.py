@@ -446,7 +446,7 @@ def drain_enrich(config: Path, log_dir: Path, run: str, daemons: int, workers: i
 def _cleanup(config: Path, run: str, drains: list[str]) -> None:
     from newsflow.index.elastic import ElasticIndex
     from newsflow.settings import load
-    from newsflow.wiring import group, topic_partitions
+    from newsflow.pipeline.backends import group, topic_partitions
 
     s = load(config)
     try:

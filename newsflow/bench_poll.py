@@ -98,7 +98,7 @@ def run_bench(n_feeds: int, hosts: int, delay: float, concurrency: int, data_dir
     from newsflow.ingest.fetcher import Fetcher
     from newsflow.ingest.poller import Poller
     from newsflow.corpus import ServerProcess, feed_kind, host_map, poll_feed_url
-    from newsflow.settings import FeedConfig, PollerConfig
+    from newsflow.ingest.config import FeedConfig, PollerConfig
 
     def no_articles(*_: object) -> object:
         raise AssertionError("bench poll fetches no articles: every entry is seen")

@@ -12,7 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from newsflow.settings import ConfigError, Settings, default_config_path, load
+from newsflow.core.errors import ConfigError
+
+from newsflow.settings import Settings, default_config_path, load
 
 app = typer.Typer(help="newsflow: feeds -> clean articles -> enrichment -> search index.", no_args_is_help=True)
 feeds_app = typer.Typer(help="Manage the feed list in the config file.", no_args_is_help=True)
@@ -68,7 +70,7 @@ def feeds_add(url: str, name: Optional[str] = typer.Option(None, help="A display
     from pydantic import ValidationError
 
     from newsflow.feedlist import add_feeds
-    from newsflow.settings import FeedConfig
+    from newsflow.ingest.config import FeedConfig
 
     try:
         feed = FeedConfig(url=url, name=name)
@@ -134,7 +136,7 @@ def feeds_import(opml: Path, config: Optional[Path] = ConfigOpt) -> None:
     """Import the feeds of an OPML file into the config file."""
     from newsflow.ingest.opml import OpmlError, read_opml
     from newsflow.feedlist import add_feeds
-    from newsflow.settings import FeedConfig
+    from newsflow.ingest.config import FeedConfig
 
     try:
         found = read_opml(opml.read_bytes())
@@ -182,7 +184,7 @@ def extract(
 ) -> None:
     """Extract one article (text and metadata) and print it."""
     from newsflow.ingest.extractor import ExtractionError, extract_article
-    from newsflow.ingest.record import Enrichment
+    from newsflow.core.record import Enrichment
 
     s = _settings(config)
     if file_or_url.startswith(("http://", "https://")):
@@ -268,7 +270,7 @@ def search(
     import orjson
 
     from newsflow.index.base import SearchQuery
-    from newsflow.wiring import open_index
+    from newsflow.pipeline.backends import open_index
 
     s = _settings(config)
     idx = open_index(s, create=False)

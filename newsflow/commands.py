@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 import typer
 
-from newsflow import logs
+from newsflow.daemon import logs
 
 if TYPE_CHECKING:
-    from newsflow.daemon import HealthServer
+    from newsflow.daemon.health import HealthServer
 from newsflow.settings import Settings
 from newsflow.cli import ConfigOpt, _settings, app, dlq_app, err, out
 
@@ -30,8 +30,8 @@ def run(
 ) -> None:
     """Run every stage in one process (embedded bus, or Kafka if the config says so)."""
     from newsflow.processors.enrich import EnricherUnavailable
-    from newsflow.daemon import install_signal_handlers
-    from newsflow.runner import run_all
+    from newsflow.daemon.health import install_signal_handlers
+    from newsflow.pipeline.run_all import run_all
 
     s = _settings(config)
     logs.configure("text" if once else s.daemon.log_format, s.daemon.log_level if not once else "WARNING")
@@ -60,10 +60,10 @@ def demo(
     from newsflow.index.base import SearchQuery
     from newsflow.cli import snippet_markup
     from newsflow.processors.enrich import EnricherUnavailable
-    from newsflow.runner import run_all
-    from newsflow.settings import FeedConfig
+    from newsflow.pipeline.run_all import run_all
+    from newsflow.ingest.config import FeedConfig
     from newsflow.static_site import SEED_FEEDS, SEED_ORIGIN, SEED_SITE, serve
-    from newsflow.wiring import open_index
+    from newsflow.pipeline.backends import open_index
 
     s = _settings(config)
     logs.configure("text", "WARNING")
@@ -118,7 +118,7 @@ if __name__ == "__main__":  # pragma: no cover
 
 
 def _daemon(config: Optional[Path], stage: str) -> tuple[Settings, threading.Event]:
-    from newsflow.daemon import install_signal_handlers
+    from newsflow.daemon.health import install_signal_handlers
 
     s = _settings(config)
     logs.configure(s.daemon.log_format, s.daemon.log_level)
@@ -128,7 +128,7 @@ def _daemon(config: Optional[Path], stage: str) -> tuple[Settings, threading.Eve
 
 
 def _health(s: Settings, ready: Callable[[], bool]) -> Optional["HealthServer"]:
-    from newsflow.daemon import HealthServer
+    from newsflow.daemon.health import HealthServer
 
     if not s.daemon.metrics_port:
         return None
@@ -138,7 +138,7 @@ def _health(s: Settings, ready: Callable[[], bool]) -> Optional["HealthServer"]:
 @app.command()
 def poll(config: Optional[Path] = ConfigOpt) -> None:
     """Daemon: poll the feeds and send cleaned articles to the bus."""
-    from newsflow.runner import poll_forever
+    from newsflow.pipeline.daemons import poll_forever
 
     s, stop = _daemon(config, "poll")
     poll_forever(s, stop, _health)
@@ -148,7 +148,7 @@ def poll(config: Optional[Path] = ConfigOpt) -> None:
 def enrich(config: Optional[Path] = ConfigOpt) -> None:
     """Daemon: consume cleaned articles, enrich them, produce enriched ones."""
     from newsflow.processors.enrich import EnricherUnavailable
-    from newsflow.runner import consume_forever
+    from newsflow.pipeline.daemons import consume_forever
 
     s, stop = _daemon(config, "enrich")
     try:
@@ -160,7 +160,7 @@ def enrich(config: Optional[Path] = ConfigOpt) -> None:
 @app.command("index")
 def index_cmd(config: Optional[Path] = ConfigOpt) -> None:
     """Daemon: consume enriched articles and write them to the index."""
-    from newsflow.runner import consume_forever
+    from newsflow.pipeline.daemons import consume_forever
 
     s, stop = _daemon(config, "index")
     consume_forever(s, "index", stop, _health)
@@ -177,7 +177,7 @@ def dlq_replay(
 ) -> None:
     """Send dead letters back to the topic they came from (after you fixed the cause)."""
     from newsflow.bus.dead_letters import replay
-    from newsflow.wiring import group, open_broker, topic_partitions
+    from newsflow.pipeline.backends import group, open_broker, topic_partitions
 
     s = _settings(config)
     logs.configure("text", "WARNING")

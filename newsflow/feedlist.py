@@ -7,7 +7,7 @@ from pathlib import Path
 import tomlkit
 from tomlkit.items import AoT, Array
 
-from newsflow.settings import FeedConfig
+from newsflow.ingest.config import FeedConfig
 
 
 class FeedListError(Exception):

@@ -23,7 +23,7 @@ import typer
 from rich.markup import escape
 
 from newsflow.cli import app, err, out
-from newsflow.settings import ElasticsearchConfig
+from newsflow.index.config import ElasticsearchConfig
 
 if TYPE_CHECKING:
     import httpx

@@ -11,7 +11,7 @@ from typing import Callable, Optional, TypeVar
 import typer
 from rich.markup import escape
 
-from newsflow import logs
+from newsflow.daemon import logs
 from newsflow.cli import ConfigOpt, _settings, app, err, out
 
 T = TypeVar("T")
@@ -50,7 +50,7 @@ def setup(
     import the Kibana data views, saved searches and dashboards. Safe to run again."""
     from newsflow.bus.backend import BusUnavailable
     from newsflow.index.base import IndexUnavailable
-    from newsflow.wiring import open_broker, open_index, topic_partitions
+    from newsflow.pipeline.backends import open_broker, open_index, topic_partitions
 
     s = _settings(config)
     logs.configure("text", "WARNING")

@@ -15,10 +15,10 @@ from typing import Any, Callable, Optional
 import typer
 from rich.table import Table
 
-from newsflow import logs
+from newsflow.daemon import logs
 from newsflow.cli import ConfigOpt, _settings, app, err, out
 from newsflow.settings import Settings
-from newsflow.wiring import group
+from newsflow.pipeline.backends import group
 
 # The stage groups and the topic each consumes.
 STAGES = (("enrich", "cleaned"), ("index", "enriched"))
@@ -132,7 +132,7 @@ def _local_broker(settings: Settings) -> Any:
 
 
 def index_counts(settings: Settings) -> dict[str, Any]:
-    from newsflow.wiring import open_index
+    from newsflow.pipeline.backends import open_index
 
     if settings.index.backend == "elasticsearch":
         name = settings.index.elasticsearch.alias

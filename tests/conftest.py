@@ -37,7 +37,7 @@ def kafka_bus_config():
     """A BusConfig for the real broker; fails or skips (see module doc) when it is down."""
     from kafka import KafkaAdminClient
 
-    from newsflow.settings import BusConfig, KafkaConfig
+    from newsflow.bus.config import BusConfig, KafkaConfig
 
     error: Exception | None = None
     try:
@@ -101,7 +101,7 @@ def es_hosts() -> list[str]:
 
 @pytest.fixture
 def es_config(es_hosts):
-    from newsflow.settings import ElasticsearchConfig
+    from newsflow.index.config import ElasticsearchConfig
 
     # Distinct prefixes: the status index must not match the articles template pattern <alias>-*.
     return ElasticsearchConfig(hosts=es_hosts, alias=unique("nf-test"), feed_status_index=unique("nf-test-status"))

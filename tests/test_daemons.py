@@ -20,7 +20,9 @@ import time
 
 import pytest
 
-from newsflow.settings import FeedConfig, load
+from newsflow.ingest.config import FeedConfig
+
+from newsflow.settings import load
 from newsflow.static_site import SEED_FEEDS, SEED_ORIGIN, SEED_SITE, serve
 from tests.support.daemons import (  # noqa: F401 - fixtures
     LIGHT_ENRICHERS,
@@ -58,7 +60,7 @@ def status_json(cfg) -> dict:
 @pytest.mark.services
 def test_daemons_serve_health_and_metrics_status_reports_them_and_sigterm_exits_0(pipeline, daemons):
     from newsflow.bus.kafka import KafkaBroker
-    from newsflow.wiring import topic_partitions
+    from newsflow.pipeline.backends import topic_partitions
 
     p = pipeline
     with serve(SEED_SITE) as base:
@@ -265,8 +267,8 @@ def test_status_on_the_real_services_shows_lag_dead_letters_failing_feeds_and_un
     from newsflow.bus.kafka import KafkaBroker
     from newsflow.index.elastic import ElasticIndex
     from newsflow.ingest.feedstate import STATUS_FAILING, FeedState, FeedStateStore
-    from newsflow.ingest.record import Article
-    from newsflow.wiring import topic_partitions
+    from newsflow.core.record import Article
+    from newsflow.pipeline.backends import topic_partitions
 
     p = pipeline
     feeds = [{"url": "https://ok.test/feed.xml"}, {"url": "https://down.test/feed.xml", "name": "Down"}]
@@ -322,8 +324,8 @@ def test_status_on_the_real_services_shows_lag_dead_letters_failing_feeds_and_un
 def test_the_poll_sink_reports_whether_the_bus_took_the_last_article(tmp_path):
     """The poll daemon's readiness: a produce the bus refuses makes it unhealthy until one succeeds."""
     from newsflow.bus.local import LocalBroker
-    from newsflow.ingest.record import Article
-    from newsflow.stages import ArticleSink
+    from newsflow.core.record import Article
+    from newsflow.pipeline.poll_stage import ArticleSink
 
     article = Article.new("https://example.org/a", text="some text")
     good = LocalBroker(tmp_path / "bus.db")

@@ -28,7 +28,8 @@ from pydantic import BaseModel, SecretStr
 
 from newsflow import commands, kibana, setup_cmd  # noqa: F401  (register their commands)
 from newsflow.cli import app
-from newsflow.settings import CONFIG_ENV, DaemonConfig, Settings, load
+from newsflow.daemon.config import DaemonConfig
+from newsflow.settings import CONFIG_ENV, Settings, load
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"

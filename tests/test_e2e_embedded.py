@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from newsflow.index.base import SearchQuery
-from newsflow.runner import run_all
-from newsflow.settings import FeedConfig, Settings, load
+from newsflow.pipeline.run_all import run_all
+from newsflow.ingest.config import FeedConfig
+from newsflow.settings import Settings, load
 from newsflow.static_site import SEED_FEEDS, SEED_ORIGIN, SEED_SITE, serve
-from newsflow.wiring import open_index
+from newsflow.pipeline.backends import open_index
 
 EXPECTED = SEED_SITE / "expected"
 SEED_ID_URL = f"{SEED_ORIGIN}/post-us-russia-talks.html"
@@ -75,7 +76,7 @@ def test_seed_article_clean_dated_english_with_entities_and_labels(two_runs) -> 
     s, _, _ = two_runs
     idx = open_index(s, create=False)
     try:
-        from newsflow.ingest.record import article_id
+        from newsflow.core.record import article_id
 
         art = idx.get(article_id(SEED_ID_URL))
     finally:
@@ -100,7 +101,7 @@ def test_seed_article_clean_dated_english_with_entities_and_labels(two_runs) -> 
 
 def test_every_post_matches_its_expected_text(two_runs) -> None:
     s, _, _ = two_runs
-    from newsflow.ingest.record import article_id
+    from newsflow.core.record import article_id
 
     idx = open_index(s, create=False)
     try:

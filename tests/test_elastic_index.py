@@ -11,8 +11,8 @@ import pytest
 
 from newsflow.index.base import IndexUnavailable, Outcome, SearchQuery
 from newsflow.index.elastic import ElasticIndex, classify, from_document, to_document
-from newsflow.ingest.record import Article, Enrichment, Entities, Place
-from newsflow.settings import ElasticsearchConfig
+from newsflow.core.record import Article, Enrichment, Entities, Place
+from newsflow.index.config import ElasticsearchConfig
 
 services = pytest.mark.services
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "us-russia-talks.txt"

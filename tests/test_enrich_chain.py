@@ -2,8 +2,8 @@ import time
 
 import pytest
 
-from newsflow.ingest.record import Article, Enrichment
-from newsflow.settings import EnrichConfig
+from newsflow.core.record import Article, Enrichment
+from newsflow.processors.config import EnrichConfig
 from newsflow.processors.enrich import EnrichChain, EnricherUnavailable, EnrichError, build_chain
 from newsflow.processors.enrich import entities as ent
 from tests.test_enrich_fingerprint import EDITED

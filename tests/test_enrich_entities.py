@@ -3,7 +3,7 @@ import logging
 import pytest
 import spacy
 
-from newsflow.ingest.record import Article, Enrichment
+from newsflow.core.record import Article, Enrichment
 from newsflow.processors.enrich import EnricherUnavailable
 from newsflow.processors.enrich import entities as ent
 from newsflow.processors.enrich.entities import EntityEnricher, clean_name, collect

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from newsflow.ingest.record import Enrichment
+from newsflow.core.record import Enrichment
 from newsflow.processors.enrich.fingerprint import (
     NUM_PERM,
     FingerprintEnricher,

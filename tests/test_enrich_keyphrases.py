@@ -1,6 +1,6 @@
 import pytest
 
-from newsflow.ingest.record import Article, Enrichment
+from newsflow.core.record import Article, Enrichment
 from newsflow.processors.enrich.keyphrases import (
     CANDIDATES_PER_PHRASE,
     DEDUP_LIM,

@@ -1,5 +1,5 @@
-from newsflow.ingest.record import Article, Enrichment
-from newsflow.processors.enrich.base import primary_language
+from newsflow.core.record import Article, Enrichment
+from newsflow.core.lang import primary_language
 from newsflow.processors.enrich.language import LanguageEnricher
 from tests.test_enrich_seeds import SEEDS, seed_article
 

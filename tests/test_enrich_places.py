@@ -1,6 +1,6 @@
 import pytest
 
-from newsflow.ingest.record import Enrichment, Entities
+from newsflow.core.record import Enrichment, Entities
 from newsflow.processors.enrich.places import PlaceEnricher, gazetteer, name_key, resolve_places
 from tests.test_enrich_seeds import seed_article
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from newsflow.bus.types import FILTERED, BrokerMessage, Message, Partition
-from newsflow.ingest.record import Article
-from newsflow.enrich_pool import CountEnriched, enrich_message, start_pool
-from newsflow.settings import EnrichConfig
+from newsflow.core.record import Article
+from newsflow.pipeline.enrich_pool import CountEnriched, enrich_message, start_pool
+from newsflow.processors.config import EnrichConfig
 
 TEXT = "The foreign minister met his counterpart in Geneva on Monday to discuss the trade agreement. " * 5
 
@@ -92,7 +92,7 @@ def test_a_dead_worker_gets_the_stage_a_fresh_pool():
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    from newsflow.enrich_pool import SelfHealingPool
+    from newsflow.pipeline.enrich_pool import SelfHealingPool
 
     pool = SelfHealingPool(lambda: ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")))
     try:

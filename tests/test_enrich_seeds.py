@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from newsflow.ingest.record import Article
+from newsflow.core.record import Article
 
 EXPECTED = Path(__file__).resolve().parents[1] / "seeds" / "site" / "expected"
 SEEDS = {

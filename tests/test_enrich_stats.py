@@ -1,4 +1,4 @@
-from newsflow.ingest.record import Enrichment
+from newsflow.core.record import Enrichment
 from newsflow.processors.enrich.stats import StatsEnricher, reading_time_minutes, word_count
 from tests.test_enrich_seeds import SEEDS, seed_article, seed_text
 

@@ -12,8 +12,8 @@ import pytest
 
 from newsflow.ingest.extractor import ExtractionError, decode_html, extract, extract_article, read_page
 from newsflow.ingest.feedparse import FeedEntry, parse_feed
-from newsflow.ingest.record import article_id
-from newsflow.settings import ExtractConfig
+from newsflow.core.record import article_id
+from newsflow.ingest.config import ExtractConfig
 
 SITE = Path(__file__).resolve().parent.parent / "seeds" / "site"
 BASE = "https://example-news.blogspot.com/"

@@ -20,7 +20,7 @@ import pytest
 from newsflow.ingest.feedstate import FeedStateStore
 from newsflow.ingest.fetcher import Fetcher
 from newsflow.ingest.poller import Poller, PollStats
-from newsflow.settings import FeedConfig, PollerConfig
+from newsflow.ingest.config import FeedConfig, PollerConfig
 from tests.support.feeds_http import CollectingSink, LocalServer, Request, html_page, stub_extract
 
 OWN = Path(__file__).parent / "fixtures" / "feeds"

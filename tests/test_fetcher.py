@@ -14,7 +14,7 @@ import pytest
 
 from newsflow.ingest.fetcher import FetchError, Fetcher, looks_binary, parse_max_age, parse_retry_after
 from newsflow.ingest.politeness import HostLimiter
-from newsflow.settings import PollerConfig
+from newsflow.ingest.config import PollerConfig
 from tests.support.feeds_http import LocalServer, Request, html_page
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'

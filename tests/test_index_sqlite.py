@@ -10,7 +10,7 @@ import pytest
 
 from newsflow.index.base import IndexUnavailable, Outcome, SearchQuery
 from newsflow.index.sqlite_fts import SqliteIndex, fts_query
-from newsflow.ingest.record import Article, Enrichment, Entities, Place
+from newsflow.core.record import Article, Enrichment, Entities, Place
 
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "us-russia-talks.txt"
 T0 = datetime(2022, 1, 10, 12, 0, tzinfo=timezone.utc)

@@ -25,10 +25,11 @@ import orjson
 import pytest
 
 from newsflow.bus.dead_letters import parse_envelope
-from newsflow.ingest.record import Article, Enrichment, article_id
+from newsflow.core.record import Article, Enrichment, article_id
 from newsflow.ingest.urls import canonical_url
-from newsflow.runner import run_all
-from newsflow.settings import FeedConfig, load
+from newsflow.pipeline.run_all import run_all
+from newsflow.ingest.config import FeedConfig
+from newsflow.settings import load
 from newsflow.static_site import SEED_FEEDS, SEED_ORIGIN, SEED_SITE, serve
 from tests.support.daemons import (  # noqa: F401 - fixtures
     LIGHT_ENRICHERS,
@@ -181,7 +182,7 @@ def test_enrich_worker_killed_mid_stream_then_restarted_loses_and_duplicates_not
 
 def test_poison_messages_go_to_the_dead_letter_topic_the_stream_goes_on_and_replay_works(pipeline):
     from newsflow.bus.kafka import KafkaBroker
-    from newsflow.wiring import topic_partitions
+    from newsflow.pipeline.backends import topic_partitions
 
     p = pipeline
     p.partitions = 1  # one partition: the good articles come after the poison in the same log
@@ -267,7 +268,7 @@ def _outage_article(i: int) -> Article:
 
 def test_elasticsearch_outage_index_daemon_waits_without_committing_and_loses_nothing(pipeline, daemons):
     from newsflow.bus.kafka import KafkaBroker
-    from newsflow.wiring import topic_partitions
+    from newsflow.pipeline.backends import topic_partitions
 
     p = pipeline
     p.partitions = 2

@@ -11,7 +11,7 @@ import pytest
 from newsflow.bus.backend import BusUnavailable
 from newsflow.bus.kafka import KafkaBroker, KafkaBusConsumer, client_config
 from newsflow.bus.types import BrokerMessage, Partition
-from newsflow.settings import BusConfig, KafkaConfig
+from newsflow.bus.config import BusConfig, KafkaConfig
 
 services = pytest.mark.services
 

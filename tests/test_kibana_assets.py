@@ -24,7 +24,7 @@ from typing import Any, Iterator
 import pytest
 
 from newsflow.index.elastic import FEED_STATUS_MAPPINGS, TEMPLATE_FILE
-from newsflow.settings import ElasticsearchConfig
+from newsflow.index.config import ElasticsearchConfig
 
 KIBANA_DIR = Path(__file__).resolve().parents[1] / "deploy" / "kibana"
 TYPES = {"index-pattern", "search", "lens", "map", "dashboard", "visualization"}

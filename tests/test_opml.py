@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from newsflow.ingest.opml import OpmlError, OpmlFeed, write_opml, read_opml
-from newsflow.settings import FeedConfig
+from newsflow.ingest.config import FeedConfig
 
 NESTED = b"""<?xml version="1.0" encoding="UTF-8"?>
 <opml version="2.0">

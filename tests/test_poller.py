@@ -15,9 +15,9 @@ import newsflow.ingest.poller as poller_module
 from newsflow.ingest.feedstate import FeedState, FeedStateStore
 from newsflow.ingest.fetcher import Fetcher
 from newsflow.ingest.poller import Poller, PollStats
-from newsflow.ingest.record import article_id
+from newsflow.core.record import article_id
 from newsflow.ingest.urls import canonical_url
-from newsflow.settings import FeedConfig, PollerConfig
+from newsflow.ingest.config import FeedConfig, PollerConfig
 from tests.support.feeds_http import (
     CollectingSink,
     LocalServer,
@@ -368,7 +368,7 @@ def test_settings_give_config_and_feed_list(server: LocalServer, tmp_path: Path)
     async def main() -> PollStats:
         async with Fetcher(settings.poller) as fetcher:
             with FeedStateStore(settings.state_db) as store:
-                poller = Poller(settings, store, fetcher, stub_extract, CollectingSink())
+                poller = Poller(settings.poller, store, fetcher, stub_extract, CollectingSink(), feeds=settings.feeds)
                 assert list(poller.feeds) == [server.url("/feed")]
                 try:
                     return await poller.poll_once()

@@ -8,7 +8,9 @@ from newsflow.ingest.feedstate import FeedStateStore
 from newsflow.ingest.fetcher import Fetcher
 from newsflow.ingest.poller import Poller
 from newsflow.ingest.shard import parse_shard, shard_of, take_shard
-from newsflow.settings import ConfigError, FeedConfig, PollerConfig, load
+from newsflow.core.errors import ConfigError
+from newsflow.ingest.config import FeedConfig, PollerConfig
+from newsflow.settings import load
 
 
 def _feeds(n: int) -> list[FeedConfig]:

@@ -23,7 +23,7 @@ from newsflow.bus.steps import Backoff, BatchStep, CommitOffsets, ProcessingStra
 from newsflow.bus.types import BrokerMessage, Message
 from newsflow.index.base import IndexUnavailable, SearchQuery
 from newsflow.index.sqlite_fts import SqliteIndex
-from newsflow.ingest.record import Article, Enrichment
+from newsflow.core.record import Article, Enrichment
 
 CLEANED, ENRICHED, DEAD = "cleaned", "enriched", "dead"
 

@@ -10,7 +10,7 @@ import pytest
 from newsflow.ingest.fetcher import Fetcher
 from newsflow.ingest.urls import host_of
 from newsflow.ingest.robots import RETRY_SECONDS, TTL_SECONDS, RobotsPolicy, agent_token
-from newsflow.settings import PollerConfig
+from newsflow.ingest.config import PollerConfig
 from tests.support.feeds_http import LocalServer, atom_feed, html_page
 from tests.test_poller import Harness
 

@@ -15,7 +15,7 @@ from newsflow.ingest.schedule import (
     items_per_day_observed,
     next_interval,
 )
-from newsflow.settings import FeedConfig, PollerConfig
+from newsflow.ingest.config import FeedConfig, PollerConfig
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 P = ScheduleParams(default_interval=900, min_interval=300, max_interval=21600, error_backoff_max=86400, failing_after=5)

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from newsflow.settings import ConfigError, EnricherName, load
+from newsflow.core.errors import ConfigError
+from newsflow.processors.config import EnricherName
+from newsflow.settings import load
 from newsflow.processors.enrich.chain import FACTORIES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -84,7 +86,8 @@ def test_a_plain_url_that_is_not_http_names_the_key(tmp_path: Path) -> None:
 
 def test_feeds_add_keeps_a_list_of_plain_urls_plain(tmp_path: Path) -> None:
     from newsflow.feedlist import add_feeds, read_feeds
-    from newsflow.settings import FeedConfig
+    from newsflow.ingest.config import FeedConfig
+
 
     cfg = tmp_path / "c.toml"
     cfg.write_text('# mine\nfeeds = ["https://example.org/feed.xml"]\n')

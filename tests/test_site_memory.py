@@ -101,7 +101,7 @@ def test_a_threshold_of_one_page_is_refused() -> None:
 
 
 def test_the_poller_step_strips_then_learns(tmp_path: Path) -> None:
-    from newsflow.ingest.record import Article
+    from newsflow.core.record import Article
     from newsflow.ingest.site_memory import learn_and_strip
 
     memory = SiteMemory(tmp_path / "m.json", min_pages=3)
@@ -141,7 +141,7 @@ def test_saves_are_timed_not_per_page(tmp_path: Path) -> None:
 
 
 def test_the_poller_saves_what_was_learnt_when_it_closes(tmp_path: Path) -> None:
-    from newsflow.runner import build_poller
+    from newsflow.pipeline.poll_stage import build_poller
     from newsflow.settings import Settings
 
     settings = Settings(data_dir=tmp_path)

@@ -27,7 +27,7 @@ from newsflow.bus.steps import (
 )
 from newsflow.bus.types import FILTERED, BrokerMessage, Message, Partition
 from newsflow.index.base import IndexUnavailable, Outcome, WriteResult
-from newsflow.ingest.record import Article, RecordError
+from newsflow.core.record import Article, RecordError
 
 P0 = Partition("in", 0)
 P1 = Partition("in", 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from newsflow.ingest.feedparse import parse_feed
-from newsflow.ingest.record import article_id
+from newsflow.core.record import article_id
 from newsflow.ingest.urls import InvalidURL, canonical_url, host_of
 from tests.support.feeds_http import SEED_SITE, page_canonical
 

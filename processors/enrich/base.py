@@ -6,7 +6,8 @@ import re
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from newsflow.ingest.record import Article, Enrichment
+from newsflow.core.lang import primary_language
+from newsflow.core.record import Article, Enrichment
 
 
 class EnricherUnavailable(RuntimeError):
@@ -42,17 +43,6 @@ class Enricher(Protocol):
 
 
 BatchItems = Sequence[tuple[Article, Enrichment]]
-
-_LANG_TAG = re.compile(r"^([A-Za-z]{2,3})(?:[-_].*)?$")
-
-
-def primary_language(tag: str | None) -> str | None:
-    """'en-US' / 'en_GB' / 'EN' -> 'en'; anything that is not a language tag -> None."""
-    if not tag:
-        return None
-    m = _LANG_TAG.match(tag.strip())
-    return m.group(1).lower() if m else None
-
 
 def article_language(article: Article, out: Enrichment) -> str | None:
     """The detected language if the language enricher ran, else what the page or feed declared."""

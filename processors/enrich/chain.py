@@ -12,12 +12,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from newsflow.ingest.record import Article, Enrichment
+from newsflow.core.record import Article, Enrichment
 from newsflow.processors.enrich.base import Enricher, EnrichError
 from newsflow.processors.enrich.fingerprint import NearDuplicateIndex
 
 if TYPE_CHECKING:
-    from newsflow.settings import EnrichConfig
+    from newsflow.processors.config import EnrichConfig
 
 
 def _language(cfg: "EnrichConfig") -> Enricher:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from newsflow.ingest.record import Article, Entities, Enrichment
+from newsflow.core.record import Article, Entities, Enrichment
 from newsflow.processors.enrich.base import BatchItems, EnricherUnavailable, article_language
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from newsflow.ingest.record import Article, Enrichment
+from newsflow.core.record import Article, Enrichment
 
 NAME = "fingerprint"
 NUM_PERM = 64

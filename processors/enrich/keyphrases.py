@@ -13,7 +13,7 @@ import threading
 
 from yake_rust import Yake
 
-from newsflow.ingest.record import Article, Enrichment
+from newsflow.core.record import Article, Enrichment
 from newsflow.processors.enrich.base import article_language, head_words
 
 NAME = "keyphrases"

@@ -21,8 +21,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from newsflow.ingest.record import Article, Enrichment
-from newsflow.processors.enrich.base import EnricherUnavailable, primary_language
+from newsflow.core.record import Article, Enrichment
+from newsflow.core.lang import primary_language
+from newsflow.processors.enrich.base import EnricherUnavailable
 
 NAME = "language"
 VERSION = "2"  # 1 was py3langid

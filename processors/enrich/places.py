@@ -45,7 +45,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
-from newsflow.ingest.record import Article, Enrichment, Place
+from newsflow.core.record import Article, Enrichment, Place
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from newsflow.ingest.record import Article, Enrichment
+from newsflow.core.record import Article, Enrichment
 
 NAME = "stats"
 VERSION = "1"

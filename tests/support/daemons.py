@@ -253,7 +253,7 @@ class Pipeline:
         from kafka import KafkaAdminClient
 
         from newsflow.index.elastic import ElasticIndex
-        from newsflow.settings import ElasticsearchConfig
+        from newsflow.index.config import ElasticsearchConfig
 
         try:
             admin = KafkaAdminClient(bootstrap_servers=self.kafka_servers)

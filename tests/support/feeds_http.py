@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
-from newsflow.ingest.record import Article
+from newsflow.core.record import Article
 from newsflow.ingest.urls import canonical_url
 
 REPO = Path(__file__).resolve().parents[2]

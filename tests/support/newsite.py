@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Iterator
 from xml.sax.saxutils import escape
 
-from newsflow.ingest.record import article_id
+from newsflow.core.record import article_id
 from newsflow.ingest.urls import canonical_url
-from newsflow.settings import FeedConfig
+from newsflow.ingest.config import FeedConfig
 from newsflow.static_site import serve
 
 REPO = Path(__file__).resolve().parents[2]

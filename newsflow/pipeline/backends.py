@@ -6,7 +6,7 @@ import threading
 
 from newsflow.bus.backend import Broker
 from newsflow.index.base import Index
-from newsflow.settings import Settings
+from newsflow.pipeline.config import PipelineSettings
 
 # Consumer groups: every copy of a stage joins the same group and shares the partitions.
 # These are the names under the default ``bus.group_prefix``; use ``group()`` for the configured ones.
@@ -15,12 +15,12 @@ INDEX_GROUP = "newsflow-index"
 REPLAY_GROUP = "newsflow-dlq-replay"
 
 
-def group(settings: Settings, stage: str) -> str:
+def group(settings: PipelineSettings, stage: str) -> str:
     """The consumer group of a stage ("enrich", "index", "dlq-replay") under ``bus.group_prefix``."""
     return f"{settings.bus.group_prefix}-{stage}"
 
 
-def open_broker(settings: Settings, stop: threading.Event | None = None) -> Broker:
+def open_broker(settings: PipelineSettings, stop: threading.Event | None = None) -> Broker:
     """``stop`` lets a producer blocked on a full local backlog give up at shutdown."""
     if settings.bus.backend == "kafka":
         from newsflow.bus.kafka import KafkaBroker
@@ -31,7 +31,7 @@ def open_broker(settings: Settings, stop: threading.Event | None = None) -> Brok
     return LocalBroker(settings.bus_db, max_backlog=settings.bus.max_backlog, stop=stop)
 
 
-def open_index(settings: Settings, *, create: bool = True) -> Index:
+def open_index(settings: PipelineSettings, *, create: bool = True) -> Index:
     """``create=False`` for read-only commands: no tables or templates are made as a side effect."""
     if settings.index.backend == "elasticsearch":
         from newsflow.index.elastic import ElasticIndex
@@ -47,6 +47,6 @@ def open_index(settings: Settings, *, create: bool = True) -> Index:
     return idx
 
 
-def topic_partitions(settings: Settings) -> dict[str, int]:
+def topic_partitions(settings: PipelineSettings) -> dict[str, int]:
     t = settings.bus.topics
     return {t.cleaned: t.partitions, t.enriched: t.partitions, t.dead_letters: 1}

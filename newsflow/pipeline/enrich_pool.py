@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any, Callable
 from newsflow.bus.metrics import ARTICLES_ENRICHED
 from newsflow.bus.steps import ProcessingStrategy
 from newsflow.bus.types import FILTERED, BrokerMessage, Message
-from newsflow.ingest.record import Article
+from newsflow.core.record import Article
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from newsflow.settings import EnrichConfig
+    from newsflow.processors.config import EnrichConfig
 
 _chain: Any = None
 _init_error: BaseException | None = None

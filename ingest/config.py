@@ -1,0 +1,83 @@
+"""The ingest layer's config sections: the feed list ([[feeds]]), the poller ([poller]) and the
+extractor ([extract]). The application's settings compose them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from newsflow.core.config import Section
+from newsflow.ingest.shard import parse_shard
+
+
+class FeedConfig(Section):
+    url: str
+    name: str | None = None
+    # Optional per-feed overrides of the poll interval bounds (seconds).
+    min_interval: float | None = Field(default=None, gt=0)
+    max_interval: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_url(cls, v: Any) -> Any:
+        # `feeds = ["https://example.org/feed.xml"]`: a bare url is a feed with no options.
+        return {"url": v} if isinstance(v, str) else v
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// url")
+        return v
+
+
+class PollerConfig(Section):
+    user_agent: str = "newsflow/0.1 (+https://github.com/newsflow/newsflow; news ingestion bot)"
+    default_interval: float = Field(default=900.0, gt=0, description="first interval, seconds")
+    min_interval: float = Field(default=300.0, gt=0)
+    max_interval: float = Field(default=6 * 3600.0, gt=0)
+    error_backoff_max: float = Field(default=24 * 3600.0, gt=0, description="cap of the error backoff")
+    timeout: float = Field(default=20.0, gt=0)
+    max_body_bytes: int = Field(default=5_000_000, gt=0)
+    max_redirects: int = Field(default=5, ge=0)
+    per_host_concurrency: int = Field(default=1, ge=1, le=2)
+    per_host_delay: float = Field(default=1.0, ge=0, description="minimum seconds between requests to one host")
+    obey_robots: bool = Field(default=True, description="check article pages against their site's robots.txt")
+    max_crawl_delay: float = Field(
+        default=30.0, ge=0,
+        description="honour a robots.txt Crawl-delay up to this many seconds between requests to a host (0: ignore it)",
+    )
+    concurrency: int = Field(default=32, ge=1, description="requests in flight over all hosts")
+    max_entries_per_poll: int = Field(default=200, ge=1)
+    seen_ids_per_feed: int = Field(default=5000, ge=10, description="how many entry ids to remember per feed")
+    # Which feeds carried an article is kept so a record lists them all; an article no feed has
+    # shown for this long is forgotten, so the state file does not grow for ever.
+    article_memory_days: float = Field(default=90.0, gt=0, description="forget an article's feeds after this many days unseen")
+    failing_after: int = Field(default=5, ge=1, description="consecutive errors before a feed is flagged failing")
+    # Send requests for an origin to another one, keeping the logical url (and so the
+    # article ids): {"https://example-news.blogspot.com": "http://127.0.0.1:8080"}.
+    # For the demo, mirrors and benchmarks; empty in production.
+    host_map: dict[str, str] = Field(default_factory=dict)
+    # "i/N": this poller takes only the feeds whose host hash mod N is i (ingest/shard.py), so N
+    # pollers share one feed list with no coordination. None: every feed.
+    shard: str | None = None
+
+    @field_validator("shard")
+    @classmethod
+    def _shard(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_shard(v)
+        return v
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "PollerConfig":
+        if self.min_interval > self.max_interval:
+            raise ValueError("min_interval must not exceed max_interval")
+        return self
+
+
+class ExtractConfig(Section):
+    min_text_chars: int = Field(default=80, ge=0, description="shorter text counts as 'no extractable text'")
+    boilerplate_filter: bool = True
+    site_templates: bool = True  # learn per-site chrome lines (see ingest/site_memory.py)

@@ -1,0 +1,40 @@
+"""The index stage: consume(enriched) -> RunTask(decode) -> BatchStep -> WriteToIndex -> CommitOffsets.
+
+Offsets are committed only by CommitOffsets, at the end of the chain: a message counts as done
+once the index acknowledged it, or it was dead-lettered.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+from newsflow.bus.backend import Broker, Producer
+from newsflow.bus.dead_letters import DeadLetters
+from newsflow.bus.metrics import DEAD_LETTERS
+from newsflow.bus.processor import StreamProcessor
+from newsflow.bus.steps import BatchStep, CommitOffsets, ProcessingStrategy, RunTask, WriteToIndex
+from newsflow.bus.types import BrokerMessage, Partition
+from newsflow.index.base import Index
+from newsflow.pipeline.backends import group
+from newsflow.pipeline.config import PipelineSettings
+from newsflow.pipeline.enrich_stage import decode
+
+Commit = Callable[[Mapping[Partition, int]], None]
+
+
+def index_processor(settings: PipelineSettings, broker: Broker, producer: Producer, index: Index) -> StreamProcessor:
+    topics = settings.bus.topics
+
+    def factory(commit: Commit) -> ProcessingStrategy[BrokerMessage]:
+        dead = DeadLetters(producer, topics.dead_letters, stage="index")
+        write = WriteToIndex(index, CommitOffsets(commit, stage="index"), dead)
+        return RunTask(decode, BatchStep(settings.bus.batch_size, settings.bus.batch_seconds, write), dead)
+
+    DEAD_LETTERS.labels("index")
+    return StreamProcessor(
+        broker.consumer(group(settings, "index")),
+        [topics.enriched],
+        factory,
+        stage="index",
+        shutdown_timeout=settings.daemon.shutdown_timeout,
+    )
