@@ -54,6 +54,33 @@ class ParsedFeed:
     encoding: str | None = None
 
 
+# A DTD internal subset (<!DOCTYPE rss [ ... ]>). Declaring entities there is how a feed makes a
+# parser expand a few kB into gigabytes (billion laughs, quadratic blow-up); feedparser's loose
+# parser expands them when strict XML refuses. No real feed needs its own entities.
+_DOCTYPE_SUBSET = re.compile(rb"<!DOCTYPE[^>\[]*\[", re.I)
+_ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
+_PROLOG_SCAN = 1 << 20  # the subset must end within the first MB, or the feed is refused
+_UTF16 = (b"\xff\xfe", b"\xfe\xff", b"<\x00?\x00", b"\x00<\x00?")
+
+
+def refuse_entity_declarations(body: bytes) -> None:
+    """Raise FeedError when the feed declares XML entities in a DTD internal subset."""
+    head = body[:_PROLOG_SCAN]
+    if head.startswith(_UTF16):
+        head = head.decode("utf-16", "replace").encode("utf-8", "replace")
+    m = _DOCTYPE_SUBSET.search(head)
+    if m is None:
+        return
+    end = head.find(b"]>", m.end())
+    subset = head[m.end():] if end < 0 else head[m.end():end]
+    if end < 0 or _ENTITY_DECL.search(subset):
+        raise FeedError(
+            "the feed declares its own XML entities (a DTD internal subset): refused, expanding them "
+            "can take gigabytes; a real feed needs none, ask its publisher to remove the <!DOCTYPE [...]>",
+            kind="entity_expansion",
+        )
+
+
 _HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.I | re.S)
 _ROOT_TAG = re.compile(rb"<([A-Za-z_][\w:.-]*)")
 
@@ -62,6 +89,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     """Parse a feed body fetched from ``url`` (its final url, the base of relative links)."""
     if not body or not body.strip():
         raise FeedError("empty body: the server sent no feed", kind="empty")
+    refuse_entity_declarations(body)
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type

@@ -11,6 +11,7 @@ import asyncio
 import email.utils
 import re
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,6 +19,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from newsflow.ingest.decompress import ACCEPT_HEADER, DecodingRefused, OverCap, decoder
 from newsflow.ingest.host_pools import HostPools
 from newsflow.ingest.politeness import HostLimiter, Ready
 from newsflow.ingest.urls import host_of
@@ -200,7 +202,7 @@ class Fetcher:
         self._proxy = proxy
         self._verify = verify
         self._pools: HostPools | None = None
-        self._base_headers = {"User-Agent": self.config.user_agent, "Accept-Encoding": "gzip, deflate"}
+        self._base_headers = {"User-Agent": self.config.user_agent, "Accept-Encoding": ACCEPT_HEADER}
         self._timeouts = httpx.Timeout(self.config.timeout).as_dict()
         # host_map: logical origin -> the origin that really serves it (demo, mirrors). Urls in
         # results and errors stay logical, so article ids do not depend on where we fetched.
@@ -340,12 +342,24 @@ class Fetcher:
         declared = resp.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
             raise TooLarge(f"body of {int(declared)} bytes is over the {cap}-byte cap (not downloaded)", url, status=status)
+        # Raw bytes, decoded here with the cap applied to what decoding produces (ingest/decompress.py):
+        # httpx would inflate a whole network read first, whatever its size, and decode any coding.
+        try:
+            decode = decoder(resp.headers.get("content-encoding"), cap)
+        except DecodingRefused as exc:
+            raise FetchError(str(exc), url, kind="decoding", status=status) from exc
         body = bytearray()
-        # aiter_bytes decompresses, so the cap also stops a gzip bomb.
-        async for chunk in resp.aiter_bytes():
-            body += chunk
-            if len(body) > cap:
-                raise TooLarge(f"body is over the {cap}-byte cap (download stopped)", url, status=status)
+        received = 0
+        try:
+            async for chunk in resp.aiter_raw():
+                received += len(chunk)
+                if received > cap:
+                    raise TooLarge(f"body is over the {cap}-byte cap (download stopped)", url, status=status)
+                body += decode.feed(chunk)
+        except OverCap as exc:
+            raise TooLarge(f"{exc} (decoding stopped: a compression bomb or a huge page)", url, status=status) from exc
+        except zlib.error as exc:
+            raise FetchError(f"cannot decode the {decode.coding} body: {exc}", url, kind="decoding", status=status) from exc
         data = bytes(body)
         if html_only:
             self._check_html(data, ctype, url)

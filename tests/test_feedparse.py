@@ -127,3 +127,56 @@ def test_body_naming_a_local_file_is_not_opened(tmp_path: Path) -> None:
 def test_valid_empty_feed_is_ok() -> None:
     feed = parse_feed(b'<rss version="2.0"><channel></channel></rss>', "http://x.example/f", "application/rss+xml")
     assert feed.entries == [] and not feed.bozo and feed.version == "rss20"
+
+
+def _bomb(kind: str) -> bytes:
+    if kind == "laughs":  # billion laughs: 10 levels of 10 references
+        decls = '<!ENTITY lol0 "lol">' + "".join(
+            f'<!ENTITY lol{i} "{("&lol%d;" % (i - 1)) * 10}">' for i in range(1, 10)
+        )
+        use = "&lol9;"
+    else:  # quadratic blow-up: one 50 kB entity referenced 5,000 times (250 MB expanded)
+        decls = f'<!ENTITY a "{"x" * 50_000}">'
+        use = "&a;" * 5000
+    return (
+        f'<?xml version="1.0"?><!DOCTYPE rss [{decls}]><rss version="2.0"><channel><title>t</title>'
+        f"<item><title>one</title><link>http://x.example/1</link><description>{use}</description></item>"
+        "</channel></rss>"
+    ).encode()
+
+
+@pytest.mark.parametrize("kind", ["laughs", "quadratic"])
+def test_entity_expansion_is_refused_before_any_parser_expands(kind: str) -> None:
+    import time
+    import tracemalloc
+
+    body = _bomb(kind)
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(FeedError) as err:
+            parse_feed(body, "http://x.example/f")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert err.value.kind == "entity_expansion" and "DTD internal subset" in str(err.value)
+    assert peak < 5 * len(body) + 2_000_000 and time.perf_counter() - started < 2
+
+
+def test_entity_declarations_in_utf16_are_seen_too() -> None:
+    body = _bomb("laughs").decode().replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="utf-16"?>')
+    with pytest.raises(FeedError) as err:
+        parse_feed(body.encode("utf-16"), "http://x.example/f")
+    assert err.value.kind == "entity_expansion"
+
+
+def test_a_doctype_without_entities_still_parses() -> None:
+    """RSS 0.91's public DTD, and a subset that only declares attributes, are harmless."""
+    body = (
+        b'<?xml version="1.0"?><!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
+        b'"http://my.netscape.com/publish/formats/rss-0.91.dtd"><rss version="0.91"><channel><title>t</title>'
+        b"<item><title>one</title><link>http://x.example/1</link></item></channel></rss>"
+    )
+    assert [e.link for e in parse_feed(body, "http://x.example/f").entries] == ["http://x.example/1"]
+    subset = body.replace(b'"http://my.netscape.com/publish/formats/rss-0.91.dtd">', b'"x.dtd" [<!ATTLIST item id CDATA #IMPLIED>]>')
+    assert [e.link for e in parse_feed(subset, "http://x.example/f").entries] == ["http://x.example/1"]

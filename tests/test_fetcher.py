@@ -7,6 +7,8 @@ import gzip
 import socket
 import threading
 import time
+import tracemalloc
+import zlib
 from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
 
@@ -195,6 +197,54 @@ def test_gzip_bomb_capped_after_decompression(server: LocalServer) -> None:
     assert len(packed) < 200_000
     server.static("/bomb", packed, "text/html", headers={"Content-Encoding": "gzip"})
     assert fetch_error(lambda f: f.fetch_page(server.url("/bomb"))).kind == "too_large"
+
+
+def _zeros_gzipped(n: int) -> bytes:
+    z = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    block = b"\0" * (1 << 20)
+    return b"".join(z.compress(block) for _ in range(n >> 20)) + z.flush()
+
+
+def test_a_bomb_is_stopped_at_the_cap_while_it_inflates(server: LocalServer) -> None:
+    """300 MB of zeros in ~300 kB of gzip: decoding stops at the 5 MB cap, and the memory it
+    took stays a small multiple of the cap (a whole network read is never inflated at once)."""
+    packed = _zeros_gzipped(300 << 20)
+    assert len(packed) < 400_000
+    server.static("/bomb", packed, "text/html", headers={"Content-Encoding": "gzip"})
+    tracemalloc.start()
+    try:
+        err = fetch_error(lambda f: f.fetch_page(server.url("/bomb")), cfg(max_body_bytes=5_000_000))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert err.kind == "too_large" and "decoding stopped" in str(err)
+    assert peak < 25_000_000, f"peak {peak / 1e6:.0f} MB while refusing a bomb (cap 5 MB)"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "words"),
+    [("gzip, gzip", "stacked"), ("gzip,deflate", "stacked"), ("zstd", "not asked for"), ("br", "not asked for")],
+)
+def test_encodings_not_asked_for_or_stacked_are_refused(server: LocalServer, encoding: str, words: str) -> None:
+    body = gzip.compress(gzip.compress(html_page("t", 40)))
+    server.static("/page", body, "text/html", headers={"Content-Encoding": encoding})
+    err = fetch_error(lambda f: f.fetch_page(server.url("/page")))
+    assert err.kind == "decoding" and words in str(err) and err.permanent
+    assert server.requests("/page")[0].headers["accept-encoding"] == "gzip, deflate"
+
+
+@pytest.mark.parametrize("wbits", [zlib.MAX_WBITS, -zlib.MAX_WBITS, zlib.MAX_WBITS | 16])
+def test_gzip_and_both_deflate_forms_decode(server: LocalServer, wbits: int) -> None:
+    page = html_page("Title", 300)
+    z = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    server.static("/page", z.compress(page) + z.flush(), "text/html",
+                  headers={"Content-Encoding": "gzip" if wbits > zlib.MAX_WBITS else "deflate"})
+    assert fetch(lambda f: f.fetch_page(server.url("/page"))).body == page
+
+
+def test_a_corrupt_gzip_body_is_a_decoding_error(server: LocalServer) -> None:
+    server.static("/page", b"\x1f\x8b\x08\x00garbage-not-deflate" * 10, "text/html", headers={"Content-Encoding": "gzip"})
+    assert fetch_error(lambda f: f.fetch_page(server.url("/page"))).kind == "decoding"
 
 
 @pytest.mark.parametrize(
