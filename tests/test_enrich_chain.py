@@ -4,7 +4,7 @@ import pytest
 
 from newsflow.core.record import Article, Enrichment
 from newsflow.processors.config import EnrichConfig
-from newsflow.processors.enrich import EnrichChain, EnricherUnavailable, EnrichError, build_chain
+from newsflow.processors.enrich import EnrichChain, EnricherUnavailable, build_chain
 from newsflow.processors.enrich import entities as ent
 from tests.test_enrich_fingerprint import EDITED
 from tests.test_enrich_seeds import SEEDS, seed_article
@@ -91,14 +91,47 @@ class _Boom:
         out.keyphrases = ["ok"]
 
 
-def test_a_failing_article_fails_alone():
-    c = EnrichChain([_Boom()])
-    results = c.enrich_batch([seed_article("post-us-russia-talks"), seed_article("post-2"), seed_article("post-3")])
-    assert isinstance(results[1], EnrichError) and results[1].enricher == "boom"
-    assert results[1].article_id == seed_article("post-2").id and "bad article" in str(results[1])
-    assert results[0].enrichment.keyphrases == ["ok"] and results[2].enrichment.keyphrases == ["ok"]
-    with pytest.raises(EnrichError, match="enricher 'boom' failed on article"):
-        c(seed_article("post-2"))
+class _HalfWrite:
+    """Writes one field, then fails: what it wrote must not survive."""
+
+    NAME = "half"
+    VERSION = "7"
+    version = "7"
+
+    def enrich(self, article: Article, out: Enrichment) -> None:
+        out.word_count = 12345
+        raise ValueError("x" * 10_000)
+
+
+def test_a_failing_enricher_costs_its_own_fields_only():
+    from newsflow.processors.enrich.stats import StatsEnricher
+
+    c = EnrichChain([_Boom(), _HalfWrite(), StatsEnricher()])
+    articles = [seed_article("post-us-russia-talks"), seed_article("post-2"), seed_article("post-3")]
+    for results in (c.enrich_batch(articles), [c(a) for a in articles]):
+        ok, failed, ok2 = (r.enrichment for r in results)
+        assert ok.keyphrases == ["ok"] and ok2.keyphrases == ["ok"] and "boom" not in ok.errors
+        assert failed.keyphrases == [] and failed.errors["boom"] == "RuntimeError: bad article"
+        # Every article keeps the enrichers that worked, and says which did not and at what version.
+        for e in (ok, failed, ok2):
+            assert e.word_count is not None and e.word_count != 12345
+            assert e.errors["half"].startswith("ValueError: xxx") and len(e.errors["half"]) <= 300
+            assert e.versions == {"boom": "1", "half": "7", "stats": StatsEnricher().version}
+        assert [r.id for r in results] == [a.id for a in articles]
+
+
+def test_enrichers_read_at_most_max_input_chars():
+    from newsflow.processors.enrich.chain import MAX_INPUT_CHARS
+
+    class _Length:
+        NAME = VERSION = version = "len"
+
+        def enrich(self, article: Article, out: Enrichment) -> None:
+            out.word_count = len(article.text)
+
+    huge = seed_article("post-2").model_copy(update={"text": "word " * (MAX_INPUT_CHARS // 2)})
+    result = EnrichChain([_Length()])(huge)
+    assert result.enrichment.word_count == MAX_INPUT_CHARS and result.text == huge.text
 
 
 def test_report_timings(chain, capsys):

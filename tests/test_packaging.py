@@ -61,7 +61,10 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if UV is None:
         pytest.fail("uv is not installed (it is in the dev extra)")
     out = tmp_path_factory.mktemp("dist")
-    ok(run(UV, "build", "--wheel", "--quiet", "--out-dir", out, REPO, cwd=out))
+    # From a copy: setuptools leaves build/ and *.egg-info/ beside the sources it builds.
+    src = tmp_path_factory.mktemp("src") / "newsflow"
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".git", ".venv*", ".tools", "build", "dist", "*.egg-info", "__pycache__", "data"))
+    ok(run(UV, "build", "--wheel", "--quiet", "--out-dir", out, src, cwd=out))
     (built,) = out.glob("newsflow-*.whl")
     return built
 

@@ -60,6 +60,8 @@ class Enrichment(BaseModel):
     minhash: list[int] = Field(default_factory=list)
     near_duplicate_of: str | None = None
     versions: dict[str, str] = Field(default_factory=dict)
+    # enricher name -> why it failed on this article; its fields are left empty.
+    errors: dict[str, str] = Field(default_factory=dict)
 
 
 class Article(BaseModel):

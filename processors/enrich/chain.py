@@ -4,16 +4,24 @@ Building the chain loads every model and table, so a missing model fails at star
 enrichers run in a fixed order (language first: keyphrases and entities use it; entities before
 places), whatever the order in the config. Near-duplicates are checked against a per-process
 index after the fingerprint; that step is the chain's only state.
+
+One enricher failing on one article costs that enricher's fields only: they are left empty, the
+error is recorded on the article (``enrichment.errors``) and counted, and the article goes on.
+Every enricher reads at most ``MAX_INPUT_CHARS`` of the text, whatever a page sent.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from prometheus_client import Counter
+
 from newsflow.core.record import Article, Enrichment
-from newsflow.processors.enrich.base import Enricher, EnrichError
+from newsflow.core.text import truncate
+from newsflow.processors.enrich.base import Enricher
 from newsflow.processors.enrich.fingerprint import NearDuplicateIndex
 
 if TYPE_CHECKING:
@@ -67,6 +75,22 @@ FACTORIES: dict[str, Callable[["EnrichConfig"], Enricher]] = {
 }
 REQUIRES = {"places": "entities"}
 
+# News articles are far shorter; a page this long is a dump, and every enricher's cost grows with it.
+MAX_INPUT_CHARS = 200_000
+MAX_ERROR_CHARS = 300
+
+ENRICHER_ERRORS = Counter(
+    "newsflow_enricher_errors_total", "Articles an enricher failed on (its fields left empty, the article kept)", ["enricher"]
+)
+log = logging.getLogger(__name__)
+
+
+def capped(article: Article) -> Article:
+    """The article as the enrichers see it: its text cut at ``MAX_INPUT_CHARS`` characters."""
+    if len(article.text) <= MAX_INPUT_CHARS:
+        return article
+    return article.model_copy(update={"text": article.text[:MAX_INPUT_CHARS]})
+
 
 class EnrichChain:
     """``chain(article)`` -> a copy of the article with ``enrichment`` set. Thread-compatible, not thread-safe."""
@@ -87,46 +111,49 @@ class EnrichChain:
         return {e.NAME: e.version for e in self.enrichers}
 
     def __call__(self, article: Article) -> Article:
-        """Enrich one article. Raises EnrichError naming the enricher that failed."""
-        out = Enrichment()
+        """Enrich one article. An enricher that fails leaves its fields empty (see module doc)."""
+        seen, out = capped(article), Enrichment()
         for enricher in self.enrichers:
             start = time.perf_counter()
-            try:
-                enricher.enrich(article, out)
-            except Exception as exc:
-                raise EnrichError(enricher.NAME, article.id, exc) from exc
-            finally:
-                self._count(enricher.NAME, time.perf_counter() - start, 1)
+            self._run(enricher, seen, out)
+            self._count(enricher.NAME, time.perf_counter() - start, 1)
         return self._finish(article, out)
 
-    def enrich_batch(self, articles: Sequence[Article]) -> list[Article | EnrichError]:
+    def enrich_batch(self, articles: Sequence[Article]) -> list[Article]:
         """Enrich many articles at once (spaCy runs them as one batch); one result per article, in order.
 
-        A failing article gets its EnrichError in its slot; the others are enriched as usual.
+        When a batch fails, its articles are retried one at a time, so a bad article fails alone.
         """
+        seen = [capped(a) for a in articles]
         outs = [Enrichment() for _ in articles]
-        errors: dict[int, EnrichError] = {}
         for enricher in self.enrichers:
-            live = [i for i in range(len(articles)) if i not in errors]
-            if not live:
-                break
             start = time.perf_counter()
             batch = getattr(enricher, "enrich_batch", None)
             batched = False
             if batch is not None:
+                saved = [out.model_copy(deep=True) for out in outs]
                 try:
-                    batch([(articles[i], outs[i]) for i in live])
+                    batch(list(zip(seen, outs)))
                     batched = True
                 except Exception:
-                    pass  # retried one at a time below, so a bad article fails alone
+                    outs = saved  # retried one at a time below
             if not batched:
-                for i in live:
-                    try:
-                        enricher.enrich(articles[i], outs[i])
-                    except Exception as exc:
-                        errors[i] = EnrichError(enricher.NAME, articles[i].id, exc)
-            self._count(enricher.NAME, time.perf_counter() - start, len(live))
-        return [errors[i] if i in errors else self._finish(a, outs[i]) for i, a in enumerate(articles)]
+                for a, out in zip(seen, outs):
+                    self._run(enricher, a, out)
+            self._count(enricher.NAME, time.perf_counter() - start, len(articles))
+        return [self._finish(a, out) for a, out in zip(articles, outs)]
+
+    def _run(self, enricher: Enricher, article: Article, out: Enrichment) -> None:
+        before = out.model_copy(deep=True)
+        try:
+            enricher.enrich(article, out)
+        except Exception as exc:  # any failure of one enricher on one article: see module doc
+            for field in Enrichment.model_fields:  # undo what it half wrote
+                setattr(out, field, getattr(before, field))
+            out.errors[enricher.NAME] = truncate(f"{type(exc).__name__}: {exc}", MAX_ERROR_CHARS)
+            ENRICHER_ERRORS.labels(enricher.NAME).inc()
+            log.warning("enricher failed, its fields left empty", extra={
+                "enricher": enricher.NAME, "article": article.id, "error": out.errors[enricher.NAME]})
 
     def _finish(self, article: Article, out: Enrichment) -> Article:
         out.versions = self.versions
