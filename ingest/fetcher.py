@@ -19,6 +19,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from newsflow.core.text import truncate
 from newsflow.ingest.decompress import ACCEPT_HEADER, DecodingRefused, OverCap, decoder
 from newsflow.ingest.host_pools import HostPools
 from newsflow.ingest.politeness import HostLimiter, Ready
@@ -53,7 +54,8 @@ class FetchError(Exception):
 
     def __init__(self, message: str, url: str, *, kind: str | None = None, status: int | None = None,
                  retry_after: float | None = None) -> None:
-        super().__init__(message)
+        # Messages quote what servers sent (urls, headers): kept short for logs and state rows.
+        super().__init__(truncate(message, 1000))
         self.url = url
         if kind:
             self.kind = kind

@@ -6,6 +6,11 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 from courlan import normalize_url, scrub_url
 
+from newsflow.core.text import truncate
+
+# Longer links are not article urls (a 4 MB "link" is an attack on logs and state): refused whole.
+MAX_URL_CHARS = 8192
+
 
 class InvalidURL(ValueError):
     """A link that cannot be an article url (not http/https, no host, unparseable)."""
@@ -20,6 +25,8 @@ def canonical_url(link: str, base: str | None = None) -> str:
     """
     if not isinstance(link, str) or not link.strip():
         raise InvalidURL("empty link")
+    if len(link) > MAX_URL_CHARS:
+        raise InvalidURL(f"link of {len(link)} characters is over the {MAX_URL_CHARS}-character limit: {truncate(link, 120)!r}")
     url = link.strip()
     if base:
         url = urljoin(base, url)
@@ -29,17 +36,17 @@ def canonical_url(link: str, base: str | None = None) -> str:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
-        raise InvalidURL(f"unparseable url {link!r}: {exc}") from exc
+        raise InvalidURL(f"unparseable url {truncate(link, 300)!r}: {exc}") from exc
     if parts.scheme.lower() not in ("http", "https"):
-        raise InvalidURL(f"not an http(s) url: {link!r}")
+        raise InvalidURL(f"not an http(s) url: {truncate(link, 300)!r}")
     if not parts.hostname:
-        raise InvalidURL(f"url has no host: {link!r}")
+        raise InvalidURL(f"url has no host: {truncate(link, 300)!r}")
     if not parts.path or "/." in parts.path:  # "http://h" is "http://h/"; courlan only strips leading "/../"
         url = parts._replace(path=_remove_dot_segments(parts.path or "/")).geturl()
     try:
         return normalize_url(url, strict=False, trailing_slash=True)
     except ValueError as exc:  # courlan raises on some malformed parts
-        raise InvalidURL(f"cannot normalise url {link!r}: {exc}") from exc
+        raise InvalidURL(f"cannot normalise url {truncate(link, 300)!r}: {exc}") from exc
 
 
 def _remove_dot_segments(path: str) -> str:

@@ -59,3 +59,16 @@ def test_seed_feed_links_map_to_page_canonical(feed: str) -> None:
         assert canonical_url(entry.link) == canonical_url(canonical)
         # Links as a feed reader might see them (tracking, fragment) give the same id.
         assert article_id(canonical_url(entry.link + "?utm_source=rss#more")) == article_id(canonical_url(canonical))
+
+
+def test_a_huge_link_is_refused_and_quoted_short() -> None:
+    from newsflow.ingest.urls import MAX_URL_CHARS, InvalidURL
+
+    link = "https://example.org/" + "a" * 4_000_000
+    with pytest.raises(InvalidURL) as err:
+        canonical_url(link)
+    assert str(MAX_URL_CHARS) in str(err.value) and len(str(err.value)) < 400
+    assert canonical_url("https://example.org/" + "a" * 1000).endswith("a" * 1000)
+    with pytest.raises(InvalidURL) as bad:
+        canonical_url("ftp://" + "b" * 5000)
+    assert len(str(bad.value)) < 400
