@@ -38,6 +38,7 @@ from newsflow.ingest.schedule import (
     next_interval,
 )
 from newsflow.ingest.robots import RobotsPolicy, agent_token
+from newsflow.ingest.extract_workers import ExtractTimeout
 from newsflow.ingest.urls import InvalidURL, canonical_url
 from newsflow.ingest.config import FeedConfig, PollerConfig
 
@@ -50,6 +51,15 @@ class ExtractFn(Protocol):
 
     def __call__(self, html: bytes, url: str, entry: "FeedEntry | None", feed_url: str, *,
                  content_type: str | None = None) -> Article: ...
+
+
+class ExtractPool(Protocol):
+    """Extraction elsewhere (worker processes, ingest/extract_workers.py), each page with a budget."""
+
+    workers: int
+
+    def submit(self, html: bytes, url: str, entry: "FeedEntry | None", feed_url: str, *,
+               content_type: str | None = None) -> "Future[Article]": ...
 
 
 SinkFn = Callable[[Article], "Future[Any]"]
@@ -141,11 +151,13 @@ class Poller:
         config: PollerConfig,
         store: FeedStateStore,
         fetcher: Fetcher,
-        extract: ExtractFn,
+        extract: ExtractFn | ExtractPool,
         sink: SinkFn,
         *,
         feeds: Sequence[FeedConfig] | None = None,
         extract_workers: int = 1,
+        extract_timeout: float | None = None,
+        after_extract: Callable[[Article], Article] | None = None,
         max_entry_attempts: int = 3,
         sink_timeout: float = 120.0,
         clock: Callable[[], float] = time.time,
@@ -155,6 +167,11 @@ class Poller:
         self.fetcher = fetcher
         self.robots = RobotsPolicy(fetcher, agent_token(self.config.user_agent)) if self.config.obey_robots else None
         self._extract = extract
+        self._after_extract = after_extract
+        # In threads (an ExtractFn) a page over the budget is given up but runs on; an ExtractPool
+        # kills its worker instead.
+        self.extract_timeout = extract_timeout
+        extract_workers = getattr(extract, "workers", extract_workers)
         self._sink = sink
         self.max_entry_attempts = max_entry_attempts
         self.sink_timeout = sink_timeout
@@ -488,9 +505,7 @@ class Poller:
                     return "retry"  # fetched, not extracted: fetched again next run
                 started = time.perf_counter()
                 try:
-                    loop = asyncio.get_running_loop()
-                    article = await loop.run_in_executor(self._executor, functools.partial(
-                        self._extract, page.body, page.url, entry, feed_url, content_type=page.content_type))
+                    article = await self._extract_page(page, entry, feed_url)
                 except Exception as exc:  # the extractor's "no text" and its bugs alike must not stop the poll
                     kind, permanent = _extraction_failure(exc)
                     if not permanent:
@@ -520,6 +535,29 @@ class Poller:
         metrics.ARTICLES_EXTRACTED.inc()
         log.info("article %s", url, extra={"feed": feed_url, "url": url, "article_id": article.id})
         return "emitted"
+
+    async def _extract_page(self, page: Any, entry: FeedEntry, feed_url: str) -> Article:
+        loop = asyncio.get_running_loop()
+        submit = getattr(self._extract, "submit", None)
+        if submit is not None:
+            article = await asyncio.wrap_future(submit(page.body, page.url, entry, feed_url, content_type=page.content_type))
+        else:
+            begun: asyncio.Future[None] = loop.create_future()
+
+            def run() -> Article:
+                loop.call_soon_threadsafe(lambda: begun.done() or begun.set_result(None))
+                return self._extract(page.body, page.url, entry, feed_url, content_type=page.content_type)
+
+            work = loop.run_in_executor(self._executor, run)
+            # The budget runs from when the page starts, not while it waits for the thread.
+            await asyncio.wait({begun, work}, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                article = await asyncio.wait_for(asyncio.shield(work), self.extract_timeout)
+            except TimeoutError as exc:
+                raise ExtractTimeout(f"extraction took over {self.extract_timeout:g}s (given up)") from exc
+        if self._after_extract is not None:
+            article = await loop.run_in_executor(self._executor, self._after_extract, article)
+        return article
 
     def _entry_failed(
         self, feed_url: str, entry: FeedEntry, url: str | None, kind: str, message: str, permanent: bool, stats: PollStats

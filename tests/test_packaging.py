@@ -63,7 +63,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     # From a copy: setuptools leaves build/ and *.egg-info/ beside the sources it builds.
     src = tmp_path_factory.mktemp("src") / "newsflow"
-    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".git", ".venv*", ".tools", "build", "dist", "*.egg-info", "__pycache__", "data"))
+    local = shutil.ignore_patterns(".git", ".venv*", ".tools", "build", "dist", "*.egg-info", "__pycache__")
+    shutil.copytree(REPO, src, ignore=lambda folder, names: local(folder, names) | ({"data"} if Path(folder) == REPO else set()))
     ok(run(UV, "build", "--wheel", "--quiet", "--out-dir", out, src, cwd=out))
     (built,) = out.glob("newsflow-*.whl")
     return built

@@ -39,13 +39,14 @@ class Harness:
         self.db = tmp_path / "state.sqlite3"
         self.sink = CollectingSink()
         self.extract: Callable = stub_extract
+        self.extract_timeout: float | None = None
 
     def poll(self, *feed_urls: str) -> PollStats:
         async def main() -> PollStats:
             async with Fetcher(self.config) as fetcher:
                 with FeedStateStore(self.db, self.config.seen_ids_per_feed) as store:
                     poller = Poller(self.config, store, fetcher, self.extract, self.sink,
-                                    feeds=[FeedConfig(url=u) for u in feed_urls])
+                                    feeds=[FeedConfig(url=u) for u in feed_urls], extract_timeout=self.extract_timeout)
                     try:
                         return await poller.poll_once()
                     finally:
@@ -535,3 +536,22 @@ def test_waiting_for_a_hosts_turn_holds_no_page_place(server: LocalServer, tmp_p
     b1 = server.requests("/b/1")[0].started
     assert a2 - a1 >= 0.95  # host A's pages are a second apart (politeness holds)
     assert b1 < a2 - 0.5  # B did not wait behind A's second page for the one place
+
+
+def test_a_page_over_the_extraction_budget_is_counted_and_the_rest_go_on(server: LocalServer, tmp_path: Path) -> None:
+    server.static("/feed", atom_feed([(f"e{i}", server.url(f"/p{i}.html"), f"Post {i}") for i in range(3)]), "application/atom+xml")
+    for i in range(3):
+        server.static(f"/p{i}.html", html_page(f"Post {i}"), "text/html")
+    h = Harness(tmp_path)
+    h.extract_timeout = 0.5
+
+    def slow_on_p1(html: bytes, url: str, entry, feed_url: str, *, content_type: str | None = None) -> Article:
+        if url.endswith("/p1.html"):
+            time.sleep(1.5)
+        return stub_extract(html, url, entry, feed_url, content_type=content_type)
+
+    h.extract = slow_on_p1
+    stats = h.poll(server.url("/feed"))
+    assert stats.article_errors == {"extract_timeout": 1} and stats.articles_emitted == 2
+    assert sorted(a.url.rsplit("/", 1)[1] for a in h.sink.articles) == ["p0.html", "p2.html"]
+    assert any(e.kind == "extract_timeout" and e.url and e.url.endswith("/p1.html") for e in stats.errors)

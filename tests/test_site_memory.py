@@ -148,7 +148,8 @@ def test_the_poller_saves_what_was_learnt_when_it_closes(tmp_path: Path) -> None
     poller = build_poller(settings, sink=lambda article: None)
     site = Path(__file__).resolve().parents[1] / "seeds" / "site"
     url = "https://example-news.blogspot.com/2022/01/post-us-russia-talks.html"
-    article = poller._extract((site / "post-us-russia-talks.html").read_bytes(), url, None, url)  # extract + learn
+    extracted = poller._extract.submit((site / "post-us-russia-talks.html").read_bytes(), url, None, url).result(60)
+    article = poller._after_extract(extracted)  # learn, in the poller's process
     memory_file = tmp_path / "site-memory.json"
     assert not memory_file.exists()  # learnt, but no timed save is due yet
     poller.close()

@@ -39,23 +39,23 @@ class ArticleSink:
 
 
 def build_poller(settings: PipelineSettings, sink: Any) -> Any:
-    """The poller with its state store, fetcher and extractor (the fetcher needs a running loop)."""
-    from newsflow.ingest.extractor import extract_article
+    """The poller with its state store, fetcher and extraction workers (the fetcher needs a running loop)."""
+    from newsflow.ingest.extract_workers import ExtractWorkers
     from newsflow.ingest.feedstate import FeedStateStore
     from newsflow.ingest.fetcher import Fetcher
     from newsflow.ingest.poller import Poller
     from newsflow.ingest.site_memory import SiteMemory, learn_and_strip
 
-    # Per-site template learning (ingest/site_memory.py), persisted in the data dir.
+    # Per-site template learning (ingest/site_memory.py), persisted in the data dir. It learns
+    # across pages, so it runs here, after each page came back from its worker.
     memory = SiteMemory(settings.data_dir / "site-memory.json") if settings.extract.site_templates else None
-
-    def extract(html: bytes, url: str, entry: Any, feed_url: str, *, content_type: str | None = None) -> Any:
-        article = extract_article(html, url, entry, feed_url, settings.extract, content_type=content_type)
-        return learn_and_strip(memory, article) if memory is not None else article
+    after = (lambda article: learn_and_strip(memory, article)) if memory is not None else None
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = FeedStateStore(settings.state_db, seen_ids_per_feed=settings.poller.seen_ids_per_feed)
-    poller = Poller(settings.poller, store, Fetcher(settings.poller), extract, sink, feeds=settings.feeds)
+    workers = ExtractWorkers(settings.extract, workers=settings.extract.workers, budget=settings.extract.timeout)
+    poller = Poller(settings.poller, store, Fetcher(settings.poller), workers, sink, feeds=settings.feeds, after_extract=after)
+    poller.on_close(workers.close)
     if memory is not None:
         poller.on_close(memory.save)  # between timed saves, what was learnt since the last one
     return poller

@@ -1,0 +1,46 @@
+"""Extraction in worker processes with a time budget per page (ingest/extract_workers.py)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from newsflow.ingest.config import ExtractConfig
+from newsflow.ingest.extract_workers import ExtractTimeout, ExtractWorkers, WorkerFailed
+
+SEED = Path(__file__).resolve().parents[1] / "seeds" / "site" / "post-us-russia-talks.html"
+URL = "https://example-news.blogspot.com/2022/01/post-us-russia-talks.html"
+
+
+def slow_page(paragraphs: int = 40_000) -> bytes:
+    """A few MB of distinct paragraphs in nested divs: seconds of extraction."""
+    body = "".join(f"<div><p>Paragraph {i} says something about topic {i % 97} at length.</p></div>" for i in range(paragraphs))
+    return f"<html><head><title>slow</title></head><body><article>{body}</article></body></html>".encode()
+
+
+@pytest.fixture
+def workers():
+    pool = ExtractWorkers(ExtractConfig(), workers=1, budget=1.5)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+def test_a_page_over_budget_fails_alone_and_its_worker_is_replaced(workers: ExtractWorkers) -> None:
+    started = time.monotonic()
+    with pytest.raises(ExtractTimeout) as err:
+        workers.submit(slow_page(), "https://slow.example/a.html", None, "https://slow.example/feed").result(60)
+    assert err.value.kind == "extract_timeout" and "1.5s" in str(err.value)
+    assert time.monotonic() - started < 30
+    # The next page goes through a new worker.
+    article = workers.submit(SEED.read_bytes(), URL, None, URL).result(60)
+    assert article.title and "Stoltenberg" in article.text
+
+
+def test_the_extractors_own_verdicts_come_back_with_their_kind(workers: ExtractWorkers) -> None:
+    with pytest.raises(WorkerFailed) as err:
+        workers.submit(b"<html><body><p>x</p></body></html>", "https://a.example/x.html", None, "https://a.example/f").result(60)
+    assert err.value.kind == "no_text"
