@@ -13,7 +13,6 @@ a few times. A failing feed backs off but is never dropped.
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import logging
 import time

@@ -15,7 +15,7 @@ import newsflow.ingest.poller as poller_module
 from newsflow.ingest.feedstate import FeedState, FeedStateStore
 from newsflow.ingest.fetcher import Fetcher
 from newsflow.ingest.poller import Poller, PollStats
-from newsflow.core.record import article_id
+from newsflow.core.record import Article, article_id
 from newsflow.ingest.urls import canonical_url
 from newsflow.ingest.config import FeedConfig, PollerConfig
 from tests.support.feeds_http import (
