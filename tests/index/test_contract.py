@@ -34,7 +34,9 @@ def test_write_upserts_by_id_and_merges_feeds(backend):
     index = backend.index
     first = seed_article(feeds=["https://feed.one/rss"])
     again = seed_article(feeds=["https://feed.two/atom"], title="Updated title")
-    assert backend.write([first]) == backend.write([first])  # a redelivery
+    written = backend.write([first])
+    assert [r.outcome for r in written] == [Outcome.OK]
+    assert backend.write([first]) == written  # a redelivery
     [result] = backend.write([again])
     assert result.outcome is Outcome.OK and result.id == first.id
     assert index.count() == 1
