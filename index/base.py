@@ -59,6 +59,39 @@ class SearchResults:
 
 
 class Index(Protocol):
+    """An article index. SqliteIndex (embedded) and ElasticIndex implement it; one contract suite
+    (tests/index/test_contract.py) runs against both.
+
+    Both: ``write`` upserts by article id and merges the ``feeds`` of the stored and the new
+    record (also for the same id twice in one batch); ``search`` ANDs its filters: ``source``
+    is the host (scheme and ``www.`` ignored) or the site name, any case; ``language`` the
+    primary subtag of the detected language, else of the declared one; ``since``/``until`` the
+    published time, else the fetch time (naive datetimes are UTC); ``entity`` a person,
+    organisation or place, any case, as the whole name or a run of whole words of one. Hits are
+    ranked by relevance (higher ``score`` is better) with query text, newest first without it;
+    ``total`` counts every match, ``limit`` caps the hits; snippets mark matched words with
+    ``<em>…</em>``. Query text without words matches nothing; no user text raises a syntax error.
+
+    Where they differ:
+
+    - Visibility: SQLite's search and count see a write once it returns. Elasticsearch's
+      ``get`` is realtime, its search and count are near-real-time (the template's
+      ``refresh_interval``; ``ElasticIndex.refresh()`` forces it).
+    - Query text: SQLite requires every term (AND), knows ``"phrases"`` and ``prefix*``, stems
+      (porter) and searches title, text, entity names and keyphrases. Elasticsearch ranks
+      documents matching any term (``multi_match`` best_fields over title^3, text, summary),
+      without stemming or phrase/prefix syntax.
+    - Scores: FTS5 bm25 (column weighted) versus Lucene BM25; only their order means anything.
+    - Snippets without query text: SQLite cuts the summary, else the text, at 200 characters
+      plus ``…``; Elasticsearch returns about 200 characters of the text, at a word boundary.
+    - ``Hit.language``: SQLite gives the tag as detected or declared (``de-AT``),
+      Elasticsearch its primary subtag (``de``).
+    - Setup and rejection: SQLite sets itself up on first use and rejects (REJECTED) what
+      cannot be stored as an article; Elasticsearch needs ``setup()`` (a write to a missing
+      alias comes back RETRY), rejects documents its mapping refuses, and alone publishes
+      feed status (``write_feed_status``, for Kibana).
+    """
+
     def setup(self) -> None:
         """Create tables / templates / aliases. Idempotent."""
 

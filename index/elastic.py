@@ -4,34 +4,32 @@ Layout: a composable template for ``<alias>-*`` and a first index ``<alias>-0000
 the alias as its write index, so ``POST <alias>/_rollover`` works when ops want it. Only core
 Elasticsearch features are used (no painless, no ingest pipelines, no x-pack), so merging the
 ``feeds`` of a re-seen article is done client side: one realtime ``mget`` before each bulk.
+
+This module is the client-backed index (connection, setup, bulk writes and their per-item
+outcomes, reads); its pure parts live beside it: elastic_mappings.py (template, feed-status
+mapping), elastic_document.py (article <-> document), elastic_search.py (query <-> request).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import datetime
 from typing import Any, Iterator, Mapping, Sequence
 
 from elastic_transport import TransportError
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError
 from elasticsearch.helpers import streaming_bulk
 
-from newsflow.index.base import Hit, IndexUnavailable, Outcome, SearchQuery, SearchResults, WriteResult
-from newsflow.core.lang import primary_language
-from newsflow.index.sqlite_fts import normalise_host
-from newsflow.core.record import Article, Enrichment, Entities, Place, article_id, utcnow
+from newsflow.core.record import Article, article_id, utcnow
+from newsflow.index.base import IndexUnavailable, Outcome, SearchQuery, SearchResults, WriteResult
 from newsflow.index.config import ElasticsearchConfig
+from newsflow.index.elastic_document import from_document, to_document
+from newsflow.index.elastic_mappings import FEED_STATUS_MAPPINGS, index_template
+from newsflow.index.elastic_search import search_body, search_results
 
 log = logging.getLogger(__name__)
-
-TEMPLATE_FILE = Path(__file__).with_name("elastic_template.json")
-SNIPPET_TAGS = ("<em>", "</em>")  # around matched terms in Hit.snippet, as the SQLite index does
-SNIPPET_CHARS = 200
 
 # Per-item errors that say "not now" rather than "never": the same document may succeed later.
 _TRANSIENT_ERRORS = {
@@ -44,24 +42,6 @@ _TRANSIENT_ERRORS = {
     "node_not_connected_exception",
     "node_closed_exception",
     "index_not_found_exception",  # the alias is gone: an operator problem (run setup), not a bad document
-}
-
-FEED_STATUS_MAPPINGS: dict[str, Any] = {
-    "dynamic": "false",
-    "properties": {
-        "url": {"type": "keyword", "ignore_above": 4096},
-        "name": {"type": "keyword", "ignore_above": 256},
-        "status": {"type": "keyword"},
-        "last_attempt": {"type": "date"},
-        "last_success": {"type": "date"},
-        "last_error": {"type": "text"},
-        "last_error_kind": {"type": "keyword"},  # chartable: errors by kind
-        "consecutive_failures": {"type": "integer"},
-        "next_poll": {"type": "date"},
-        "items_per_day": {"type": "float"},
-        "moved_to": {"type": "keyword", "ignore_above": 4096},  # a permanent redirect's target: update the config
-        "updated_at": {"type": "date"},
-    },
 }
 
 
@@ -81,114 +61,6 @@ def make_client(cfg: ElasticsearchConfig) -> Elasticsearch:
     if cfg.ca_certs is not None:
         kwargs["ca_certs"] = str(cfg.ca_certs)
     return Elasticsearch(**kwargs)
-
-
-def index_template(cfg: ElasticsearchConfig) -> dict[str, Any]:
-    """The ``template`` body (settings + mappings) for ``<alias>-*``."""
-    body = json.loads(TEMPLATE_FILE.read_text(encoding="utf-8"))
-    body.pop("_comment", None)
-    body["settings"]["index"].update(number_of_shards=cfg.shards, number_of_replicas=cfg.replicas)
-    return body
-
-
-# -- document conversion (pure) ---------------------------------------------------------------
-
-
-def _finite(x: float | None) -> float | None:
-    # NaN/inf are not JSON: Elasticsearch would reject the whole document over one bad statistic.
-    return x if x is not None and math.isfinite(x) else None
-
-
-def _geo(place: Place) -> dict[str, float] | None:
-    lat, lon = _finite(place.lat), _finite(place.lon)
-    return {"lat": lat, "lon": lon} if lat is not None and lon is not None else None
-
-
-def to_document(article: Article, ingested_at: datetime | str | None = None) -> dict[str, Any]:
-    """The Elasticsearch document for an article. ``@timestamp`` is the published time, else the fetch time."""
-    a = article.model_dump(mode="json")
-    if ingested_at is None:
-        ingested_at = utcnow()
-    doc: dict[str, Any] = {
-        "@timestamp": a["published_at"] or a["fetched_at"],
-        "published_at": a["published_at"],
-        "updated_at": a["updated_at"],
-        "fetched_at": a["fetched_at"],
-        "ingested_at": ingested_at.isoformat() if isinstance(ingested_at, datetime) else ingested_at,
-        "schema_version": a["schema_version"],
-        "id": a["id"],
-        "url": a["url"],
-        "original_url": a["original_url"],
-        "title": a["title"],
-        "text": a["text"],
-        "summary": a["summary"],
-        "authors": a["authors"],
-        "site": a["site"],
-        "source": a["source"],
-        "feeds": a["feeds"],
-        "categories": a["categories"],
-        "language_hint": a["language_hint"],
-        "provenance": a["provenance"],
-        "enriched": article.enrichment is not None,
-    }
-    e = article.enrichment
-    # `language` is what analysts facet on: the detected language, else what the page declared.
-    doc["language"] = primary_language((e.language if e is not None and e.language else None) or article.language_hint)
-    if e is not None:
-        locations = [g for g in (_geo(p) for p in e.places) if g is not None]
-        doc.update(
-            detected_language=e.language,
-            language_confidence=_finite(e.language_confidence),
-            entities=e.entities.model_dump(),
-            keyphrases=list(e.keyphrases),
-            places=[
-                {"name": p.name, "country_code": p.country_code, "kind": p.kind, "location": _geo(p)} for p in e.places
-            ],
-            place_locations=locations,
-            country_codes=sorted({p.country_code for p in e.places if p.country_code}),
-            word_count=e.word_count,
-            reading_time_minutes=_finite(e.reading_time_minutes),
-            minhash=list(e.minhash),
-            near_duplicate_of=e.near_duplicate_of,
-            enrichment_versions=dict(e.versions),
-        )
-    return doc
-
-
-def from_document(src: Mapping[str, Any]) -> Article:
-    """The article back from its document (inverse of ``to_document``, ``ingested_at`` aside)."""
-    enrichment = None
-    if src.get("enriched"):
-        places = []
-        for p in src.get("places") or []:
-            loc = p.get("location") or {}
-            places.append(
-                Place(
-                    name=p["name"],
-                    country_code=p.get("country_code"),
-                    kind=p.get("kind") or "unknown",
-                    lat=loc.get("lat"),
-                    lon=loc.get("lon"),
-                )
-            )
-        enrichment = Enrichment(
-            language=src.get("detected_language"),
-            language_confidence=src.get("language_confidence"),
-            keyphrases=src.get("keyphrases") or [],
-            entities=Entities(**(src.get("entities") or {})),
-            places=places,
-            word_count=src.get("word_count"),
-            reading_time_minutes=src.get("reading_time_minutes"),
-            minhash=src.get("minhash") or [],
-            near_duplicate_of=src.get("near_duplicate_of"),
-            versions=src.get("enrichment_versions") or {},
-        )
-    fields = (
-        "schema_version", "id", "url", "original_url", "title", "text", "summary", "published_at", "updated_at",
-        "authors", "site", "source", "language_hint", "categories", "feeds", "provenance", "fetched_at",
-    )  # fmt: skip
-    data = {k: src[k] for k in fields if src.get(k) is not None}
-    return Article.model_validate({**data, "enrichment": enrichment})
 
 
 def _short(text: Any, limit: int = 300) -> str:
@@ -212,15 +84,6 @@ def classify(status: int, error: Any) -> tuple[Outcome, str | None]:
     if status in (408, 429) or status >= 500 or etype in _TRANSIENT_ERRORS:
         return Outcome.RETRY, f"HTTP {status} {reason}"
     return Outcome.REJECTED, f"HTTP {status} {reason}"
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 class ElasticIndex:
@@ -399,7 +262,8 @@ class ElasticIndex:
         return self._bulk(actions, [str(d["url"]) for d in docs]) if actions else []
 
     def refresh(self) -> None:
-        """Make every acknowledged write visible to search and count (near-real-time otherwise, ~1 s)."""
+        """Make every acknowledged write visible to search and count (otherwise they become visible
+        after the template's ``refresh_interval``: search is near-real-time, ``get`` is realtime)."""
         with self._guard("refresh"):
             self._es.indices.refresh(index=self._alias)
 
@@ -418,89 +282,15 @@ class ElasticIndex:
                 return 0
 
     def search(self, query: SearchQuery) -> SearchResults:
-        body = self.search_body(query)
+        body = search_body(query)
         with self._guard("search"):
             try:
                 resp = self._es.search(index=self._alias, **body)
             except NotFoundError:
                 return SearchResults(total=0)
-        hits = []
-        for h in resp["hits"]["hits"]:
-            src = h["_source"]
-            hl = h.get("highlight") or {}
-            fragments = hl.get("text") or hl.get("summary") or hl.get("title")
-            if fragments:
-                snippet = fragments[0]
-            else:
-                plain = src.get("summary") or src.get("text") or ""
-                snippet = plain[:SNIPPET_CHARS] + ("…" if len(plain) > SNIPPET_CHARS else "")
-            hits.append(
-                Hit(
-                    id=h["_id"],
-                    score=float(h.get("_score") or 0.0),
-                    title=src.get("title"),
-                    url=src.get("url", ""),
-                    published_at=_parse_time(src.get("published_at")),
-                    site=src.get("site"),
-                    language=src.get("language"),
-                    snippet=snippet.strip(),
-                    article=from_document(src),
-                )
-            )
-        return SearchResults(total=int(resp["hits"]["total"]["value"]), hits=hits)
+        return search_results(resp)
 
-    @staticmethod
-    def search_body(query: SearchQuery) -> dict[str, Any]:
-        """The search request for a SearchQuery (pure; exposed for tests and `newsflow search --explain`)."""
-
-        def term(field: str, value: str) -> dict[str, Any]:
-            return {"term": {field: {"value": value, "case_insensitive": True}}}
-
-        filters: list[dict[str, Any]] = []
-        if query.source and query.source.strip():
-            host = normalise_host(query.source)
-            should = [term("source", host), term("source", f"www.{host}"), term("site", query.source.strip())]
-            filters.append({"bool": {"should": should, "minimum_should_match": 1}})
-        language = primary_language(query.language)
-        if language:
-            filters.append(term("language", language))
-        if query.since or query.until:
-            rng: dict[str, str] = {}
-            if query.since:
-                rng["gte"] = _utc(query.since)
-            if query.until:
-                rng["lte"] = _utc(query.until)
-            filters.append({"range": {"@timestamp": rng}})
-        if query.entity and query.entity.strip():
-            # A whole name ("Sergei Lavrov") or words of one ("lavrov"), any case.
-            fields = ("entities.persons", "entities.organisations", "entities.locations", "places.name")
-            should = [term(f, query.entity.strip()) for f in fields]
-            should += [{"match_phrase": {f"{f}.text": query.entity}} for f in fields]
-            filters.append({"bool": {"should": should, "minimum_should_match": 1}})
-        text = query.text.strip()
-        must = (
-            {"multi_match": {"query": text, "fields": ["title^3", "text", "summary"], "type": "best_fields"}}
-            if text
-            else {"match_all": {}}
-        )
-        highlight_field = {"fragment_size": SNIPPET_CHARS, "number_of_fragments": 1}
-        return {
-            "query": {"bool": {"must": [must], "filter": filters}},
-            "size": query.limit,
-            "track_total_hits": True,
-            "sort": ([{"_score": "desc"}] if text else []) + [{"@timestamp": {"order": "desc", "unmapped_type": "date"}}],
-            "highlight": {
-                "pre_tags": [SNIPPET_TAGS[0]],
-                "post_tags": [SNIPPET_TAGS[1]],
-                "fields": {"text": {**highlight_field, "no_match_size": SNIPPET_CHARS}, "summary": dict(highlight_field)},
-            },
-        }
+    search_body = staticmethod(search_body)  # the request search() sends (tests, `newsflow search --explain`)
 
     def close(self) -> None:
         self._es.close()
-
-
-def _utc(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat()

@@ -24,19 +24,24 @@ import re
 import sqlite3
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Sequence
-from urllib.parse import urlsplit
 
-from newsflow.index.base import Hit, IndexUnavailable, Outcome, SearchQuery, SearchResults, WriteResult
 from newsflow.core.lang import primary_language
 from newsflow.core.record import Article, RecordError
+from newsflow.index.base import Hit, IndexUnavailable, Outcome, SearchQuery, SearchResults, WriteResult
+from newsflow.index.normalise import (
+    HIGHLIGHT_POST,
+    HIGHLIGHT_PRE,
+    article_language,
+    as_utc,
+    normalise_host,
+    plain_snippet,
+)
 
 SCHEMA_VERSION = 1
-HIGHLIGHT_PRE, HIGHLIGHT_POST = "<em>", "</em>"
 _SNIPPET_TOKENS = 24
-_PLAIN_SNIPPET_CHARS = 200
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -87,20 +92,8 @@ def fts_query(text: str) -> str | None:
     return " AND ".join(parts) if parts else None
 
 
-def normalise_host(value: str) -> str:
-    value = value.strip().casefold()
-    if "://" in value:
-        value = urlsplit(value).hostname or value
-    value = value.split("/", 1)[0]
-    return value[4:] if value.startswith("www.") else value
-
-
 def _epoch(value: datetime | None) -> float | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.timestamp()
+    return None if value is None else as_utc(value).timestamp()
 
 
 def _entity_names(article: Article) -> list[str]:
@@ -268,13 +261,12 @@ class SqliteIndex:
 
     @staticmethod
     def _columns(article: Article, now: float) -> tuple[Any, ...]:
-        language = (article.enrichment.language if article.enrichment else None) or article.language_hint
         published = _epoch(article.published_at)
         return (
             article.to_json().decode("utf-8"),
             normalise_host(article.source) if article.source else None,
             article.site.strip().casefold() if article.site else None,
-            primary_language(language),
+            primary_language(article_language(article)),
             published,
             published if published is not None else _epoch(article.fetched_at),
             now,
@@ -326,15 +318,13 @@ class SqliteIndex:
         hits = []
         for (record,) in rows:
             hit = self._hit(record, 0.0, "")
-            text = (hit.article.summary or hit.article.text) if hit.article else ""
-            hit.snippet = text[:_PLAIN_SNIPPET_CHARS] + ("…" if len(text) > _PLAIN_SNIPPET_CHARS else "")
+            hit.snippet = plain_snippet((hit.article.summary or hit.article.text) if hit.article else "")
             hits.append(hit)
         return SearchResults(total=total, hits=hits)
 
     @staticmethod
     def _hit(record: str, score: float, snippet: str) -> Hit:
         article = Article.from_json(record)
-        language = (article.enrichment.language if article.enrichment else None) or article.language_hint
         return Hit(
             id=article.id,
             score=score,
@@ -342,7 +332,7 @@ class SqliteIndex:
             url=article.url,
             published_at=article.published_at,
             site=article.site,
-            language=language,
+            language=article_language(article),
             snippet=snippet,
             article=article,
         )

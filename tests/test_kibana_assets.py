@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from newsflow.index.elastic import FEED_STATUS_MAPPINGS, TEMPLATE_FILE
+from newsflow.index.elastic_mappings import FEED_STATUS_MAPPINGS, TEMPLATE_FILE
 from newsflow.index.config import ElasticsearchConfig
 
 KIBANA_DIR = Path(__file__).resolve().parents[1] / "deploy" / "kibana"
