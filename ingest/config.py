@@ -38,7 +38,13 @@ class PollerConfig(Section):
     min_interval: float = Field(default=300.0, gt=0)
     max_interval: float = Field(default=6 * 3600.0, gt=0)
     error_backoff_max: float = Field(default=24 * 3600.0, gt=0, description="cap of the error backoff")
-    timeout: float = Field(default=20.0, gt=0)
+    timeout: float = Field(default=20.0, gt=0, description="seconds to connect, and between two reads of a response")
+    # Deadlines a slow or dripping server cannot stretch: one request in all, one feed's poll
+    # (its entries not reached are left for the next poll), and the wait for work in flight once
+    # a stop is asked for (what is cut off is fetched again next run).
+    request_deadline: float = Field(default=30.0, gt=0, description="seconds one request may take in all")
+    feed_deadline: float = Field(default=180.0, gt=0, description="seconds one feed's poll may take, its pages included")
+    stop_grace: float = Field(default=5.0, ge=0, description="seconds in-flight fetches may finish after a stop")
     max_body_bytes: int = Field(default=5_000_000, gt=0)
     max_redirects: int = Field(default=5, ge=0)
     per_host_concurrency: int = Field(default=1, ge=1, le=2)

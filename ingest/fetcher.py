@@ -211,7 +211,7 @@ class Fetcher:
         self._to_physical = {_origin(k): _origin(v) for k, v in self.config.host_map.items()}
         self._to_logical = {v: k for k, v in self._to_physical.items()}
         # Per-phase timeouts catch a stalled peer; this deadline catches one that drips.
-        self.total_timeout = self.config.timeout * 3
+        self.total_timeout = self.config.request_deadline
 
     @property
     def limiter(self) -> HostLimiter:

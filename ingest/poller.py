@@ -212,13 +212,36 @@ class Poller:
 
     # -- driving -----------------------------------------------------------------
 
-    async def poll_once(self) -> PollStats:
-        """Poll every feed once, whatever its schedule (``newsflow run --once``)."""
+    async def poll_once(self, stop: asyncio.Event | None = None) -> PollStats:
+        """Poll every feed once, whatever its schedule (``newsflow run --once``). ``stop``: feeds not
+        begun are left, and in-flight work gets ``poller.stop_grace`` seconds before it is cut off."""
         stats = PollStats()
+        self._stop = stop
         limit = asyncio.Semaphore(self.config.concurrency)
         self._new_slots()
-        await asyncio.gather(*(self._guarded(limit, feed, stats) for feed in list(self.feeds.values())))
+        tasks = [asyncio.create_task(self._guarded(limit, feed, stats, stop)) for feed in list(self.feeds.values())]
+        await self._finish(tasks, stop)
         return stats
+
+    async def _finish(self, tasks: Sequence["asyncio.Task[None]"], stop: asyncio.Event | None) -> None:
+        """Wait for ``tasks``; once ``stop`` is set, for ``stop_grace`` more seconds, then cancel them.
+        A cancelled entry was not marked seen: the next run fetches it again."""
+        if not tasks:
+            return
+        pending = set(tasks)
+        if stop is not None:
+            stopped = asyncio.ensure_future(stop.wait())
+            try:
+                while pending and not stop.is_set():
+                    done, pending = await asyncio.wait(pending | {stopped}, return_when=asyncio.FIRST_COMPLETED)
+                    pending.discard(stopped)
+            finally:
+                stopped.cancel()
+            if pending:
+                _done, pending = await asyncio.wait(pending, timeout=self.config.stop_grace)
+            for task in pending:
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def run_forever(self, stop: asyncio.Event) -> PollStats:
         """Poll feeds as they come due until ``stop`` is set; then return once the entries being
@@ -257,8 +280,7 @@ class Poller:
             upcoming = [t for t in upcoming if t > now]
             sleep = min(max((min(upcoming) - now) if upcoming else 60.0, 0.01), 60.0)
             await self._sleep(stop, sleep)
-        if in_flight:
-            await asyncio.gather(*in_flight.values(), return_exceptions=True)
+        await self._finish(list(in_flight.values()), stop)
         return self.stats
 
     def _prune_articles(self) -> None:
@@ -287,7 +309,14 @@ class Poller:
             if stop is not None and stop.is_set():
                 return  # queued behind the concurrency limit when the daemon was told to stop: still due next run
             try:
-                await self.poll_feed(feed, stats)
+                async with asyncio.timeout(self.config.feed_deadline):
+                    await self.poll_feed(feed, stats)
+            except TimeoutError:  # a slow or dripping server: what is not done is left for the next poll
+                message = f"poll stopped after its {self.config.feed_deadline:g}s deadline (poller.feed_deadline); the rest waits for the next poll"
+                stats.feed_errors["deadline"] += 1
+                stats.add_error(PollError(feed.url, feed.url, "deadline", message))
+                metrics.FEED_ERRORS.labels("deadline").inc()
+                log.warning("feed %s: %s", feed.url, message, extra={"feed": feed.url, "url": feed.url, "kind": "deadline"})
             except Exception as exc:  # a bug must not stop the other feeds or the daemon
                 log.exception("internal error polling %s", feed.url, extra={"feed": feed.url, "url": feed.url})
                 message = f"internal error: {type(exc).__name__}: {exc}"

@@ -555,3 +555,57 @@ def test_a_page_over_the_extraction_budget_is_counted_and_the_rest_go_on(server:
     assert stats.article_errors == {"extract_timeout": 1} and stats.articles_emitted == 2
     assert sorted(a.url.rsplit("/", 1)[1] for a in h.sink.articles) == ["p0.html", "p2.html"]
     assert any(e.kind == "extract_timeout" and e.url and e.url.endswith("/p1.html") for e in stats.errors)
+
+
+def _slow(seconds: float, body: bytes):
+    def handler(r) -> None:  # type: ignore[no-untyped-def]
+        time.sleep(seconds)
+        r.send(200, body, {"Content-Type": "text/html"})
+
+    return handler
+
+
+def test_a_feed_past_its_deadline_is_cut_and_other_hosts_go_on(tmp_path: Path) -> None:
+    with LocalServer() as slow, LocalServer() as good:
+        slow.static("/feed", atom_feed([(f"s{i}", slow.url(f"/p{i}.html"), f"Slow {i}") for i in range(4)]), "application/atom+xml")
+        for i in range(4):
+            slow.route(f"/p{i}.html", _slow(1.0, html_page(f"Slow {i}")))
+        good.static("/feed", atom_feed([(f"g{i}", good.url(f"/p{i}.html"), f"Good {i}") for i in range(2)]), "application/atom+xml")
+        for i in range(2):
+            good.static(f"/p{i}.html", html_page(f"Good {i}"), "text/html")
+        h = Harness(tmp_path, feed_deadline=1.5)
+        started = time.monotonic()
+        stats = h.poll(slow.url("/feed"), good.url("/feed"))
+        assert time.monotonic() - started < 6
+        assert stats.feed_errors == {"deadline": 1}
+        assert any(e.kind == "deadline" and e.feed == slow.url("/feed") and "poller.feed_deadline" in e.message for e in stats.errors)
+        titles = sorted(a.title for a in h.sink.articles)
+        assert [t for t in titles if t.startswith("Good")] == ["Good 0", "Good 1"]
+        assert len([t for t in titles if t.startswith("Slow")]) < 4
+        # What was cut off is polled again next time: nothing is lost.
+        h.config = h.config.model_copy(update={"feed_deadline": 60.0})
+        h.poll(slow.url("/feed"), good.url("/feed"))
+        assert {a.title for a in h.sink.articles} >= {f"Slow {i}" for i in range(4)}
+
+
+def test_a_stop_cuts_a_run_once_short_after_the_grace(server: LocalServer, tmp_path: Path) -> None:
+    server.static("/feed", atom_feed([("e0", server.url("/p0.html"), "Post 0")]), "application/atom+xml")
+    server.route("/p0.html", _slow(20.0, html_page("Post 0")))
+    h = Harness(tmp_path, stop_grace=0.5)
+
+    async def main() -> tuple[PollStats, float]:
+        async with Fetcher(h.config) as fetcher:
+            with FeedStateStore(h.db, h.config.seen_ids_per_feed) as store:
+                poller = Poller(h.config, store, fetcher, h.extract, h.sink, feeds=[FeedConfig(url=server.url("/feed"))])
+                stop = asyncio.Event()
+                asyncio.get_running_loop().call_later(0.5, stop.set)
+                started = time.monotonic()
+                try:
+                    return await poller.poll_once(stop), time.monotonic() - started
+                finally:
+                    poller.close()
+
+    stats, seconds = asyncio.run(main())
+    assert seconds < 3 and stats.articles_emitted == 0
+    with FeedStateStore(h.db) as store:  # not marked seen: the next run fetches it again
+        assert store.seen_among(server.url("/feed"), ["e0"]) == set()

@@ -68,11 +68,27 @@ async def close_after(poller: Any, work: Any) -> PollStats:
         await poller.fetcher.aclose()
 
 
-async def run_until(poller: Any, stop: threading.Event) -> PollStats:
-    """Bridge the thread-level stop (signals) to the poller's asyncio event."""
+def _bridge(stop: threading.Event) -> asyncio.Event:
+    """The thread-level stop (signals) as an asyncio event of the running loop."""
     astop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    threading.Thread(target=lambda: (stop.wait(), loop.call_soon_threadsafe(astop.set)), daemon=True).start()
-    return await poller.run_forever(astop)
+
+    def wait() -> None:
+        stop.wait()
+        try:
+            loop.call_soon_threadsafe(astop.set)
+        except RuntimeError:  # the loop finished first
+            pass
+
+    threading.Thread(target=wait, daemon=True).start()
+    return astop
 
 
+async def run_until(poller: Any, stop: threading.Event) -> PollStats:
+    """Poll feeds as they come due until ``stop`` (the daemons, `newsflow run`)."""
+    return await poller.run_forever(_bridge(stop))
+
+
+async def poll_once_until(poller: Any, stop: threading.Event) -> PollStats:
+    """Every feed once (`newsflow run --once`); a stop cuts the run short."""
+    return await poller.poll_once(_bridge(stop))

@@ -17,7 +17,7 @@ from newsflow.pipeline.backends import group, open_broker, open_index, topic_par
 from newsflow.pipeline.config import PipelineSettings
 from newsflow.pipeline.enrich_stage import enrich_processor
 from newsflow.pipeline.index_stage import index_processor
-from newsflow.pipeline.poll_stage import ArticleSink, build_poller, close_after, run_until
+from newsflow.pipeline.poll_stage import ArticleSink, build_poller, close_after, poll_once_until, run_until
 
 
 class DrainTimeout(Exception):
@@ -87,7 +87,7 @@ def run_all(settings: PipelineSettings, *, once: bool, stop: threading.Event | N
     poller = build_poller(settings, ArticleSink(producer, settings.bus.topics.cleaned))
     try:
         if once:
-            stats = asyncio.run(close_after(poller, poller.poll_once()))
+            stats = asyncio.run(close_after(poller, poll_once_until(poller, stop)))
             wait_drained(broker, settings, stop)
         else:
             stats = asyncio.run(close_after(poller, run_until(poller, stop)))
