@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 from newsflow.bus.backend import BusUnavailable, MessageRejected
 from newsflow.bus.dead_letters import DeadLetters, parse_envelope, replay
 from newsflow.bus.local import LocalBroker
-from newsflow.bus.steps import (
+from newsflow.bus.strategies import (
     Backoff,
     Batch,
     BatchStep,
@@ -23,8 +23,8 @@ from newsflow.bus.steps import (
     Produce,
     RunTask,
     RunTaskInPool,
-    WriteToIndex,
 )
+from newsflow.pipeline.index_writer import WriteToIndex
 from newsflow.bus.types import FILTERED, BrokerMessage, Message, Partition
 from newsflow.index.base import IndexUnavailable, Outcome, WriteResult
 from newsflow.core.record import Article, RecordError
