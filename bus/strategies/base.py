@@ -5,7 +5,7 @@ A stage is a chain of strategies ending in ``CommitOffsets``, driven by a ``Stre
     enrich: consumer(cleaned) -> RunTask(decode + enrich + encode) -> Produce(enriched) -> CommitOffsets
     index:  consumer(enriched) -> RunTask(decode) -> BatchStep -> WriteToIndex -> CommitOffsets
 
-(``WriteToIndex`` is the pipeline's, newsflow/pipeline/index_writer.py: the bus knows no index.)
+(``WriteToIndex`` belongs to the pipeline layer, which composes the stages: the bus knows no index.)
 The contract every strategy keeps (the same as getsentry/arroyo's):
 
 * ``submit(message)`` takes one message or raises ``MessageRejected`` when it is full; the caller
