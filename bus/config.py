@@ -34,8 +34,9 @@ class KafkaConfig(Section):
     session_timeout_ms: int = Field(default=45_000, ge=1000)
     max_poll_interval_ms: int = Field(default=300_000, ge=1000, description="longest gap between polls before eviction")
     timeout: float = Field(default=30.0, gt=0, description="seconds to wait for the broker (connect, commit, flush)")
-    # kafka-python compresses in the producer's Python thread: gzip (level 9) cost 0.42 ms a 6 kB
-    # article, zstd 0.28 at about gzip's ratio, lz4 0.23 at a lower one. gzip for brokers < 2.1.
+    # kafka-python compresses in the producer's Python thread, so the codec's CPU cost counts:
+    # zstd is cheaper than gzip at about its ratio, lz4 cheaper still at a lower one (measurements
+    # in docs/performance.md). gzip for brokers < 2.1.
     compression: Literal["zstd", "lz4", "gzip", "none"] = Field(
         default="zstd", description="record batch compression of the producers"
     )

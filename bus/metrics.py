@@ -27,14 +27,3 @@ ENRICH_SECONDS = Histogram(
     "Time to enrich one article (decode, enrichment chain, encode)",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
-ARTICLES_INDEXED = Counter("newsflow_articles_indexed_total", "Articles the index acknowledged as written")
-BULK_SECONDS = Histogram(
-    "newsflow_bulk_seconds",
-    "Latency of one bulk write to the index (any outcome)",
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
-)
-BULK_FAILURES = Counter(
-    "newsflow_bulk_failures_total",
-    "Bulk writes and items that failed: unavailable (whole bulk), retry (item, transient), rejected (item, dead-lettered), error",
-    ["kind"],
-)

@@ -1,6 +1,6 @@
 """The consumer loop of one stage: poll the bus, feed the strategy, follow rebalances, stop cleanly.
 
-The processor owns the consumer; the strategy (a chain of ``bus.steps`` ending in
+The processor owns the consumer; the strategy (a chain of ``bus.strategies`` ending in
 ``CommitOffsets``) owns the work. The processor never commits by itself: it hands
 ``consumer.commit`` to the strategy factory and ``CommitOffsets`` calls it.
 
@@ -27,7 +27,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from newsflow.bus.backend import BusUnavailable, Consumer, MessageRejected
 from newsflow.bus.metrics import CONSUMER_LAG, MESSAGES_PROCESSED, PROCESSOR_ERRORS, REBALANCES
-from newsflow.bus.steps import Backoff, ProcessingStrategy
+from newsflow.bus.strategies import Backoff, ProcessingStrategy
 from newsflow.bus.types import BrokerMessage, Message, Partition
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,8 @@ from newsflow.bus.backend import BusUnavailable, MessageRejected
 from newsflow.bus.dead_letters import DeadLetters
 from newsflow.bus.local import LocalBroker
 from newsflow.bus.processor import StreamProcessor
-from newsflow.bus.steps import Backoff, BatchStep, CommitOffsets, ProcessingStrategy, Produce, RunTask, WriteToIndex
+from newsflow.bus.strategies import Backoff, BatchStep, CommitOffsets, ProcessingStrategy, Produce, RunTask
+from newsflow.pipeline.index_writer import WriteToIndex
 from newsflow.bus.types import BrokerMessage, Message
 from newsflow.index.base import IndexUnavailable, SearchQuery
 from newsflow.index.sqlite_fts import SqliteIndex

@@ -15,7 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, Callable
 
 from newsflow.bus.metrics import ARTICLES_ENRICHED
-from newsflow.bus.steps import ProcessingStrategy
+from newsflow.bus.strategies import ProcessingStrategy
 from newsflow.bus.types import FILTERED, BrokerMessage, Message
 from newsflow.core.record import Article
 

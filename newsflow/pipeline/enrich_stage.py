@@ -14,7 +14,7 @@ from newsflow.bus.backend import Broker, Producer
 from newsflow.bus.dead_letters import DeadLetters
 from newsflow.bus.metrics import ARTICLES_ENRICHED, DEAD_LETTERS, ENRICH_SECONDS
 from newsflow.bus.processor import StreamProcessor
-from newsflow.bus.steps import CommitOffsets, Produce, ProcessingStrategy, RunTask, RunTaskInPool
+from newsflow.bus.strategies import CommitOffsets, Produce, ProcessingStrategy, RunTask, RunTaskInPool
 from newsflow.bus.types import BrokerMessage, Partition
 from newsflow.core.record import Article
 from newsflow.pipeline.backends import group

@@ -12,12 +12,13 @@ from newsflow.bus.backend import Broker, Producer
 from newsflow.bus.dead_letters import DeadLetters
 from newsflow.bus.metrics import DEAD_LETTERS
 from newsflow.bus.processor import StreamProcessor
-from newsflow.bus.steps import BatchStep, CommitOffsets, ProcessingStrategy, RunTask, WriteToIndex
+from newsflow.bus.strategies import BatchStep, CommitOffsets, ProcessingStrategy, RunTask
 from newsflow.bus.types import BrokerMessage, Partition
 from newsflow.index.base import Index
 from newsflow.pipeline.backends import group
 from newsflow.pipeline.config import PipelineSettings
 from newsflow.pipeline.enrich_stage import decode
+from newsflow.pipeline.index_writer import WriteToIndex
 
 Commit = Callable[[Mapping[Partition, int]], None]
 

@@ -1,116 +1,33 @@
-"""Processing steps: order, backpressure, dead letters, retries, and where commits may go."""
+"""Processing strategies: order, backpressure, dead letters, retries, and where commits may go."""
 
 from __future__ import annotations
 
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
 
 import orjson
 import pytest
-from prometheus_client import REGISTRY
 
 from newsflow.bus.backend import BusUnavailable, MessageRejected
 from newsflow.bus.dead_letters import DeadLetters, parse_envelope, replay
-from newsflow.bus.local import LocalBroker
-from newsflow.bus.steps import (
-    Backoff,
-    Batch,
-    BatchStep,
-    CommitOffsets,
-    ProcessingStrategy,
-    Produce,
-    RunTask,
-    RunTaskInPool,
-    WriteToIndex,
-)
+from newsflow.bus.strategies import Backoff, BatchStep, CommitOffsets, Produce, RunTask, RunTaskInPool
 from newsflow.bus.types import FILTERED, BrokerMessage, Message, Partition
-from newsflow.index.base import IndexUnavailable, Outcome, WriteResult
-from newsflow.core.record import Article, RecordError
-
-P0 = Partition("in", 0)
-P1 = Partition("in", 1)
-
-
-def raw(offset: int, value: bytes = b"x", partition: Partition = P0, key: bytes | None = b"k") -> BrokerMessage:
-    return BrokerMessage(partition, offset, key, value)
-
-
-def msg(offset: int, value: bytes = b"x", partition: Partition = P0) -> Message[Any]:
-    return Message.of(raw(offset, value, partition))
-
-
-def bytes_msg(offset: int, value: bytes = b"x", partition: Partition = P0) -> Message[bytes]:
-    """What a decode/encode step hands to Produce: bytes, with the consumed message as origin."""
-    return msg(offset, value, partition).replace(value)
-
-
-class Recorder(ProcessingStrategy[Any]):
-    """A last step that records what reached it; ``reject`` makes it refuse submissions."""
-
-    def __init__(self) -> None:
-        self.got: list[Message[Any]] = []
-        self.reject = False
-        self.closed = self.joined = self.terminated = False
-
-    def submit(self, message):
-        if self.reject:
-            raise MessageRejected("full")
-        self.got.append(message)
-
-    def poll(self):
-        pass
-
-    def join(self, timeout=None):
-        self.joined = True
-
-    def close(self):
-        self.closed = True
-
-    def terminate(self):
-        self.terminated = True
-
-
-class Commits:
-    def __init__(self) -> None:
-        self.calls: list[dict[Partition, int]] = []
-
-    def __call__(self, offsets):
-        self.calls.append(dict(offsets))
-
-    @property
-    def latest(self) -> dict[Partition, int]:
-        merged: dict[Partition, int] = {}
-        for call in self.calls:
-            merged.update(call)
-        return merged
-
-
-def dead_letter_count(stage: str) -> float:
-    return REGISTRY.get_sample_value("newsflow_dead_letters_total", {"stage": stage}) or 0.0
-
-
-def fast_backoff() -> Backoff:
-    return Backoff(initial=0.001, maximum=0.01)
-
-
-@pytest.fixture
-def bus():
-    broker = LocalBroker(None)
-    broker.create_topics({"dead": 1, "out": 2, "in": 2})
-    yield broker
-    broker.close()
-
-
-def dead_letters_of(broker: LocalBroker, group: str = "check") -> list[dict]:
-    consumer = broker.consumer(group)
-    consumer.subscribe(["dead"])
-    out = []
-    while (m := consumer.poll(0.2)) is not None:
-        out.append(orjson.loads(m.value))
-    consumer.close()
-    return out
+from newsflow.core.errors import Transient
+from newsflow.core.record import RecordError
+from tests.bus.helpers import (  # noqa: F401 - bus is a fixture
+    P0,
+    P1,
+    Commits,
+    Recorder,
+    bus,
+    bytes_msg,
+    dead_letter_count,
+    dead_letters_of,
+    fast_backoff,
+    msg,
+    raw,
+)
 
 
 # -- RunTask --------------------------------------------------------------------------------
@@ -141,10 +58,13 @@ def test_run_task_retries_transient_errors_instead_of_dead_lettering(bus):
     sink = Recorder()
     calls = {"n": 0}
 
+    class Down(Transient):
+        """Any dependency that is down for now (the index, in the index stage)."""
+
     def flaky(b: BrokerMessage) -> bytes:
         calls["n"] += 1
         if calls["n"] == 1:
-            raise IndexUnavailable("down")
+            raise Down("down")
         return b.value
 
     step = RunTask(flaky, sink, letters, backoff=Backoff(initial=0.0, maximum=0.0))
@@ -225,6 +145,40 @@ def test_run_task_in_pool_rejects_when_full():
         step.close()
         step.join(5)
     assert len(sink.got) == 2
+
+
+def test_run_task_in_pool_keeps_a_failed_message_until_the_dead_letter_topic_takes_it(bus):
+    class ComesBack:
+        def __init__(self) -> None:
+            self.down = True
+            self.inner = bus.producer()
+
+        def produce(self, *a, **k):
+            if self.down:
+                raise BusUnavailable("down")
+            return self.inner.produce(*a, **k)
+
+    runs: list[int] = []
+
+    def work(b: BrokerMessage) -> bytes:
+        runs.append(b.offset)
+        raise RecordError("bad record")
+
+    producer = ComesBack()
+    sink = Recorder()
+    with ThreadPoolExecutor(1) as pool:
+        step = RunTaskInPool(work, sink, DeadLetters(producer, "dead", "enrich"), pool, backoff=fast_backoff())
+        step.submit(msg(0))
+        for _ in range(20):
+            time.sleep(0.02)
+            step.poll()
+        assert sink.got == []  # not forwarded, so never committed, while the dead letter waits
+        producer.down = False
+        time.sleep(0.02)
+        step.poll()
+    assert [m.payload for m in sink.got] == [FILTERED]
+    assert runs == [0]  # the failed work is dead-lettered again, not run again
+    assert [d["offset"] for d in dead_letters_of(bus)] == [0]
 
 
 # -- BatchStep ------------------------------------------------------------------------------
@@ -365,111 +319,6 @@ def test_produce_rejects_while_the_bus_refuses():
     step = Produce(Refusing(), "out", Recorder(), backoff=fast_backoff())
     with pytest.raises(MessageRejected):
         step.submit(bytes_msg(0))
-
-
-# -- WriteToIndex ---------------------------------------------------------------------------
-
-
-class ScriptedIndex:
-    """Answers each write from a script: an exception to raise, or a list of outcomes."""
-
-    def __init__(self, *script) -> None:
-        self.script = list(script)
-        self.writes: list[list[str]] = []
-        self.stored: dict[str, Article] = {}
-
-    def write(self, articles):
-        self.writes.append([a.id for a in articles])
-        step = self.script.pop(0) if self.script else None
-        if isinstance(step, BaseException):
-            raise step
-        outcomes = step or [Outcome.OK] * len(articles)
-        results = []
-        for article, outcome in zip(articles, outcomes):
-            if outcome is Outcome.OK:
-                self.stored[article.id] = article
-            results.append(WriteResult(article.id, outcome, None if outcome is Outcome.OK else "nope"))
-        return results
-
-
-def articles(n: int) -> list[Article]:
-    return [Article.new(f"https://example.org/{i}", title=f"t{i}", text="text") for i in range(n)]
-
-
-def batch_message(items: list[Article], first_offset: int = 0) -> Message[Any]:
-    origins = [raw(first_offset + i, a.to_json()) for i, a in enumerate(items)]
-    return Message(Batch(items, origins), {P0: first_offset + len(items)})
-
-
-def test_write_to_index_retries_retry_items_and_dead_letters_rejected_ones(bus):
-    index = ScriptedIndex([Outcome.OK, Outcome.RETRY, Outcome.REJECTED], [Outcome.OK])
-    commits = Commits()
-    docs = articles(3)
-    step = WriteToIndex(
-        index, CommitOffsets(commits, min_interval=0), DeadLetters(bus.producer(), "dead", "index"), backoff=fast_backoff()
-    )
-    step.submit(batch_message(docs))
-    assert commits.calls == []  # item 1 is still to be written
-    with pytest.raises(MessageRejected):
-        step.submit(batch_message(articles(1), 3))
-    time.sleep(0.02)
-    step.poll()
-    assert index.writes == [[d.id for d in docs], [docs[1].id]]
-    assert commits.latest == {P0: 3}
-    (letter,) = dead_letters_of(bus)
-    assert letter["error_type"] == "IndexRejected" and letter["offset"] == 2
-    assert Article.from_json(letter["payload"]).id == docs[2].id
-
-
-def test_write_to_index_never_commits_while_the_index_is_down_and_join_gives_up():
-    index = ScriptedIndex(*[IndexUnavailable("connection refused")] * 1000)
-    commits = Commits()
-    step = WriteToIndex(index, CommitOffsets(commits, min_interval=0), None, backoff=fast_backoff())
-    step.submit(batch_message(articles(2)))
-    for _ in range(5):
-        step.poll()
-    step.close()
-    step.join(0.2)
-    assert len(index.writes) > 1  # it kept retrying
-    assert commits.calls == []  # and never committed: the batch comes back next run
-
-
-def test_write_to_index_terminate_wakes_a_waiting_join():
-    index = ScriptedIndex(*[IndexUnavailable("down")] * 10)
-    commits = Commits()
-    step = WriteToIndex(index, CommitOffsets(commits, 0), None, backoff=Backoff(initial=3600, maximum=3600))
-    step.submit(batch_message(articles(1)))
-    step.close()
-    threading.Timer(0.1, step.terminate).start()
-    step.join(None)  # would wait an hour for the retry without terminate()
-    assert commits.calls == []
-
-
-def test_write_to_index_isolates_an_article_that_keeps_breaking_the_client(bus):
-    docs = articles(3)
-
-    class Breaks(ScriptedIndex):
-        def write(self, batch):
-            if any(a.id == docs[1].id for a in batch):
-                self.writes.append([a.id for a in batch])
-                raise TypeError("client choked")
-            return super().write(batch)
-
-    index = Breaks()
-    commits = Commits()
-    step = WriteToIndex(
-        index,
-        CommitOffsets(commits, 0),
-        DeadLetters(bus.producer(), "dead", "index"),
-        backoff=Backoff(initial=0.0, maximum=0.0),
-        isolate_after=2,
-    )
-    step.submit(batch_message(docs))
-    for _ in range(5):
-        step.poll()
-    assert set(index.stored) == {docs[0].id, docs[2].id}
-    assert commits.latest == {P0: 3}
-    assert [d["offset"] for d in dead_letters_of(bus)] == [1]
 
 
 # -- CommitOffsets --------------------------------------------------------------------------
