@@ -58,7 +58,7 @@ def seed_seen(store: object, hosts: int, n_feeds: int) -> int:
         for k in range(n_feeds)
         for i in range(poll_feed_entries(k))
     ]
-    db = store._db  # type: ignore[attr-defined]  # a bulk insert; mark_seen would take minutes
+    db = store._db  # type: ignore[attr-defined]  # one bulk insert: mark_seen commits entry by entry
     db.execute("BEGIN")
     db.executemany("INSERT OR IGNORE INTO seen (feed_url, entry_id, outcome, seen_at) VALUES (?, ?, ?, ?)", rows)
     db.execute("COMMIT")
