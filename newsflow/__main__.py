@@ -1,5 +1,5 @@
 """`python -m newsflow` = the `newsflow` command."""
 
-from newsflow.cli import main
+from newsflow.cli.app import main
 
 main()

@@ -5,19 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import tomlkit
+from tomlkit.exceptions import ParseError
 from tomlkit.items import AoT, Array
 
+from newsflow.core.errors import NewsflowError
 from newsflow.ingest.config import FeedConfig
 
 
-class FeedListError(Exception):
-    pass
+class FeedListError(NewsflowError):
+    """The config file cannot hold the feed list (not TOML, or `feeds` is not a list)."""
 
 
 def _load(path: Path) -> tomlkit.TOMLDocument:
     if not path.exists():
         return tomlkit.document()
-    return tomlkit.parse(path.read_text(encoding="utf-8"))
+    try:
+        return tomlkit.parse(path.read_text(encoding="utf-8"))
+    except ParseError as exc:
+        raise FeedListError(f"{path}: not valid TOML: {exc}: fix the file, then add the feeds again") from exc
 
 
 def read_feeds(path: Path) -> list[FeedConfig]:

@@ -1,5 +1,5 @@
-"""`newsflow kibana import`: load the saved objects of deploy/kibana/ (data views, saved searches,
-Lens charts, a map, two dashboards) through Kibana's saved objects import API.
+"""The client behind `newsflow kibana import`: load the saved objects of deploy/kibana/ (data views,
+saved searches, Lens charts, a map, two dashboards) through Kibana's saved objects import API.
 
 One multipart request carries every object, so Kibana resolves the references between them
 (dashboards -> charts -> data views) within the import. Secrets (API key, password) only ever
@@ -19,17 +19,12 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
-import typer
-from rich.markup import escape
 
-from newsflow.cli import app, err, out
+from newsflow.core.errors import NewsflowError
 from newsflow.index.config import ElasticsearchConfig
 
 if TYPE_CHECKING:
     import httpx
-
-kibana_app = typer.Typer(help="Kibana: data views, saved searches and dashboards for newsflow.", no_args_is_help=True)
-app.add_typer(kibana_app, name="kibana")
 
 KIBANA_DIR_ENV = "NEWSFLOW_KIBANA_DIR"
 # A source checkout keeps the objects beside the code; an image sets NEWSFLOW_KIBANA_DIR.
@@ -37,18 +32,22 @@ DEFAULT_DIR = Path(__file__).resolve().parent.parent / "deploy" / "kibana"
 # The two data views whose index pattern follows the config (alias, feed_status_index).
 ARTICLES_VIEW_ID = "newsflow-articles"
 FEED_STATUS_VIEW_ID = "newsflow-feed-status"
-_DEFAULTS = ElasticsearchConfig()
+DEFAULTS = ElasticsearchConfig()
 # Kibana space ids: lowercase letters, digits, "_" and "-" (it refuses anything else).
 _SPACE_ID = re.compile(r"^[a-z0-9_-]+$")
 _RETRY_STATUS = {502, 503, 504}  # Kibana starting up ("Kibana server is not ready yet") or a proxy in front of it
 
 
-class KibanaError(Exception):
+class KibanaError(NewsflowError):
     """Kibana could not be reached or refused the request (exit 1)."""
+
+    exit_code = 1
 
 
 class KibanaUsageError(KibanaError):
     """Bad options or unreadable object files: nothing was sent (exit 2)."""
+
+    exit_code = 2
 
 
 @dataclass
@@ -252,8 +251,8 @@ def run_import(
     password: Optional[str] = None,
     space: Optional[str] = None,
     overwrite: bool = True,
-    alias: str = _DEFAULTS.alias,
-    feed_status_index: str = _DEFAULTS.feed_status_index,
+    alias: str = DEFAULTS.alias,
+    feed_status_index: str = DEFAULTS.feed_status_index,
     ca_certs: Optional[Path] = None,
     wait: float = 0.0,
 ) -> tuple[int, ImportResult]:
@@ -265,59 +264,3 @@ def run_import(
         url, to_ndjson(objects), headers=headers, space=space, overwrite=overwrite, ca_certs=ca_certs, wait=wait
     )
     return len(objects), result
-
-
-def report(url: str, space: Optional[str], sent: int, result: ImportResult, overwrite: bool) -> int:
-    """Print the outcome; the exit code (0 ok, 1 Kibana refused objects)."""
-    where = escape(f"{redact(url)} (space {space or 'default'})")  # [::1] is not markup
-    if result.success:
-        out.print(f"imported {result.success_count} of {sent} saved objects into Kibana at {where}", highlight=False)
-        return 0
-    if not overwrite and result.conflicts_only:
-        out.print(
-            f"imported {result.success_count} of {sent} saved objects into Kibana at {where}; "
-            f"{len(result.errors)} already exist and were kept (--overwrite replaces them)",
-            highlight=False,
-        )
-        return 0
-    err.print(
-        f"[red]error:[/] Kibana at {where} refused {len(result.errors)} of {sent} saved objects "
-        f"({result.success_count} imported):",
-        highlight=False,
-    )
-    for line in result.error_lines():
-        err.print(f"  {line}", highlight=False, markup=False)
-    return 1
-
-
-@kibana_app.command("import")
-def kibana_import(
-    url: str = typer.Option(..., "--url", envvar="NEWSFLOW_KIBANA_URL", help="Kibana's base url, e.g. http://kibana:5601."),
-    api_key: Optional[str] = typer.Option(
-        None, "--api-key", envvar="NEWSFLOW_KIBANA_API_KEY", show_default=False,
-        help="An API key (the base64 id:key); sent as 'Authorization: ApiKey ...'. Prefer the env var.",
-    ),
-    user: Optional[str] = typer.Option(None, "--user", envvar="NEWSFLOW_KIBANA_USER", help="Basic auth user."),
-    password: Optional[str] = typer.Option(
-        None, "--password", envvar="NEWSFLOW_KIBANA_PASSWORD", show_default=False, help="Basic auth password. Prefer the env var."
-    ),
-    space: Optional[str] = typer.Option(None, "--space", help="Kibana space id (default: the default space)."),
-    overwrite: bool = typer.Option(True, "--overwrite/--no-overwrite", help="Replace objects that already exist."),
-    directory: Optional[Path] = typer.Option(
-        None, "--dir", help=f"Folder of .ndjson files (default: ${KIBANA_DIR_ENV}, else deploy/kibana of the checkout)."
-    ),
-    alias: str = typer.Option(_DEFAULTS.alias, help="The articles alias (index.elasticsearch.alias); the data view is ALIAS*."),
-    feed_status_index: str = typer.Option(_DEFAULTS.feed_status_index, help="index.elasticsearch.feed_status_index."),
-    ca_certs: Optional[Path] = typer.Option(None, "--ca-certs", help="CA bundle for an https Kibana with a private CA."),
-    wait: float = typer.Option(0.0, help="Retry this many seconds while Kibana is unreachable or starting."),
-) -> None:
-    """Import the data views, saved searches and dashboards into Kibana (saved objects import API)."""
-    try:
-        sent, result = run_import(
-            url, directory=directory, api_key=api_key, user=user, password=password, space=space,
-            overwrite=overwrite, alias=alias, feed_status_index=feed_status_index, ca_certs=ca_certs, wait=wait,
-        )
-    except KibanaError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)  # Kibana's messages carry [brackets]
-        raise typer.Exit(2 if isinstance(exc, KibanaUsageError) else 1) from exc
-    raise typer.Exit(report(url, space, sent, result, overwrite))

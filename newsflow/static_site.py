@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -28,7 +29,7 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 def serve(folder: Path, port: int = 0) -> Iterator[str]:
     """Yield the base url (``http://127.0.0.1:PORT``) of a static server for ``folder``."""
     if not folder.is_dir():
-        raise FileNotFoundError(f"no such folder to serve: {folder}")
+        raise FileNotFoundError(errno.ENOENT, "no such folder to serve", str(folder))
     handler = functools.partial(_QuietHandler, directory=str(folder))
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True

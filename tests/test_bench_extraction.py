@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from newsflow import bench_extraction as bench
-from newsflow.cli import app
+from benchmarks import extraction as bench
+from newsflow.cli.app import app
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bench"
 LAYOUTS = [FIXTURES / "scrapinghub-layout", FIXTURES / "trafilatura-layout"]

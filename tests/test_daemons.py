@@ -28,14 +28,13 @@ from tests.support.daemons import (  # noqa: F401 - fixtures
     LIGHT_ENRICHERS,
     REPO,
     daemons,
-    free_port,
     http_get,
     metric,
     metric_samples,
     pipeline,
     wait_until,
 )
-from tests.support.newsite import build_site, serve_site
+from benchmarks.corpus import build_site, free_port, serve_site
 
 SHUTDOWN_BOUND = 30.0  # seconds from SIGTERM to exit, well over what a drain of these streams takes
 

@@ -26,8 +26,8 @@ import typer
 import yaml
 from pydantic import BaseModel, SecretStr
 
-from newsflow import commands, kibana, setup_cmd  # noqa: F401  (register their commands)
-from newsflow.cli import app
+from newsflow import kibana
+from newsflow.cli.app import app
 from newsflow.daemon.config import DaemonConfig
 from newsflow.settings import CONFIG_ENV, Settings, load
 

@@ -36,7 +36,6 @@ from tests.support.daemons import (  # noqa: F401 - fixtures
     REPO,
     SERVICES_SH,
     daemons,
-    free_port,
     http_get,
     metric,
     metric_samples,
@@ -44,7 +43,7 @@ from tests.support.daemons import (  # noqa: F401 - fixtures
     pipeline,
     wait_until,
 )
-from tests.support.newsite import build_site, serve_site
+from benchmarks.corpus import build_site, free_port, serve_site
 
 pytestmark = pytest.mark.services
 

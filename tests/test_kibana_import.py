@@ -13,7 +13,6 @@ import base64
 import email
 import email.policy
 import json
-import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,8 +23,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from typer.testing import CliRunner
 
-from newsflow import kibana, setup_cmd  # noqa: F401  (registers the commands on the app)
-from newsflow.cli import app
+from benchmarks.corpus import free_port
+from newsflow import kibana
+from newsflow.cli.app import app
 
 KIBANA_DIR = Path(__file__).resolve().parents[1] / "deploy" / "kibana"
 SECRET = "c2VjcmV0LWlkOnNlY3JldC1rZXktOTg3NjU="  # an API key that must never be printed
@@ -260,12 +260,6 @@ def test_without_wait_a_starting_kibana_is_an_error(fake_kibana, cli):
     assert result.exit_code == 1
     assert "HTTP 503: Kibana server is not ready yet" in result.flat
     assert len(fake_kibana.requests) == 1
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_unreachable_kibana_is_a_clear_error_without_the_password(cli):

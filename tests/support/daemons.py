@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -51,12 +50,6 @@ def wait_until(
             state = f"; {describe()}" if describe is not None else ""
             pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}{extra}{state}")
         time.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http_get(url: str, timeout: float = 5.0) -> tuple[int, str]:

@@ -34,7 +34,6 @@ from rich.progress import Progress
 from rich.table import Table
 
 from newsflow.ingest.site_memory import MIN_PAGES
-from newsflow.cli import bench_app
 
 # --- scoring: the metric definitions of shared/tools/score_extraction.py, copied faithfully
 # (same tokeniser, shingle size, per-page normalisation, averaging, and snippet matching) so the
@@ -300,7 +299,6 @@ ABLATION: dict[str, Variant] = {
 }
 
 
-@bench_app.command("extraction")
 def bench_extraction(
     dataset_dir: Path = typer.Argument(..., help="A folder with ground-truth.json or evaldata.json, and html/."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Write newsflow.json and trafilatura.json here."),

@@ -1,7 +1,8 @@
-"""The benchmarks' generated news sites, served by a local HTTP server on many loopback addresses.
+"""The generated news sites of the benchmarks and the tests: real article pages under distinct
+urls, and RSS feeds listing them.
 
-Two sites, one server (``python -m newsflow.corpus serve``, a separate process so its CPU is not
-counted as newsflow's):
+Two sites, one server (``python -m benchmarks.corpus``, a separate process so its CPU is not
+counted as newsflow's), for the benchmarks:
 
 * **articles** (``bench pipeline``): article ``n`` is ``/a/<n>.html``, a real page of
   ``<shared>/bench/extraction/*/html`` (``<shared>`` is ``$NEWSFLOW_SHARED`` or ``<repo>/../shared``)
@@ -18,29 +19,47 @@ which the poller's ``host_map`` sends to ``127.0.0.<2 + k % hosts>:PORT``. Polit
 the physical host, so each logical site really is a separate host to the poller (Linux routes
 all of 127/8 to the loopback device; nothing needs configuring). Pages are generated from
 memory on each request: a 50,000-article corpus costs no disk.
+
+For the end-to-end tests, the same article site written to a folder (same url layout, same
+pages, same feeds, on named hosts) and served by ``newsflow.static_site.serve``::
+
+    site = build_site(tmp_path / "site", 300)            # deterministic: same inputs, same bytes
+    with serve_site(site) as served:
+        settings.feeds = served.feed_configs()
+        settings.poller.host_map = served.host_map        # logical origin -> http://127.0.0.1:PORT
+        ...
+    site.expected_ids                                     # the article ids the pipeline must produce
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import hashlib
 import html
 import os
 import re
+import socket
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Iterator
 from xml.sax.saxutils import escape
 
+from newsflow.core.record import article_id
+from newsflow.ingest.config import FeedConfig
+from newsflow.ingest.urls import canonical_url
+from newsflow.static_site import serve
+
 REPO = Path(__file__).resolve().parent.parent
 EXTRACTION_SETS = Path("bench") / "extraction"
 FIRST_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
 MAX_HOSTS = 250  # 127.0.0.2 .. 127.0.0.251
+SEED_PAGES = REPO / "seeds" / "site"
 
 _HEAD = re.compile(rb"<head(?:\s[^>]*)?>", re.IGNORECASE)
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
@@ -54,24 +73,26 @@ def shared_dir() -> Path | None:
     return None
 
 
-def page_files() -> list[Path]:
-    """Every page of the extraction sets, in a fixed order; the seed blog's posts without them."""
+def page_files(sets: tuple[str, ...] | None = None) -> list[Path]:
+    """Every page of the extraction sets (or of the ``sets`` named), in a fixed order; the seed
+    blog's posts without them."""
     shared = shared_dir()
     files: list[Path] = []
     if shared is not None:
         for dataset in sorted((shared / EXTRACTION_SETS).iterdir()):
-            if (dataset / "html").is_dir():
+            if (dataset / "html").is_dir() and (sets is None or dataset.name in sets):
                 files += sorted((dataset / "html").iterdir())
-    return files or sorted((REPO / "seeds" / "site").glob("post-*.html"))
+    return files or sorted(SEED_PAGES.glob("post-*.html"))
 
 
-def load_pages(limit: int | None = None) -> list[bytes]:
+def load_pages(limit: int | None = None, sets: tuple[str, ...] | None = None) -> list[bytes]:
     """The page bytes, decompressed; ``limit`` takes only the first pages (a small corpus needs few)."""
-    out = []
-    for f in page_files()[:limit]:
-        data = f.read_bytes()
-        out.append(gzip.decompress(data) if f.name.endswith(".gz") else data)
-    return out
+    return [_read(f) for f in page_files(sets)[:limit]]
+
+
+def _read(file: Path) -> bytes:
+    data = file.read_bytes()
+    return gzip.decompress(data) if file.name.endswith(".gz") else data
 
 
 def origin(k: int, hosts: int) -> str:
@@ -95,23 +116,45 @@ def page_title(page: bytes, n: int) -> str:
     return text[:200] or f"Article {n}"
 
 
+def rss(origin: str, k: int, items: list[tuple[int, str, str]]) -> bytes:
+    """RSS 2.0 for feed ``k``: items (n, url, title), newest first as feeds list them; item ``n``
+    is dated ``n`` minutes after FIRST_DATE."""
+    out = ['<?xml version="1.0" encoding="utf-8"?>', '<rss version="2.0"><channel>',
+           f"<title>News site {k}</title><link>{escape(origin)}/</link><description>Generated feed {k}</description>"]
+    for n, url, title in sorted(items, reverse=True):
+        date = format_datetime(FIRST_DATE + timedelta(minutes=n))
+        out.append(f"<item><title>{escape(title)}</title><link>{escape(url)}</link>"
+                   f'<guid isPermaLink="true">{escape(url)}</guid><pubDate>{date}</pubDate></item>')
+    out.append("</channel></rss>")
+    return "\n".join(out).encode()
+
+
 @dataclass(frozen=True)
 class ArticleSite:
-    """N articles in feeds of ``per_feed``, feed ``k`` on host ``k % hosts``."""
+    """N articles in feeds of ``per_feed``; feed ``k`` and its articles on host ``k % hosts``
+    (``http://news-<i>.test``, or the i-th of ``names``)."""
 
     articles: int
     per_feed: int = 20
     hosts: int = 100
+    names: tuple[str, ...] = ()
 
     @property
     def n_feeds(self) -> int:
         return -(-self.articles // self.per_feed)
 
+    def origin(self, k: int) -> str:
+        """Feed ``k``'s origin (its articles' too)."""
+        return f"http://{self.names[k % len(self.names)]}" if self.names else origin(k, self.hosts)
+
+    def origins(self) -> list[str]:
+        return [self.origin(i) for i in range(self.hosts)]
+
     def feed_url(self, k: int) -> str:
-        return f"{origin(k, self.hosts)}/feeds/{k}.xml"
+        return f"{self.origin(k)}/feeds/{k}.xml"
 
     def article_url(self, n: int) -> str:
-        return f"{origin(n // self.per_feed, self.hosts)}/a/{n}.html"
+        return f"{self.origin(n // self.per_feed)}/a/{n}.html"
 
     def feed_urls(self) -> list[str]:
         return [self.feed_url(k) for k in range(self.n_feeds)]
@@ -123,16 +166,85 @@ class ArticleSite:
         return with_canonical(pages[n % len(pages)], self.article_url(n))
 
     def feed(self, titles: list[str], k: int) -> bytes:
-        o = origin(k, self.hosts)
-        out = ['<?xml version="1.0" encoding="utf-8"?>', '<rss version="2.0"><channel>',
-               f"<title>News site {k}</title><link>{o}/</link><description>Generated feed {k}</description>"]
-        for n in reversed(range(k * self.per_feed, min(self.articles, (k + 1) * self.per_feed))):
-            url = escape(self.article_url(n))
-            date = format_datetime(FIRST_DATE + timedelta(minutes=n))
-            out.append(f"<item><title>{escape(titles[n % len(titles)])}</title><link>{url}</link>"
-                       f'<guid isPermaLink="true">{url}</guid><pubDate>{date}</pubDate></item>')
-        out.append("</channel></rss>")
-        return "\n".join(out).encode()
+        """Feed ``k``; ``titles[i]`` is the title of source page ``i``."""
+        items = [(n, self.article_url(n), titles[n % len(titles)])
+                 for n in range(k * self.per_feed, min(self.articles, (k + 1) * self.per_feed))]
+        return rss(self.origin(k), k, items)
+
+
+# --- the tests' site: the article site written to a folder ---------------------------------------
+
+TEST_SET = ("scrapinghub-dev",)  # the tests expect an article from every page: this set's pages all have one
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    root: Path
+    feeds: list[str]  # logical feed urls
+    article_urls: list[str]  # logical article urls, article n at index n
+    origins: list[str]  # logical origins, e.g. "http://news-a.test"
+    source: str  # where the pages came from: "scrapinghub-dev", "seeds" or "given"
+    host_map: dict[str, str] = field(default_factory=dict)  # empty until served (see serve_site)
+
+    @property
+    def expected_ids(self) -> set[str]:
+        """The ids the pipeline gives these articles (each page names its own url as canonical)."""
+        return {article_id(canonical_url(u)) for u in self.article_urls}
+
+    def feed_configs(self) -> list[FeedConfig]:
+        return [FeedConfig(url=u, name=f"newsite feed {k}") for k, u in enumerate(self.feeds)]
+
+    def served_at(self, base: str) -> "SiteInfo":
+        """This site with every logical origin mapped to ``base`` (``http://127.0.0.1:PORT``)."""
+        return replace(self, host_map={origin: base for origin in self.origins})
+
+
+def build_site(
+    dir: Path | str,
+    n_articles: int,
+    per_feed: int = 50,
+    hosts: tuple[str, ...] = ("news-a.test", "news-b.test"),
+    *,
+    pages: list[bytes] | None = None,
+) -> SiteInfo:
+    """Write the article site into ``dir`` (created; existing files are overwritten) and describe it.
+
+    ``pages`` overrides the source pages (repeated in order): by default the scrapinghub set's,
+    else the seed blog's posts.
+    """
+    if n_articles < 1 or per_feed < 1 or not hosts:
+        raise ValueError("n_articles and per_feed must be at least 1, and hosts non-empty")
+    source = "given"
+    if pages is None:
+        files = page_files(TEST_SET)
+        source = "seeds" if files and files[0].parent == SEED_PAGES else TEST_SET[0]
+        pages = [_read(f) for f in files]
+    if not pages:
+        raise ValueError("no source pages")
+    site = ArticleSite(n_articles, per_feed, len(hosts), tuple(hosts))
+    root = Path(dir)
+    (root / "a").mkdir(parents=True, exist_ok=True)
+    (root / "feeds").mkdir(parents=True, exist_ok=True)
+    for n in range(n_articles):
+        (root / "a" / f"{n}.html").write_bytes(site.page(pages, n))
+    titles = [page_title(p, i) for i, p in enumerate(pages)]
+    for k in range(site.n_feeds):
+        (root / "feeds" / f"{k}.xml").write_bytes(site.feed(titles, k))
+    return SiteInfo(root=root, feeds=site.feed_urls(), article_urls=site.article_urls(), origins=site.origins(), source=source)
+
+
+@contextlib.contextmanager
+def serve_site(site: SiteInfo) -> Iterator[SiteInfo]:
+    """Serve the site on 127.0.0.1 (a free port); yields it with ``host_map`` filled in."""
+    with serve(site.root) as base:
+        yield site.served_at(base)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a server started next, e.g. a daemon's metrics)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 # --- the poll bench's feeds ------------------------------------------------------------------
@@ -275,7 +387,7 @@ class ServerProcess:
         self.hosts = max(hosts, poll_hosts, 1)
         if self.hosts > MAX_HOSTS:
             raise ValueError(f"at most {MAX_HOSTS} hosts")
-        self.args = [sys.executable, "-m", "newsflow.corpus", str(articles), str(per_feed), str(hosts), str(poll_hosts)]
+        self.args = [sys.executable, "-m", "benchmarks.corpus", str(articles), str(per_feed), str(hosts), str(poll_hosts)]
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.rusage = None

@@ -1,6 +1,6 @@
 """`newsflow bench poll`: one Poller against 10,000 generated feeds on a local server.
 
-The server (``newsflow.corpus``, its own process, so its CPU is not ours) answers on one
+The server (``benchmarks.corpus``, its own process, so its CPU is not ours) answers on one
 loopback address per host, and ``poller.host_map`` sends each logical site to its address:
 politeness is keyed on the physical host, so ``--hosts`` really are separate hosts with
 ``per_host_concurrency = 1`` and ``per_host_delay = --delay`` each. Feeds only: every entry of
@@ -28,7 +28,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from newsflow.cli import bench_app
 
 out = Console()
 
@@ -52,14 +51,14 @@ class PassResult:
 
 def seed_seen(store: object, hosts: int, n_feeds: int) -> int:
     """Mark every entry of every feed as seen, in one transaction (bench setup, not the poll path)."""
-    from newsflow.corpus import poll_entry_guid, poll_feed_entries, poll_feed_url
+    from benchmarks.corpus import poll_entry_guid, poll_feed_entries, poll_feed_url
 
     rows = [
         (poll_feed_url(hosts, k), poll_entry_guid(hosts, k, i), "ok", 0.0)
         for k in range(n_feeds)
         for i in range(poll_feed_entries(k))
     ]
-    db = store._db  # type: ignore[attr-defined]  # a bulk insert; mark_seen would take minutes
+    db = store._db  # type: ignore[attr-defined]  # one bulk insert: mark_seen commits entry by entry
     db.execute("BEGIN")
     db.executemany("INSERT OR IGNORE INTO seen (feed_url, entry_id, outcome, seen_at) VALUES (?, ?, ?, ?)", rows)
     db.execute("COMMIT")
@@ -97,7 +96,7 @@ def run_bench(n_feeds: int, hosts: int, delay: float, concurrency: int, data_dir
     from newsflow.ingest.feedstate import FeedStateStore
     from newsflow.ingest.fetcher import Fetcher
     from newsflow.ingest.poller import Poller
-    from newsflow.corpus import ServerProcess, feed_kind, host_map, poll_feed_url
+    from benchmarks.corpus import ServerProcess, feed_kind, host_map, poll_feed_url
     from newsflow.ingest.config import FeedConfig, PollerConfig
 
     def no_articles(*_: object) -> object:
@@ -136,7 +135,6 @@ def run_bench(n_feeds: int, hosts: int, delay: float, concurrency: int, data_dir
             store.close()
 
 
-@bench_app.command("poll")
 def bench_poll(
     feeds: int = typer.Option(10_000, min=1, help="Feeds to poll."),
     hosts: int = typer.Option(200, min=1, max=250, help="Hosts (one loopback address each) the feeds are spread over."),

@@ -25,7 +25,6 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from newsflow.cli import bench_app
 
 out = Console(highlight=False)
 
@@ -73,7 +72,6 @@ def reference_yake(texts: list[tuple[str, str | None]], ours: list[list[str]], m
     )
 
 
-@bench_app.command("enrich")
 def bench_enrich(
     pages: int = typer.Option(0, "--pages", min=0, help="Use the first N corpus pages (0: all of them)."),
     enrichers: str = typer.Option("", "--enrichers", help="Comma-separated enrichers (default: the config default, every one)."),
@@ -81,7 +79,7 @@ def bench_enrich(
     """Each enricher's CPU per article beside the extractor's on the same pages (and the reference
     YAKE beside newsflow's keyphrases, when installed)."""
     from newsflow.ingest.extractor import extract_article
-    from newsflow.corpus import load_pages
+    from benchmarks.corpus import load_pages
     from newsflow.processors.config import EnrichConfig
     from newsflow.processors.enrich.chain import build_chain
 

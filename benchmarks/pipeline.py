@@ -1,6 +1,6 @@
 """`newsflow bench pipeline`: the whole pipeline on the real services, beside its ceiling and a naive baseline.
 
-In one run, over the same generated corpus (``newsflow.corpus``: real pages of the shared extraction
+In one run, over the same generated corpus (``benchmarks.corpus``: real pages of the shared extraction
 sets under distinct urls, RSS feeds of 20 on one loopback host per site):
 
 1. **extraction-only ceiling**: ``ingest.extractor.extract_article`` alone over every page, in a
@@ -42,7 +42,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from newsflow.cli import bench_app
 
 out = Console()
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -157,7 +156,7 @@ _SITE: Any = None
 
 def _init_worker(articles: int, per_feed: int, hosts: int) -> None:
     global _PAGES, _SITE
-    from newsflow.corpus import ArticleSite, load_pages
+    from benchmarks.corpus import ArticleSite, load_pages
 
     _PAGES, _SITE = load_pages(limit=articles), ArticleSite(articles, per_feed, hosts)
 
@@ -215,7 +214,7 @@ def naive_baseline(site: Any, port: int, feeds: list[int], es_url: str, index_na
     import trafilatura
     from elasticsearch import Elasticsearch
 
-    from newsflow.corpus import host_map
+    from benchmarks.corpus import host_map
 
     physical = host_map(site.hosts, port)
 
@@ -270,7 +269,7 @@ def _config(path: Path, run: str, site: Any, port: int, backend: str, data_dir: 
             enrichers: list[str] | None) -> None:
     import tomlkit
 
-    from newsflow.corpus import host_map
+    from benchmarks.corpus import host_map
 
     doc = {
         "data_dir": str(data_dir),
@@ -466,7 +465,6 @@ def _cleanup(config: Path, run: str, drains: list[str]) -> None:
             pass
 
 
-@bench_app.command("pipeline")
 def bench_pipeline(
     articles: int = typer.Option(2000, min=1, help="Articles in the generated corpus."),
     backend: str = typer.Option("kafka", help="The bus: kafka or local (the index is always Elasticsearch)."),
@@ -494,7 +492,7 @@ def bench_pipeline(
     from elasticsearch import Elasticsearch
     from rich.progress import Progress
 
-    from newsflow.corpus import ArticleSite, ServerProcess
+    from benchmarks.corpus import ArticleSite, ServerProcess
 
     if backend not in ("kafka", "local"):
         raise typer.BadParameter("kafka or local", param_hint="--backend")

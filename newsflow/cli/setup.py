@@ -9,10 +9,8 @@ from pathlib import Path
 from typing import Callable, Optional, TypeVar
 
 import typer
-from rich.markup import escape
 
-from newsflow.daemon import logs
-from newsflow.cli import ConfigOpt, _settings, app, err, out
+from newsflow.cli.common import ConfigOpt, load_settings, out
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -34,7 +32,6 @@ def _retrying(what: str, fn: Callable[[], T], wait: float, unavailable: tuple[ty
             delay = min(delay * 2, 10.0)
 
 
-@app.command()
 def setup(
     config: Optional[Path] = ConfigOpt,
     kibana_url: Optional[str] = typer.Option(
@@ -49,43 +46,37 @@ def setup(
     """Create the topics and the index (template, write alias, feed-status index); with --kibana-url,
     import the Kibana data views, saved searches and dashboards. Safe to run again."""
     from newsflow.bus.backend import BusUnavailable
+    from newsflow.daemon import logs
     from newsflow.index.base import IndexUnavailable
     from newsflow.pipeline.backends import open_broker, open_index, topic_partitions
 
-    s = _settings(config)
+    s = load_settings(config)
     logs.configure("text", "WARNING")
     topics = topic_partitions(s)
+    broker = open_broker(s)
     try:
-        broker = open_broker(s)
-        try:
-            _retrying("bus", lambda: broker.create_topics(topics), wait, (BusUnavailable,))
-        finally:
-            close = getattr(broker, "close", None)
-            if close:
-                close()
-        out.print(f"topics ({s.bus.backend}): " + ", ".join(f"{t} ({n} partitions)" for t, n in topics.items()), highlight=False, markup=False)
-        index = _retrying("index", lambda: open_index(s), wait, (IndexUnavailable,))  # open_index runs Index.setup()
-        index.close()
-    except (BusUnavailable, IndexUnavailable) as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(1) from exc
+        _retrying("bus", lambda: broker.create_topics(topics), wait, (BusUnavailable,))
+    finally:
+        close = getattr(broker, "close", None)
+        if close:
+            close()
+    out.print(f"topics ({s.bus.backend}): " + ", ".join(f"{t} ({n} partitions)" for t, n in topics.items()), highlight=False, markup=False)
+    index = _retrying("index", lambda: open_index(s), wait, (IndexUnavailable,))  # open_index runs Index.setup()
+    index.close()
     if s.index.backend == "elasticsearch":
         es = s.index.elasticsearch
         out.print(f"index (elasticsearch): template and write alias {es.alias}, feed status index {es.feed_status_index}", highlight=False, markup=False)
     else:
         out.print(f"index (sqlite): {s.index_db}", highlight=False, markup=False)
     if kibana_url:
-        from newsflow.kibana import KibanaError, KibanaUsageError, report, run_import
+        from newsflow.cli.kibana import report
+        from newsflow.kibana import run_import
 
         es = s.index.elasticsearch
-        try:
-            sent, result = run_import(
-                kibana_url, api_key=kibana_api_key, user=kibana_user, password=kibana_password, space=kibana_space,
-                alias=es.alias, feed_status_index=es.feed_status_index, wait=wait,
-            )
-        except KibanaError as exc:
-            err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
-            raise typer.Exit(2 if isinstance(exc, KibanaUsageError) else 1) from exc
+        sent, result = run_import(
+            kibana_url, api_key=kibana_api_key, user=kibana_user, password=kibana_password, space=kibana_space,
+            alias=es.alias, feed_status_index=es.feed_status_index, wait=wait,
+        )
         code = report(kibana_url, kibana_space, sent, result, overwrite=True)
         if code:
             raise typer.Exit(code)

@@ -1,0 +1,13 @@
+"""The `newsflow bench` command group: each benchmark's command, registered here."""
+
+from __future__ import annotations
+
+import typer
+
+from benchmarks import enrich, extraction, pipeline, poll
+
+bench_app = typer.Typer(help="Benchmarks that print newsflow beside a baseline measured in the same run.", no_args_is_help=True)
+bench_app.command("enrich")(enrich.bench_enrich)
+bench_app.command("extraction")(extraction.bench_extraction)
+bench_app.command("pipeline")(pipeline.bench_pipeline)
+bench_app.command("poll")(poll.bench_poll)

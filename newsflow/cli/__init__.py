@@ -1,0 +1,1 @@
+"""The `newsflow` command line: newsflow.cli.app registers the commands of the modules here."""
