@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import tomllib
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
