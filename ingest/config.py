@@ -80,4 +80,4 @@ class PollerConfig(Section):
 class ExtractConfig(Section):
     min_text_chars: int = Field(default=80, ge=0, description="shorter text counts as 'no extractable text'")
     boilerplate_filter: bool = True
-    site_templates: bool = True  # learn per-site chrome lines (see ingest/site_memory.py)
+    site_templates: bool = True  # learn per-site chrome lines (see ingest/extract/site_templates.py)

@@ -33,7 +33,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from newsflow.ingest.site_memory import MIN_PAGES
+from newsflow.ingest.extract.site_templates import MIN_PAGES
 from newsflow.cli import bench_app
 
 # --- scoring: the metric definitions of shared/tools/score_extraction.py, copied faithfully
@@ -219,7 +219,7 @@ def run_both(
     as a page polled late does in the pipeline. Both passes count in newsflow's time.
     """
     from newsflow.ingest.extractor import ExtractionError, extract
-    from newsflow.ingest.site_memory import SiteMemory
+    from newsflow.ingest.extract.site_templates import SiteMemory
     from newsflow.ingest.config import ExtractConfig
 
     configs = {name: ExtractConfig(**v.config) for name, v in variants.items()}

@@ -44,7 +44,7 @@ def build_poller(settings: PipelineSettings, sink: Any) -> Any:
     from newsflow.ingest.feedstate import FeedStateStore
     from newsflow.ingest.fetcher import Fetcher
     from newsflow.ingest.poller import Poller
-    from newsflow.ingest.site_memory import SiteMemory, learn_and_strip
+    from newsflow.ingest.extract.site_templates import SiteMemory, learn_and_strip
 
     # Per-site template learning (ingest/site_memory.py), persisted in the data dir.
     memory = SiteMemory(settings.data_dir / "site-memory.json") if settings.extract.site_templates else None
