@@ -183,7 +183,8 @@ def extract(
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Extract one article (text and metadata) and print it."""
-    from newsflow.ingest.extractor import ExtractionError, extract_article
+    from newsflow.ingest.extract.article import extract_article
+    from newsflow.ingest.extract.errors import ExtractionError
     from newsflow.core.record import Enrichment
 
     s = _settings(config)

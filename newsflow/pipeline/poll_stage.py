@@ -40,7 +40,7 @@ class ArticleSink:
 
 def build_poller(settings: PipelineSettings, sink: Any) -> Any:
     """The poller with its state store, fetcher and extractor (the fetcher needs a running loop)."""
-    from newsflow.ingest.extractor import extract_article
+    from newsflow.ingest.extract.article import extract_article
     from newsflow.ingest.feedstate import FeedStateStore
     from newsflow.ingest.fetcher import Fetcher
     from newsflow.ingest.poller import Poller
