@@ -78,7 +78,7 @@ def bench_enrich(
 ) -> None:
     """Each enricher's CPU per article beside the extractor's on the same pages (and the reference
     YAKE beside newsflow's keyphrases, when installed)."""
-    from newsflow.ingest.extractor import extract_article
+    from newsflow.ingest.extract.article import extract_article
     from benchmarks.corpus import load_pages
     from newsflow.processors.config import EnrichConfig
     from newsflow.processors.enrich.chain import build_chain

@@ -7,7 +7,7 @@ Datasets are folders in the layout of ``shared/bench/extraction/*`` (see its REA
 Each extractor gets the page bytes and the url only; the truth files are read for scoring alone.
 newsflow may learn from the other pages of the set, unsupervised, as the poller learns from
 the other posts of a site: a first pass extracts every page and feeds a per-site memory
-(``ingest.site_memory``), a second strips what that memory knows is chrome. Both passes are
+(``ingest/extract/site_templates.py``), a second strips what that memory knows is chrome. Both passes are
 in newsflow's time.
 
 The two extractors run page by page, interleaved, in one process and one thread, and each is
@@ -33,7 +33,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from newsflow.ingest.site_memory import MIN_PAGES
+from newsflow.ingest.extract.options import ExtractOptions
+from newsflow.ingest.extract.site_templates import MIN_PAGES
 
 # --- scoring: the metric definitions of shared/tools/score_extraction.py, copied faithfully
 # (same tokeniser, shingle size, per-page normalisation, averaging, and snippet matching) so the
@@ -156,7 +157,7 @@ def load_dataset(root: Path, limit: int | None = None) -> Dataset:
 
 
 def read_bytes(path: Path) -> bytes:
-    from newsflow.ingest.extractor import read_page
+    from newsflow.ingest.extract.decoding import read_page
 
     return read_page(path)
 
@@ -202,7 +203,7 @@ class Variant:
     """One configuration of newsflow's extractor, for the ablation."""
 
     config: dict = field(default_factory=dict)  # ExtractConfig fields
-    ablate: frozenset[str] = frozenset()  # ideas switched off (ingest.extractor.extract)
+    options: ExtractOptions = ExtractOptions()  # ideas switched off (ingest.extract.article.extract)
     min_pages: int = MIN_PAGES  # site memory: pages a line must recur on
 
 
@@ -217,8 +218,9 @@ def run_both(
     host), pass 2 strips what recurs, so each page profits from all the others of its site,
     as a page polled late does in the pipeline. Both passes count in newsflow's time.
     """
-    from newsflow.ingest.extractor import ExtractionError, extract
-    from newsflow.ingest.site_memory import SiteMemory
+    from newsflow.ingest.extract.article import extract
+    from newsflow.ingest.extract.errors import ExtractionError
+    from newsflow.ingest.extract.site_templates import SiteMemory
     from newsflow.ingest.config import ExtractConfig
 
     configs = {name: ExtractConfig(**v.config) for name, v in variants.items()}
@@ -246,7 +248,7 @@ def run_both(
         for name, cfg in configs.items():
             t0 = _clock()
             try:
-                text: str | None = extract(html, url, settings=cfg, ablate=variants[name].ablate).article.text
+                text: str | None = extract(html, url, settings=cfg, options=variants[name].options).article.text
             except ExtractionError:
                 text = None
             except Exception as exc:  # noqa: BLE001 - a bug on one page is that page's null, and said
@@ -288,14 +290,14 @@ ABLATION: dict[str, Variant] = {
     "- site memory": Variant(config={"site_templates": False}),
     "site memory at 2 pages": Variant(min_pages=2),
     "- boilerplate filter": Variant(config={"boilerplate_filter": False}),
-    "- page headlines": Variant(ablate=frozenset({"page_headlines"})),
-    "- inner chrome": Variant(ablate=frozenset({"inner_chrome"})),
-    "- calls to action": Variant(ablate=frozenset({"calls_to_action"})),
-    "- second opinion": Variant(ablate=frozenset({"second_opinion"})),
-    "- tail check": Variant(ablate=frozenset({"tail_check"})),
-    "- lead": Variant(ablate=frozenset({"lead"})),
-    "- role boxes": Variant(ablate=frozenset({"role_boxes"})),
-    "- credits and datelines": Variant(ablate=frozenset({"credits"})),
+    "- page headlines": Variant(options=ExtractOptions(page_headlines=False)),
+    "- inner chrome": Variant(options=ExtractOptions(inner_chrome=False)),
+    "- calls to action": Variant(options=ExtractOptions(calls_to_action=False)),
+    "- second opinion": Variant(options=ExtractOptions(second_opinion=False)),
+    "- tail check": Variant(options=ExtractOptions(tail_check=False)),
+    "- lead": Variant(options=ExtractOptions(lead=False)),
+    "- role boxes": Variant(options=ExtractOptions(role_boxes=False)),
+    "- credits and datelines": Variant(options=ExtractOptions(credits=False)),
 }
 
 

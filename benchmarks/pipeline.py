@@ -163,7 +163,7 @@ def _init_worker(articles: int, per_feed: int, hosts: int) -> None:
 
 def _extract_range(ns: range) -> tuple[list[int], float, int]:
     """(the page numbers without an article, CPU seconds, how many distinct pages there are)."""
-    from newsflow.ingest.extractor import extract_article
+    from newsflow.ingest.extract.article import extract_article
 
     failed, started = [], time.process_time()
     for n in ns:
@@ -199,7 +199,7 @@ def extraction_ceiling(articles: int, per_feed: int, hosts: int, workers: int, s
 
 
 def _init_noop(_: int) -> None:
-    from newsflow.ingest.extractor import extract_article  # noqa: F401
+    from newsflow.ingest.extract.article import extract_article  # noqa: F401
 
     time.sleep(0.2)  # every worker gets one
 

@@ -86,7 +86,7 @@ class PollerConfig(Section):
 class ExtractConfig(Section):
     min_text_chars: int = Field(default=80, ge=0, description="shorter text counts as 'no extractable text'")
     boilerplate_filter: bool = True
-    site_templates: bool = True  # learn per-site chrome lines (see ingest/site_memory.py)
+    site_templates: bool = True  # learn per-site chrome lines (see ingest/extract/site_templates.py)
     workers: int = Field(default=1, ge=1, description="extraction processes of a poller")
     timeout: float = Field(
         default=30.0, gt=0, description="seconds one page may take to extract; a slower one fails as extract_timeout"

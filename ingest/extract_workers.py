@@ -37,7 +37,7 @@ class WorkerFailed(Exception):
 
 def _extract(html: bytes, url: str, entry: FeedEntry | None, feed_url: str, config: ExtractConfig,
              content_type: str | None) -> Article | tuple[str, str | None, str]:
-    from newsflow.ingest.extractor import extract_article
+    from newsflow.ingest.extract.article import extract_article
 
     try:
         return extract_article(html, url, entry, feed_url, config, content_type=content_type)

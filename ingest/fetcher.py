@@ -25,6 +25,7 @@ from newsflow.ingest.host_pools import HostPools
 from newsflow.ingest.politeness import HostLimiter, Ready
 from newsflow.ingest.urls import host_of
 from newsflow.ingest.config import PollerConfig
+from newsflow.ingest.extract.decoding import BYTE_ORDER_MARKS
 
 # May this url be requested? Asked about each redirect target of a page (robots.txt).
 Allow = Callable[[str], Awaitable[bool]]
@@ -43,7 +44,7 @@ _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # Types that servers put on anything; the body decides.
 _SNIFF_TYPES = frozenset({"", "text/plain", "application/octet-stream", "binary/octet-stream", "application/xml", "text/xml", "application/unknown"})
 _MAGIC = (b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"OggS", b"ID3", b"RIFF")
-_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+_BOMS = tuple(bom for bom, _ in BYTE_ORDER_MARKS)  # the extractor's table: one list of the marks
 # A redirect's body bigger than this is not read to keep its connection: the connection is dropped.
 _DRAIN_MAX = 64 * 1024
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)", re.I)

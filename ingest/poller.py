@@ -37,6 +37,7 @@ from newsflow.ingest.schedule import (
     next_interval,
 )
 from newsflow.ingest.robots import RobotsPolicy, agent_token
+from newsflow.ingest.extract.errors import ExtractionError
 from newsflow.ingest.extract_workers import ExtractTimeout
 from newsflow.ingest.urls import InvalidURL, canonical_url
 from newsflow.ingest.config import FeedConfig, PollerConfig
@@ -613,7 +614,7 @@ def _extraction_failure(exc: BaseException) -> tuple[str, bool]:
     kind = getattr(exc, "kind", None)
     if isinstance(kind, str) and kind:
         return kind, True
-    if any(c.__name__ == "ExtractionError" for c in type(exc).__mro__):
+    if isinstance(exc, ExtractionError):
         return "no_text", True
     return "extract_crash", False
 

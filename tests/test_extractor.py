@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from newsflow.ingest.extractor import ExtractionError, decode_html, extract, extract_article, read_page
+from newsflow.ingest.extract.article import extract, extract_article
+from newsflow.ingest.extract.decoding import decode_html, read_page
+from newsflow.ingest.extract.errors import ExtractionError
+from newsflow.ingest.extract.options import ExtractOptions
 from newsflow.ingest.feedparse import FeedEntry, parse_feed
 from newsflow.core.record import article_id
 from newsflow.ingest.config import ExtractConfig
@@ -319,7 +322,7 @@ def test_headline_matching_the_pages_h1_or_title_prefix_is_dropped() -> None:
     ).replace("<article>", "<article><h1>Council approves budget after long debate</h1>")
     result = extract(page.encode(), "https://news.example.org/a.html")
     assert result.article.text.startswith("The city council approved")
-    kept = extract(page.encode(), "https://news.example.org/a.html", ablate=frozenset({"page_headlines"}))
+    kept = extract(page.encode(), "https://news.example.org/a.html", options=ExtractOptions(page_headlines=False))
     assert kept.article.text.startswith("Council approves budget after long debate")
 
 
@@ -331,24 +334,22 @@ def test_a_first_sentence_that_only_starts_like_the_title_stays() -> None:
 
 def test_readabilitys_reading_from_trafilaturas_own_run_checks_the_tail(monkeypatch: pytest.MonkeyPatch) -> None:
     # trafilatura computes readability's answer as its safety net; extract keeps it (no second
-    # run) and hands it to the tail check. If a trafilatura upgrade stops calling
-    # try_readability, this fails rather than the check going quietly silent.
-    import newsflow.ingest.extractor as extractor
+    # run) and hands it to the tail check (tests/test_trafilatura_adapter.py: the recorder).
+    import newsflow.ingest.extract.article as article
 
     seen: list[str] = []
-    real = extractor.unconfirmed_tail
+    real = article.unconfirmed_tail
 
     def spy(text: str, other: str):
         seen.append(other)
         return real(text, other)
 
-    monkeypatch.setattr(extractor, "unconfirmed_tail", spy)
+    monkeypatch.setattr(article, "unconfirmed_tail", spy)
     page = BARE_PAGE.format(head="").encode()
     extract(page, "https://news.example.org/a.html")
     assert len(seen) == 1 and "city council approved the new budget" in seen[0]
-    extract(page, "https://news.example.org/a.html", ablate=frozenset({"tail_check"}))
+    extract(page, "https://news.example.org/a.html", options=ExtractOptions(tail_check=False))
     assert len(seen) == 1
-    assert extractor._READABILITY_SINK.get() is None  # nothing recorded outside an extract call
 
 
 LEAD = "Der Stadtrat hat am Dienstag nach sechs Stunden Debatte den Haushalt beschlossen. Die Opposition spricht von geschönten Zahlen."
@@ -365,7 +366,7 @@ LEAD_URL = "https://news.example.de/2022/haushalt.html"
 
 def test_the_lead_trafilatura_skips_is_put_back_as_the_first_paragraph() -> None:
     page = LEAD_PAGE.format(lang="de", desc=LEAD, lead=f"<b>Berlin.</b> {LEAD}").encode()
-    skipped = extract(page, LEAD_URL, ablate=frozenset({"lead"})).article.text
+    skipped = extract(page, LEAD_URL, options=ExtractOptions(lead=False)).article.text
     assert LEAD not in skipped  # trafilatura reads the <article> only
     text = extract(page, LEAD_URL).article.text
     assert text == f"Berlin. {LEAD}\n\n{skipped}"
@@ -409,7 +410,7 @@ ROLE_PAGE = """<!DOCTYPE html><html><head><title>Budget</title></head><body>
 def test_a_block_from_an_element_named_for_a_non_article_role_goes() -> None:
     # The disclaimer's own class tells it; the post's taxonomy classes ("category-newsletter")
     # are no role, so the article stays.
-    kept = extract(ROLE_PAGE.encode(), "https://news.example.org/a.html", ablate=frozenset({"role_boxes"}))
+    kept = extract(ROLE_PAGE.encode(), "https://news.example.org/a.html", options=ExtractOptions(role_boxes=False))
     assert "We may earn a commission" in kept.article.text  # trafilatura keeps it
     result = extract(ROLE_PAGE.encode(), "https://news.example.org/a.html")
     assert "We may earn a commission" not in result.article.text
@@ -418,20 +419,10 @@ def test_a_block_from_an_element_named_for_a_non_article_role_goes() -> None:
     assert [r.category for r in result.removed] == ["box"]
 
 
-def test_role_boxes_are_recorded_from_trafilaturas_own_run() -> None:
-    # The recorder sits around trafilatura's handle_textelem: if an upgrade stops calling it,
-    # this fails rather than the filter going quietly silent.
-    import newsflow.ingest.extractor as extractor
-    import trafilatura.main_extractor
-
-    assert trafilatura.main_extractor.handle_textelem is extractor._recorded_textelem
-    assert extractor._ROLE_BOX_SINK.get() is None  # nothing recorded outside an extract call
-
-
 def test_image_credits_and_datelines_go_from_the_text() -> None:
     page = BARE_PAGE.replace("<article>", "<article><p>23.10.2018</p>").replace(
         "</article>", "<p>Foto: Max Mustermann / dpa</p></article>").encode()
     text = extract(page, "https://news.example.org/a.html").article.text
     assert text.startswith("The city council approved") and text.endswith("keeping fees unchanged.")
-    kept = extract(page, "https://news.example.org/a.html", ablate=frozenset({"credits"})).article.text
+    kept = extract(page, "https://news.example.org/a.html", options=ExtractOptions(credits=False)).article.text
     assert "Foto: Max Mustermann" in kept

@@ -380,7 +380,7 @@ def test_settings_give_config_and_feed_list(server: LocalServer, tmp_path: Path)
 
 
 def test_seed_site_with_the_real_extractor(server: LocalServer, tmp_path: Path) -> None:
-    extractor = pytest.importorskip("newsflow.ingest.extractor")
+    extractor = pytest.importorskip("newsflow.ingest.extract.article")
     serve_seed_site(server)
     atom, rss = server.url("/feeds/posts/default.xml"), server.url("/rss.xml")
     h = Harness(tmp_path)
@@ -435,7 +435,7 @@ def test_seed_site_under_its_real_urls_through_host_map(server: LocalServer, tmp
 def test_the_pages_http_charset_reaches_the_extractor(server: LocalServer, tmp_path: Path) -> None:
     """A page whose only encoding label is its Content-Type header (no <meta charset>): short
     EUC-JP text is mis-guessed without the header, so the poller must pass it on."""
-    extractor = pytest.importorskip("newsflow.ingest.extractor")
+    extractor = pytest.importorskip("newsflow.ingest.extract.article")
     text = ("政府は月曜日、新たな経済対策を発表した。財務大臣は記者会見で、予算は十分に確保されていると述べた。"
             "専門家は、物価の上昇が続く中で家計への支援が急務だと指摘している。野党は対策の規模が小さすぎると批判した。")
     page = f"<html><head><title>経済対策</title></head><body><article><h1>経済対策を発表</h1><p>{text}</p></article></body></html>"

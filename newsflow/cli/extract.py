@@ -20,7 +20,8 @@ def extract(
 ) -> None:
     """Extract one article (text and metadata) and print it."""
     from newsflow.core.record import Enrichment
-    from newsflow.ingest.extractor import ExtractionError, extract_article
+    from newsflow.ingest.extract.article import extract_article
+    from newsflow.ingest.extract.errors import ExtractionError
 
     s = load_settings(config)
     if file_or_url.startswith(("http://", "https://")):

@@ -44,9 +44,9 @@ def build_poller(settings: PipelineSettings, sink: Any) -> Any:
     from newsflow.ingest.feedstate import FeedStateStore
     from newsflow.ingest.fetcher import Fetcher
     from newsflow.ingest.poller import Poller
-    from newsflow.ingest.site_memory import SiteMemory, learn_and_strip
+    from newsflow.ingest.extract.site_templates import SiteMemory, learn_and_strip
 
-    # Per-site template learning (ingest/site_memory.py), persisted in the data dir. It learns
+    # Per-site template learning (ingest/extract/site_templates.py), persisted in the data dir. It learns
     # across pages, so it runs here, after each page came back from its worker.
     memory = SiteMemory(settings.data_dir / "site-memory.json") if settings.extract.site_templates else None
     after = (lambda article: learn_and_strip(memory, article)) if memory is not None else None

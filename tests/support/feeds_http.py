@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
+from newsflow.ingest.extract.errors import ExtractionError
 from newsflow.core.record import Article
 from newsflow.ingest.urls import canonical_url
 
@@ -144,15 +145,11 @@ def page_canonical(html: bytes) -> str | None:
     return m.group(1).decode() if m else None
 
 
-class ExtractionError(Exception):
-    """Stands in for ingest.extractor.ExtractionError: a page with no article text."""
-
-
 def stub_extract(html: bytes, url: str, entry, feed_url: str, *, content_type: str | None = None) -> Article:
     """A minimal extractor: the page's canonical link (or url), its <p> text, the entry's title."""
     text = " ".join(m.decode("utf-8", "replace") for m in re.findall(rb"<p>(.*?)</p>", html, re.S))
     if not text.strip():
-        raise ExtractionError("no extractable text")
+        raise ExtractionError("no extractable text", kind="no_text")
     canonical = page_canonical(html) or url
     cu = canonical_url(canonical)
     return Article.new(cu, original_url=url, title=entry.title if entry else None, text=text,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from newsflow.ingest.site_memory import SiteMemory
+from newsflow.ingest.extract.site_templates import SiteMemory
 
 SITE = "news.example.org"
 PROMO = "Get Motor Cycle Monthly delivered through your letterbox every month."
@@ -102,7 +102,7 @@ def test_a_threshold_of_one_page_is_refused() -> None:
 
 def test_the_poller_step_strips_then_learns(tmp_path: Path) -> None:
     from newsflow.core.record import Article
-    from newsflow.ingest.site_memory import learn_and_strip
+    from newsflow.ingest.extract.site_templates import learn_and_strip
 
     memory = SiteMemory(tmp_path / "m.json", min_pages=3)
     articles = [Article.new(f"https://{SITE}/story-{n}", text=page(n), source=SITE) for n in range(4)]
@@ -112,9 +112,9 @@ def test_the_poller_step_strips_then_learns(tmp_path: Path) -> None:
 
 
 def test_memory_over_all_sites_is_capped_forgetting_the_least_recent_site(monkeypatch) -> None:
-    from newsflow.ingest import site_memory
+    from newsflow.ingest.extract import site_templates
 
-    monkeypatch.setattr(site_memory, "MAX_TOTAL_LINES", 36)
+    monkeypatch.setattr(site_templates, "MAX_TOTAL_LINES", 36)
     memory = SiteMemory(min_pages=3)
     for site in ("a.example", "b.example", "c.example"):
         for n in range(3):
@@ -129,15 +129,15 @@ def test_memory_over_all_sites_is_capped_forgetting_the_least_recent_site(monkey
 
 
 def test_saves_are_timed_not_per_page(tmp_path: Path) -> None:
-    from newsflow.ingest import site_memory
+    from newsflow.ingest.extract import site_templates
 
     memory = SiteMemory(tmp_path / "memory.json")
     assert not memory.save_due()  # nothing learnt yet
     memory.observe(SITE, page(1))
     assert not memory.save_due()  # learnt, but saved (created) less than SAVE_SECONDS ago
-    assert memory.save_due(now=memory._saved_at + site_memory.SAVE_SECONDS)
+    assert memory.save_due(now=memory._saved_at + site_templates.SAVE_SECONDS)
     memory.save()
-    assert not memory.save_due(now=memory._saved_at + site_memory.SAVE_SECONDS)  # nothing new since
+    assert not memory.save_due(now=memory._saved_at + site_templates.SAVE_SECONDS)  # nothing new since
 
 
 def test_the_poller_saves_what_was_learnt_when_it_closes(tmp_path: Path) -> None:

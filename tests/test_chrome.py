@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from newsflow.ingest.boilerplate import chrome_category, lines_in_boxes, strip_chrome, strip_credits, unconfirmed_tail
+from newsflow.ingest.extract.chrome import chrome_category, strip_chrome
+from newsflow.ingest.extract.line_filters import lines_in_boxes, strip_credits, unconfirmed_tail
 
 ROOT = Path(__file__).resolve().parent.parent
 BODY = (

@@ -7,7 +7,8 @@ at least ``min_pages`` pages from the edges of a text (the run of such lines at 
 at its end). Lines inside the text are left alone: a recurring sub-heading ("Background") in
 the middle of an article is the writer's, not the theme's.
 
-Pure apart from ``save``/``load`` (a JSON file, e.g. in the data dir). Lines are kept as short
+``SiteMemory`` is that memory. Pure apart from ``save``/``load`` (a JSON file: the poller keeps
+it as ``site-memory.json`` in the data dir; its format is version 1, unchanged). Lines are kept as short
 hashes with counts, capped per site and in all (the sites seen least recently are forgotten
 first), so the memory stays small whatever the sites publish and however many there are.
 """
@@ -32,13 +33,14 @@ MIN_PAGES = 3  # a line on this many distinct pages of a site is the site's temp
 # every page, so they outlive the article lines (seen once) that fill the rest.
 MAX_LINES_PER_SITE = 1000
 MAX_PAGES_REMEMBERED = 200  # page fingerprints kept per site, so a re-fetched page counts once
-# Lines over all sites (~150 bytes each): past it, the least recently seen sites are forgotten.
-# 4000 lines for each of 5000 sites was a 3 GB worst case; a 100-site run already held 75 MB.
+# Lines over all sites: past it, the least recently seen sites are forgotten, so the memory's
+# size has a bound whatever the number of sites (per-site caps alone do not give one).
 MAX_TOTAL_LINES = 200_000
 MAX_SITES = 5000
 MIN_LINE_CHARS = 2  # "|" or "-" alone says nothing
 # Seconds between saves in the poller (a crash loses at most this much learning); also saved at
-# shutdown. A save writes the whole memory, so saving every few pages cost more than extracting.
+# shutdown. A save writes the whole memory, so saving every few pages would cost more than the
+# learning is worth.
 SAVE_SECONDS = 60.0
 
 
