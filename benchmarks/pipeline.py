@@ -274,7 +274,7 @@ def _config(path: Path, run: str, site: Any, port: int, backend: str, data_dir: 
     doc = {
         "data_dir": str(data_dir),
         "feeds": [{"url": u} for u in site.feed_urls()],
-        "poller": {"host_map": host_map(site.hosts, port), "per_host_delay": POLITENESS_DELAY, "per_host_concurrency": 1,
+        "poller": {"allow_addresses": ["127.0.0.0/8"], "host_map": host_map(site.hosts, port), "per_host_delay": POLITENESS_DELAY, "per_host_concurrency": 1,
                    "concurrency": 128, "max_entries_per_poll": max(200, site.per_feed)},
         "enrich": {"workers": enrich_workers, **({"enrichers": enrichers} if enrichers is not None else {})},
         "bus": {"backend": backend, "group_prefix": f"bench-{run}",

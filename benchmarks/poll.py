@@ -104,6 +104,7 @@ def run_bench(n_feeds: int, hosts: int, delay: float, concurrency: int, data_dir
 
     with ServerProcess(poll_hosts=hosts) as server:
         config = PollerConfig(
+            allow_addresses=["127.0.0.0/8"],  # the corpus hosts are loopback addresses
             host_map=host_map(hosts, server.port), per_host_delay=delay, per_host_concurrency=1, concurrency=concurrency,
         )
         store = FeedStateStore(data_dir / "state.sqlite3")

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from newsflow.core.config import Section
+from newsflow.core.config import CommaList, Section
 from newsflow.ingest.shard import parse_shard
 
 
@@ -65,6 +65,10 @@ class PollerConfig(Section):
     # article ids): {"https://example-news.blogspot.com": "http://127.0.0.1:8080"}.
     # For the demo, mirrors and benchmarks; empty in production.
     host_map: dict[str, str] = Field(default_factory=dict)
+    # The SSRF guard (ingest/address_guard.py) refuses internal addresses (loopback, private,
+    # link-local, ...) for feeds, pages, redirects and robots.txt alike; list here the hosts,
+    # addresses or networks ("intranet.example", "10.20.0.0/16") polled on purpose.
+    allow_addresses: CommaList = Field(default_factory=list, description="internal hosts or networks that may be fetched")
     # "i/N": this poller takes only the feeds whose host hash mod N is i (ingest/shard.py), so N
     # pollers share one feed list with no coordination. None: every feed.
     shard: str | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import re
 import time
 import zlib
@@ -20,12 +21,15 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from newsflow.core.text import truncate
+from newsflow.ingest.address_guard import AddressGuard, BlockedAddress
 from newsflow.ingest.decompress import ACCEPT_HEADER, DecodingRefused, OverCap, decoder
 from newsflow.ingest.host_pools import HostPools
 from newsflow.ingest.politeness import HostLimiter, Ready
 from newsflow.ingest.urls import host_of
 from newsflow.ingest.config import PollerConfig
 from newsflow.ingest.extract.decoding import BYTE_ORDER_MARKS
+
+log = logging.getLogger(__name__)
 
 # May this url be requested? Asked about each redirect target of a page (robots.txt).
 Allow = Callable[[str], Awaitable[bool]]
@@ -36,7 +40,7 @@ PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 # Kinds where the same request later gives the same answer: an entry that failed so is not retried.
 PERMANENT_KINDS = frozenset(
     {"http_404", "http_410", "http_4xx", "http_3xx", "not_html", "too_large", "redirect_loop", "too_many_redirects", "bad_url",
-     "decoding", "robots_disallowed"}
+     "decoding", "robots_disallowed", "blocked_address"}
 )
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT_REDIRECTS = frozenset({301, 308})
@@ -225,7 +229,8 @@ class Fetcher:
         if self._pools is None:
             # A connection per host at most per_host_concurrency, kept alive between polls. No
             # cookie jar: a crawler's jar over many sites only grows, and feeds need none.
-            self._pools = HostPools(self.config.per_host_concurrency, proxy=self._proxy, verify=self._verify)
+            guard = AddressGuard(self.config.allow_addresses)
+            self._pools = HostPools(self.config.per_host_concurrency, proxy=self._proxy, verify=self._verify, guard=guard)
         return self._pools
 
     async def aclose(self) -> None:
@@ -314,6 +319,9 @@ class Fetcher:
                         return outcome, time.perf_counter() - started
             except FetchError:
                 raise
+            except BlockedAddress as exc:
+                log.warning("blocked %s: %s", truncate(url, 300), exc, extra={"url": truncate(url, 300), "kind": "blocked_address"})
+                raise FetchError(str(exc), url, kind="blocked_address") from exc
             except (httpx.TimeoutException, TimeoutError) as exc:
                 raise FetchTimeout(f"timed out after {time.perf_counter() - started:.1f}s ({type(exc).__name__})", url) from exc
             except (httpx.ConnectError, httpx.ProxyError) as exc:

@@ -20,7 +20,10 @@ from collections import OrderedDict
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
+import httpcore
 import httpx
+
+from newsflow.ingest.address_guard import AddressGuard, GuardedBackend
 
 # Pools kept open at once. A pool holds at most ``per_host`` idle connections; the ones past
 # this many hosts are closed, least recently used first (they would have expired anyway).
@@ -34,8 +37,9 @@ class HostPools:
     returns the connection to its host's pool."""
 
     def __init__(self, per_host: int, *, proxy: str | None = None, verify: bool | str = True,
-                 max_hosts: int = MAX_HOST_POOLS) -> None:
+                 max_hosts: int = MAX_HOST_POOLS, guard: AddressGuard | None = None) -> None:
         self.per_host = max(1, per_host)
+        self.guard = guard
         self.max_hosts = max(1, max_hosts)
         self._proxy = proxy
         # One TLS context for every pool: building one per host costs milliseconds and memory.
@@ -55,6 +59,15 @@ class HostPools:
                 proxy=self._proxy,
                 limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit, keepalive_expiry=KEEPALIVE_SECONDS),
             )
+            if self.guard is not None and self._proxy is None:
+                # httpx has no public hook for httpcore's network backend: its transport's pool is
+                # replaced by one that connects through the guard (tests/test_fetcher.py fails
+                # if a later httpx stops using it).
+                pool._pool = httpcore.AsyncConnectionPool(  # type: ignore[attr-defined]
+                    ssl_context=self._ssl if not isinstance(self._ssl, bool) else httpx.create_ssl_context(verify=False),
+                    max_connections=limit, max_keepalive_connections=limit, keepalive_expiry=KEEPALIVE_SECONDS,
+                    network_backend=GuardedBackend(self.guard),
+                )
             self._pools[origin] = pool
         else:
             self._pools.move_to_end(origin)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import subprocess
 import sys
@@ -15,8 +16,10 @@ PY = [sys.executable, "-m", "newsflow"]
 CONTRACT = {"id", "url", "title", "text", "published_at", "authors", "site", "language"}
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*PY, "extract", *args], capture_output=True, text=True, timeout=120)
+def _run(*args: str, allow_loopback: bool = True) -> subprocess.CompletedProcess[str]:
+    # The test server is on 127.0.0.1: allowed past the SSRF guard, visibly, through the environment.
+    env = {**os.environ, "NEWSFLOW_POLLER__ALLOW_ADDRESSES": "127.0.0.1"} if allow_loopback else None
+    return subprocess.run([*PY, "extract", *args], capture_output=True, text=True, timeout=120, env=env)
 
 
 def _norm(s: str) -> str:
@@ -54,4 +57,8 @@ def test_bad_inputs_exit_non_zero_with_a_message(tmp_path: Path) -> None:
     assert proc.returncode == 1 and "missing.html" in proc.stderr
     with serve(SEED_SITE) as base:
         proc = _run(f"{base}/no-such-page.html")
-    assert proc.returncode == 1 and "404" in proc.stderr
+        assert proc.returncode == 1 and "404" in proc.stderr
+        # Without the allow-list, a loopback url is refused before any request: one line, no traceback.
+        proc = _run(f"{base}/post-2.html", allow_loopback=False)
+    assert proc.returncode == 1 and "loopback address" in proc.stderr and "allow_addresses" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -34,7 +34,7 @@ def _settings(data_dir: Path, base: str) -> Settings:
     return s.model_copy(
         update={
             "feeds": [FeedConfig(url=u) for u in SEED_FEEDS],
-            "poller": s.poller.model_copy(update={"host_map": {SEED_ORIGIN: base}, "per_host_delay": 0.0}),
+            "poller": s.poller.model_copy(update={"host_map": {SEED_ORIGIN: base}, "per_host_delay": 0.0, "allow_addresses": ["127.0.0.1"]}),
         }
     )
 

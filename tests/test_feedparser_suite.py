@@ -116,7 +116,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> SuiteRun:
     cases, skipped = _cases()
     # A generous timeout: on a loaded 2-core machine a local request can stall for seconds, and a
     # timeout here would be about the machine, not about the feed.
-    config = PollerConfig(per_host_delay=0.0, per_host_concurrency=2, concurrency=16, timeout=60.0,
+    config = PollerConfig(allow_addresses=["127.0.0.1"], per_host_delay=0.0, per_host_concurrency=2, concurrency=16, timeout=60.0,
                           max_entries_per_poll=20, max_body_bytes=5_000_000)
     db = tmp_path_factory.mktemp("suite") / "state.sqlite3"
     with LocalServer() as server:

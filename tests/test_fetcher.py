@@ -23,7 +23,9 @@ FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></chan
 
 
 def cfg(**kw) -> PollerConfig:
-    base = dict(per_host_delay=0.0, timeout=30.0, max_body_bytes=200_000, max_redirects=3, user_agent="newsflow-test/1.0 (+test)")
+    # The test servers listen on 127.0.0.1: allowed past the SSRF guard here, on purpose.
+    base = dict(per_host_delay=0.0, timeout=30.0, max_body_bytes=200_000, max_redirects=3, user_agent="newsflow-test/1.0 (+test)",
+                allow_addresses=["127.0.0.1"])
     base.update(kw)
     return PollerConfig(**base)
 
@@ -472,3 +474,38 @@ def test_limiter_set_delay_spaces_one_host_more_and_can_be_lifted() -> None:
     assert min(gaps(slow)) >= 0.29
     assert max(gaps(fast)) < 0.25  # the other host keeps per_host_delay
     assert max(gaps(lifted)) < 0.25 and min(gaps(lifted)) >= 0.04
+
+
+# -- the SSRF guard: 127.0.0.2 and friends stand for internal hosts; only 127.0.0.1 is allowed --
+
+
+def test_internal_addresses_are_refused_by_default_before_any_request(server: LocalServer) -> None:
+    server.static("/feed.xml", FEED, "application/rss+xml")
+    err = fetch_error(lambda f: f.fetch_feed(server.url("/feed.xml")), cfg(allow_addresses=[]))
+    assert err.kind == "blocked_address" and err.permanent and "loopback" in str(err) and "allow_addresses" in str(err)
+    assert server.requests("/feed.xml") == []
+
+
+@pytest.mark.parametrize("target", ["127.0.0.2", "127.1.2.3", "[::ffff:127.0.0.2]"])
+def test_a_redirect_to_an_internal_address_is_refused(server: LocalServer, target: str) -> None:
+    port = server.base.rsplit(":", 1)[1]
+    server.route("/page", lambda r: r.send(302, headers={"Location": f"http://{target}:{port}/admin"}))
+    err = fetch_error(lambda f: f.fetch_page(server.url("/page")))
+    assert err.kind == "blocked_address" and "loopback" in str(err)
+    assert server.requests("/admin") == []
+
+
+def test_the_allow_list_takes_networks(server: LocalServer) -> None:
+    server.static("/feed.xml", FEED, "application/rss+xml")
+    assert fetch(lambda f: f.fetch_feed(server.url("/feed.xml")), cfg(allow_addresses=["127.0.0.0/8"])).status == 200
+    url = server.url("/feed.xml").replace("127.0.0.1", "127.0.0.2")
+    assert fetch_error(lambda f: f.fetch_feed(url), cfg(allow_addresses=["127.0.0.1/32"])).kind == "blocked_address"
+
+
+def test_host_map_is_checked_where_it_really_connects(server: LocalServer) -> None:
+    """A logical origin mapped to a physical one: the guard judges the address it connects to."""
+    server.static("/feed.xml", FEED, "application/rss+xml")
+    mapped = {"https://news.example": server.base}
+    assert fetch(lambda f: f.fetch_feed("https://news.example/feed.xml"), cfg(host_map=mapped)).status == 200
+    err = fetch_error(lambda f: f.fetch_feed("https://news.example/feed.xml"), cfg(host_map=mapped, allow_addresses=[]))
+    assert err.kind == "blocked_address"

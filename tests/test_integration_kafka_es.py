@@ -57,7 +57,7 @@ def seed_sections(base: str) -> dict:
     """Config sections that point the poller at the seed site served on ``base``."""
     return {
         "feeds": [FeedConfig(url=u, name="Example News (seed)") for u in SEED_FEEDS],
-        "poller": {"per_host_delay": 0.0, "host_map": {SEED_ORIGIN: base}},
+        "poller": {"per_host_delay": 0.0, "allow_addresses": ["127.0.0.1"], "host_map": {SEED_ORIGIN: base}},
     }
 
 
@@ -133,7 +133,7 @@ def test_enrich_worker_killed_mid_stream_then_restarted_loses_and_duplicates_not
     with serve_site(site) as served:
         cfg = p.write_config(
             feeds=served.feed_configs(),
-            poller={"per_host_delay": 0.0, "host_map": served.host_map},
+            poller={"per_host_delay": 0.0, "allow_addresses": ["127.0.0.1"], "host_map": served.host_map},
             enrich={"enrichers": LIGHT_ENRICHERS},
         )
         index = daemons("index", cfg, env=env).start()

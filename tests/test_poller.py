@@ -33,7 +33,8 @@ class Harness:
     """Each poll runs in a fresh event loop with a fresh fetcher and store on the same file: a restart."""
 
     def __init__(self, tmp_path: Path, **config: object) -> None:
-        base = dict(per_host_delay=0.0, min_interval=60.0, max_interval=3600.0, default_interval=600.0, timeout=30.0)
+        base = dict(per_host_delay=0.0, min_interval=60.0, max_interval=3600.0, default_interval=600.0, timeout=30.0,
+                    allow_addresses=["127.0.0.1"])  # the test servers, past the SSRF guard on purpose
         base.update(config)
         self.config = PollerConfig(**base)
         self.db = tmp_path / "state.sqlite3"
@@ -364,7 +365,7 @@ def test_settings_give_config_and_feed_list(server: LocalServer, tmp_path: Path)
     from newsflow.settings import Settings
 
     server.static("/feed", atom_feed([]), "application/atom+xml")
-    settings = Settings(data_dir=tmp_path, feeds=[{"url": server.url("/feed")}], poller={"per_host_delay": 0})
+    settings = Settings(data_dir=tmp_path, feeds=[{"url": server.url("/feed")}], poller={"per_host_delay": 0, "allow_addresses": ["127.0.0.1"]})
 
     async def main() -> PollStats:
         async with Fetcher(settings.poller) as fetcher:
@@ -451,7 +452,7 @@ def test_the_pages_http_charset_reaches_the_extractor(server: LocalServer, tmp_p
 
 
 def test_a_running_poller_prunes_articles_unseen_for_article_memory_days(tmp_path: Path) -> None:
-    config = PollerConfig(per_host_delay=0.0, article_memory_days=30)
+    config = PollerConfig(per_host_delay=0.0, article_memory_days=30, allow_addresses=["127.0.0.1"])
     db = tmp_path / "state.sqlite3"
     with FeedStateStore(db) as store:
         store.add_article_feed("old", "http://a/old", "feed-1", now=time.time() - 31 * 86400)
@@ -516,7 +517,7 @@ def test_waiting_for_a_hosts_turn_holds_no_page_place(server: LocalServer, tmp_p
     ]), "application/atom+xml")
     for p in ("/a/1", "/a/2", "/b/1"):
         server.static(p, html_page(p), "text/html")
-    config = PollerConfig(per_host_delay=1.0, obey_robots=False, timeout=30.0)
+    config = PollerConfig(per_host_delay=1.0, obey_robots=False, timeout=30.0, allow_addresses=["127.0.0.1"])
 
     async def main() -> tuple[PollStats, int, int]:
         async with Fetcher(config) as fetcher:
@@ -609,3 +610,21 @@ def test_a_stop_cuts_a_run_once_short_after_the_grace(server: LocalServer, tmp_p
     assert seconds < 3 and stats.articles_emitted == 0
     with FeedStateStore(h.db) as store:  # not marked seen: the next run fetches it again
         assert store.seen_among(server.url("/feed"), ["e0"]) == set()
+
+
+def test_links_and_redirects_to_internal_addresses_are_counted_and_the_good_entries_go_on(server: LocalServer, tmp_path: Path) -> None:
+    """127.0.0.1 is allowed (the test server); 127.0.0.2 stands for an internal host."""
+    port = server.base.rsplit(":", 1)[1]
+    internal = f"http://127.0.0.2:{port}"
+    server.static("/good.html", html_page("Good"), "text/html")
+    server.route("/moved.html", lambda r: r.send(302, headers={"Location": f"{internal}/secret.html"}))
+    entries = [("g", server.url("/good.html"), "Good"), ("i", f"{internal}/secret.html", "Internal"),
+               ("m", server.url("/moved.html"), "Moved")]
+    server.static("/feed", atom_feed(entries), "application/atom+xml")
+    server.route("/redirected-feed", lambda r: r.send(301, headers={"Location": f"{internal}/feed"}))
+    h = Harness(tmp_path)
+    stats = h.poll(server.url("/feed"), server.url("/redirected-feed"))
+    assert [a.title for a in h.sink.articles] == ["Good"]
+    assert stats.article_errors == {"blocked_address": 2} and stats.feed_errors == {"blocked_address": 1}
+    assert not server.requests("/secret.html") and not server.requests("/feed?internal")
+    assert h.state(server.url("/redirected-feed")).last_error and "127.0.0.2" in h.state(server.url("/redirected-feed")).last_error

@@ -64,7 +64,7 @@ def test_poller_takes_only_its_shard(tmp_path):
     feeds = _feeds(200)
     owned = []
     for i in range(2):
-        config = PollerConfig(shard=f"{i}/2")
+        config = PollerConfig(shard=f"{i}/2", allow_addresses=["127.0.0.1"])
         with FeedStateStore(tmp_path / f"state{i}.sqlite3") as store:
             poller = Poller(config, store, Fetcher(config), lambda *a: None, lambda a: None, feeds=feeds)  # type: ignore[arg-type]
             owned.append(set(poller.feeds))

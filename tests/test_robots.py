@@ -39,7 +39,7 @@ class Clock:
 
 def _check(server: LocalServer, paths: list[str], clock: Clock | None = None, advance: float = 0.0) -> list[bool]:
     async def main() -> list[bool]:
-        async with Fetcher(PollerConfig(per_host_delay=0.0)) as fetcher:
+        async with Fetcher(PollerConfig(allow_addresses=["127.0.0.1"], per_host_delay=0.0)) as fetcher:
             policy = RobotsPolicy(fetcher, "newsflow", clock or Clock())
             first = [await policy.allowed(server.url(p)) for p in paths]
             if clock is not None and advance:
@@ -145,7 +145,7 @@ def test_crawl_delay_spaces_every_request_to_the_site(server: LocalServer):
     pages = [f"/news/{i}" for i in range(3)]
     for p in pages:
         server.static(p, html_page(p), "text/html")
-    delay = _crawl(server, PollerConfig(per_host_delay=0.0), pages)
+    delay = _crawl(server, PollerConfig(allow_addresses=["127.0.0.1"], per_host_delay=0.0), pages)
     assert delay == 0.4
     starts = sorted(r.started for p in pages for r in server.requests(p))
     assert len(starts) == 3
@@ -156,9 +156,9 @@ def test_crawl_delay_is_capped_and_can_be_ignored(server: LocalServer, caplog):
     server.static("/robots.txt", b"User-agent: newsflow\nCrawl-delay: 3600\nDisallow: /x/\n", "text/plain")
     server.static("/news/1", html_page("1"), "text/html")
     with caplog.at_level("WARNING", logger="newsflow.ingest.robots"):
-        assert _crawl(server, PollerConfig(per_host_delay=0.0, max_crawl_delay=0.25), ["/news/1"]) == 0.25
+        assert _crawl(server, PollerConfig(allow_addresses=["127.0.0.1"], per_host_delay=0.0, max_crawl_delay=0.25), ["/news/1"]) == 0.25
     assert "3600 s between requests; using poller.max_crawl_delay" in caplog.text
-    assert _crawl(server, PollerConfig(per_host_delay=0.0, max_crawl_delay=0), ["/news/1"]) == 0.0
+    assert _crawl(server, PollerConfig(allow_addresses=["127.0.0.1"], per_host_delay=0.0, max_crawl_delay=0), ["/news/1"]) == 0.0
     # A delay below per_host_delay changes nothing: ours is the floor.
     server.static("/robots.txt", b"User-agent: *\nCrawl-delay: 0.1\n", "text/plain")
-    assert _crawl(server, PollerConfig(per_host_delay=0.3), ["/news/1"]) == 0.3
+    assert _crawl(server, PollerConfig(allow_addresses=["127.0.0.1"], per_host_delay=0.3), ["/news/1"]) == 0.3

@@ -40,7 +40,8 @@ def test_run_once_survives_and_counts_bad_input(tmp_path: Path) -> None:
     with LocalServer() as srv:
         feeds = _serve_bad_world(srv)
         config = tmp_path / "newsflow.toml"
-        lines = [f'data_dir = "{tmp_path / "data"}"', "[poller]", "per_host_delay = 0.0", "max_body_bytes = 2000000", "timeout = 5"]
+        lines = [f'data_dir = "{tmp_path / "data"}"', "[poller]", "per_host_delay = 0.0", "max_body_bytes = 2000000", "timeout = 5",
+                 'allow_addresses = ["127.0.0.1"]']  # the hostile servers stand on loopback, allowed here on purpose
         lines += [f'[[feeds]]\nurl = "{srv.url(p)}"' for p in feeds]
         config.write_text("\n".join(lines) + "\n")
         proc = subprocess.run([*PY, "run", "--once", "--config", str(config)], capture_output=True, text=True, timeout=300,

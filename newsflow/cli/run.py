@@ -53,7 +53,9 @@ def demo(
         s = s.model_copy(
             update={
                 "feeds": [FeedConfig(url=u, name="Example News (seed)") for u in SEED_FEEDS],
-                "poller": s.poller.model_copy(update={"host_map": {SEED_ORIGIN: base}, "per_host_delay": 0.05}),
+                "poller": s.poller.model_copy(update={"host_map": {SEED_ORIGIN: base}, "per_host_delay": 0.05,
+                                                   # the seed site is served on loopback: let it past the SSRF guard
+                                                   "allow_addresses": ["127.0.0.1"]}),
             }
         )
         out.print(f"serving the seed site {SEED_SITE} at {base} as {SEED_ORIGIN}", highlight=False)

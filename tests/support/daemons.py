@@ -125,7 +125,7 @@ class Pipeline:
                     "feed_status_index": self.status_index,
                 },
             },
-            "poller": {"per_host_delay": 0.0},
+            "poller": {"per_host_delay": 0.0, "allow_addresses": ["127.0.0.1"]},  # the test sites
             "daemon": {"shutdown_timeout": 20.0, "log_format": "json", "log_level": "INFO"},
         }
         for name, values in sections.items():
