@@ -1,9 +1,8 @@
 """Keyphrases (YAKE: unsupervised, per-document statistics, stopword list per language).
 
 YAKE runs in ``yake-rust``, a port of the reference implementation (LIAAD's ``yake``) with the
-same stopword lists: 5-6x less CPU (6 ms an article instead of 33-42 ms on the bench pages, where
-the reference was three quarters of the enrich stage's time) and the same phrases for 91% of them
-(docs/performance.md, "Keyphrases"). ``newsflow bench enrich`` measures both when the reference
+same stopword lists, at a fraction of its CPU and with nearly the same phrases (the figures:
+docs/performance.md, "Keyphrases"). ``newsflow bench enrich`` measures both when the reference
 is installed.
 """
 
