@@ -380,12 +380,17 @@ def test_dead_letter_envelope_round_trips_text_and_binary_payloads(bus):
             parse_envelope(bad)
 
 
-def test_replay_sends_payloads_back_to_their_topics_and_commits(bus):
+def _three_dead_letters(bus, stage: str):
+    """Three messages on "in", each dead-lettered to "dead" by ``stage``; the producer."""
     producer = bus.producer()
-    letters = DeadLetters(producer, "dead", "enrich")
-    originals = [producer.produce("in", b"key%d" % i, b"payload %d" % i).result() for i in range(3)]
-    for original in originals:
-        letters.send(original, error="boom").result()
+    letters = DeadLetters(producer, "dead", stage)
+    for i in range(3):
+        letters.send(producer.produce("in", b"key%d" % i, b"payload %d" % i).result(), error="boom").result()
+    return producer
+
+
+def test_replay_sends_payloads_back_to_their_topics_and_commits(bus):
+    producer = _three_dead_letters(bus, "enrich")
     producer.produce("dead", None, b"garbage").result()
 
     result = replay(bus.consumer("replay"), producer, "dead", idle_timeout=0.5)
@@ -402,11 +407,7 @@ def test_replay_sends_payloads_back_to_their_topics_and_commits(bus):
 
 
 def test_replay_refuses_a_letter_whose_cause_persists_and_sends_the_others_back(bus):
-    producer = bus.producer()
-    letters = DeadLetters(producer, "dead", "index")
-    originals = [producer.produce("in", b"key%d" % i, b"payload %d" % i).result() for i in range(3)]
-    for original in originals:
-        letters.send(original, error="rejected").result()
+    producer = _three_dead_letters(bus, "index")
 
     def check(letter):
         return "still rejected: bad id" if letter.payload == b"payload 1" else None
