@@ -179,8 +179,9 @@ def test_feedparser_corpus_outcomes(suite: SuiteRun) -> None:
             continue
         got = suite.outcome[case.name]
         if m.group(1).lower() == b"not bozo":
-            # Obsolete CDF files holding only channel metadata are not RSS/Atom/RDF to us.
-            if got != "ok" and not case.name.startswith("wellformed/cdf/"):
+            # Obsolete CDF files holding only channel metadata are not RSS/Atom/RDF to us; feeds
+            # declaring their own XML entities are well-formed, and refused on purpose.
+            if got not in ("ok", "entity_expansion") and not case.name.startswith("wellformed/cdf/"):
                 disagree[case.name] = got
         elif got == "ok":  # feedparser flags it: so must we (as bozo, or as an error)
             disagree[case.name] = got
