@@ -19,6 +19,8 @@ import feedparser
 import lxml.html
 from lxml.etree import ParserError
 
+from newsflow.ingest.urls import MAX_URL_CHARS
+
 
 class FeedError(ValueError):
     """A body that is not a usable feed. ``kind`` is a short label for counting."""
@@ -115,6 +117,9 @@ def expand_declared_entities(body: bytes) -> bytes:
     return body[: m.end() - 1].rstrip() + b">" + refs.sub(lambda r: values[r.group(1)], rest)
 
 
+# Longer entry ids are kept as their hash (a 4 MB guid or link would be stored and logged whole).
+MAX_ID_CHARS = MAX_URL_CHARS
+
 _HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.I | re.S)
 _ROOT_TAG = re.compile(rb"<([A-Za-z_][\w:.-]*)")
 
@@ -187,6 +192,10 @@ def _bozo_reason(exc: Any) -> str:
 def _entry(raw: Any, feed: Any) -> FeedEntry | None:
     link = raw.get("link") or _alternate_link(raw)
     entry_id = raw.get("id") or link
+    if isinstance(entry_id, str) and len(entry_id) > MAX_ID_CHARS:
+        # A monstrous guid (or the link standing for it) is kept as its hash: the same entry still
+        # has the same key, and the state stores 45 characters, not megabytes.
+        entry_id = "sha1:" + hashlib.sha1(entry_id.encode("utf-8", "replace")).hexdigest()
     if not entry_id:
         # No id, no link: key it by its text, so the poller reports it once, not on every poll.
         text = "\x1f".join(str(dict.get(raw, k) or "") for k in ("title", "summary", "published", "updated"))

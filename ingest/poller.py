@@ -27,6 +27,7 @@ from newsflow.ingest.feedparse import FeedEntry, FeedError, ParsedFeed, parse_fe
 from newsflow.ingest.feedstate import STATUS_ERROR, STATUS_FAILING, STATUS_OK, FeedState, FeedStateStore
 from newsflow.ingest.fetcher import FetchError, Fetcher, FetchResult
 from newsflow.core.record import Article, article_id
+from newsflow.core.text import truncate
 from newsflow.ingest.shard import take_shard
 from newsflow.ingest.schedule import (
     ScheduleParams,
@@ -590,6 +591,7 @@ class Poller:
     def _entry_failed(
         self, feed_url: str, entry: FeedEntry, url: str | None, kind: str, message: str, permanent: bool, stats: PollStats
     ) -> str:
+        url = truncate(url, 300) if url is not None else None  # a 4 MB link is quoted, not kept or logged whole
         stats.article_errors[kind] += 1
         stats.add_error(PollError(feed_url, url, kind, message))
         metrics.ARTICLE_ERRORS.labels(kind).inc()

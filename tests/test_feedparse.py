@@ -209,3 +209,14 @@ def test_parameter_nested_and_markup_entities_are_refused(decl: str) -> None:
     with pytest.raises(FeedError) as err:
         parse_feed(body.encode(), "http://x.example/f")
     assert err.value.kind == "entity_expansion"
+
+
+def test_a_monstrous_id_is_kept_as_its_hash() -> None:
+    link = "http://x.example/" + "a" * (4 << 20)
+    body = (f"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title><item><link>{link}</link></item>"
+            f"<item><guid>{'g' * 10_000}</guid><link>http://x.example/b</link></item></channel></rss>").encode()
+    first, second = parse_feed(body, "http://x.example/f").entries
+    assert first.link == link  # the link itself is the poller's to refuse (bad_url)
+    assert first.entry_id.startswith("sha1:") and len(first.entry_id) == 45
+    assert second.entry_id.startswith("sha1:") and second.entry_id != first.entry_id
+    assert parse_feed(body, "http://x.example/f").entries[0].entry_id == first.entry_id
