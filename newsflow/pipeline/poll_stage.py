@@ -9,7 +9,7 @@ from typing import Any
 
 from newsflow.bus.backend import Producer
 from newsflow.core.record import Article
-from newsflow.ingest.poller import PollStats
+from newsflow.ingest.poll_stats import PollStats
 from newsflow.pipeline.config import PipelineSettings
 
 

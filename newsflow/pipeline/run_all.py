@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 
 from newsflow.bus.backend import Broker
 from newsflow.bus.processor import StreamProcessor
-from newsflow.ingest.poller import PollStats
+from newsflow.ingest.poll_stats import PollStats
 from newsflow.pipeline.backends import group, open_broker, open_index, topic_partitions
 from newsflow.pipeline.config import PipelineSettings
 from newsflow.pipeline.enrich_stage import enrich_processor
