@@ -71,6 +71,7 @@ class StreamProcessor:
         self._last_crash = 0.0
         self._strategy: ProcessingStrategy[BrokerMessage] | None = None
         self._assigned: set[Partition] = set()
+        self._joined = False  # the group answered our join (see ``joined``)
         self._held: deque[BrokerMessage] = deque()
         self._paused = False
         self._callback_error: BaseException | None = None
@@ -84,6 +85,14 @@ class StreamProcessor:
     @property
     def assigned(self) -> set[Partition]:
         return set(self._assigned)
+
+    @property
+    def joined(self) -> bool:
+        """The consumer group gave this member its assignment (possibly empty: more members
+        than partitions) and has not taken it back since: the stage's readiness. False from
+        the start until the first assignment, while a rebalance has revoked everything, and
+        after a crash until the rebuilt consumer is assigned again."""
+        return self._joined
 
     def stats(self) -> dict[str, object]:
         return {
@@ -191,6 +200,7 @@ class StreamProcessor:
         # Runs inside consumer.poll; a client library may swallow exceptions raised here
         # (kafka-python logs and goes on), so errors are handed to the loop instead.
         try:
+            self._joined = True
             if not partitions:
                 return
             self.rebalances += 1
@@ -223,6 +233,7 @@ class StreamProcessor:
                 self._strategy = self._factory(self._commit)
             else:
                 self._paused = False
+                self._joined = False  # rebalancing: ready again once the group assigns
         except Exception as exc:
             log.exception("%s: failed to hand back revoked partitions", self.stage)
             self._callback_error = exc
@@ -257,6 +268,7 @@ class StreamProcessor:
         self._held.clear()
         self._forget_lag(self._assigned)
         self._assigned.clear()
+        self._joined = False
         self._paused = False
         self._close_consumer()
 

@@ -339,3 +339,51 @@ def test_the_poll_sink_reports_whether_the_bus_took_the_last_article(tmp_path):
     sink(article).result(5)
     assert sink.healthy
     good.close()
+
+
+# -- newsflow run: the all-in-one daemon's endpoints ------------------------------------------
+
+
+def test_run_serves_health_and_metrics_like_the_daemons_and_sigterm_exits_0(tmp_path, daemons):
+    """`newsflow run` (not --once) on the embedded bus and index, as a small install runs it under
+    systemd: /health/live, /health/ready (both stages assigned, bus and index answering) and
+    /metrics on daemon.metrics_port while it runs; SIGTERM drains and exits 0."""
+    import tomlkit
+
+    with serve(SEED_SITE) as base:
+        cfg = tmp_path / "newsflow.toml"
+        cfg.write_text(
+            tomlkit.dumps(
+                {
+                    "data_dir": str(tmp_path / "data"),
+                    "feeds": [{"url": u, "name": "seed"} for u in SEED_FEEDS],
+                    "poller": {"per_host_delay": 0.0, "allow_addresses": ["127.0.0.1"], "host_map": {SEED_ORIGIN: base}},
+                    "enrich": {"enrichers": LIGHT_ENRICHERS},
+                    "daemon": {"log_format": "json", "log_level": "INFO"},
+                }
+            )
+        )
+        run = daemons("run", cfg, metrics_port=free_port()).start()
+        run.wait_ready(timeout=90)
+        assert http_get(run.url("/health/live"))[0] == 200
+        assert http_get(run.url("/nowhere"))[0] == 404
+
+        def metrics() -> dict:
+            run.assert_alive()
+            return metric_samples(http_get(run.url("/metrics"))[1])
+
+        # 2 feeds x 3 posts: 6 messages, 3 distinct articles (the feeds share their posts)
+        done = wait_until(lambda: (m := metrics()) and (metric(m, "newsflow_articles_indexed_total") or 0) >= 6 and m,
+                          90, "the seed site to go through `newsflow run`", describe=run.log_tail)
+        assert metric(done, "newsflow_feeds_polled_total", result="ok") == 2
+        assert metric(done, "newsflow_articles_extracted_total") == 6
+        assert metric(done, "newsflow_articles_enriched_total") == 6
+        assert metric(done, "newsflow_bus_messages_total", stage="enrich") == 6
+        assert metric(done, "newsflow_bus_messages_total", stage="index") == 6
+        assert metric(done, "newsflow_dead_letters_total", stage="index") == 0
+        assert http_get(run.url("/health/ready"))[0] == 200
+
+        code, seconds = run.terminate(timeout=SHUTDOWN_BOUND + 30)
+    assert code == 0, run.log_tail()
+    assert seconds < SHUTDOWN_BOUND, f"newsflow run took {seconds:.1f}s to stop"
+    assert "articles in the index: 3" in run.log_text()

@@ -77,6 +77,9 @@ class KafkaBusConsumer:
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",  # a new group reads the whole topic
                 session_timeout_ms=cfg.session_timeout_ms,
+                # Static membership (KIP-345): a restarted member with the same id takes its
+                # partitions back at once instead of after the dead one's session timeout.
+                group_instance_id=cfg.group_instance_id,
                 heartbeat_interval_ms=max(100, min(3000, cfg.session_timeout_ms // 3)),
                 max_poll_interval_ms=cfg.max_poll_interval_ms,
                 max_poll_records=max_records,
@@ -102,8 +105,10 @@ class KafkaBusConsumer:
     # -- rebalances -----------------------------------------------------------------------
 
     async def _handoff(self, kind: str, tps: Any) -> None:
-        if self._closing or not tps:
+        if self._closing:
             return  # close() gives everything up; the caller flushed and committed before it
+        if not tps and kind != "assign":
+            return  # an empty assignment is passed on: the member has joined (readiness)
         done = KafkaFuture()
         self._events.put((kind, sorted(Partition(tp.topic, tp.partition) for tp in tps), done))
         await done
@@ -124,8 +129,9 @@ class KafkaBusConsumer:
             # paused flag of a partition that stays with us across a rebalance, and nobody would
             # resume it: that partition was never fetched again (two enrich daemons stalled).
             self._resume_in_client(parts)
-            self._stall_backoff = 15.0
-            log.info("kafka group %s: partitions assigned %s", self._group, parts)
+            if parts:
+                self._stall_backoff = 15.0
+                log.info("kafka group %s: partitions assigned %s", self._group, parts)
             if self._on_assign is not None:
                 self._on_assign(parts)
 
