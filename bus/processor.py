@@ -71,7 +71,6 @@ class StreamProcessor:
         self._last_crash = 0.0
         self._strategy: ProcessingStrategy[BrokerMessage] | None = None
         self._assigned: set[Partition] = set()
-        self._joined = False  # the group answered our join (see ``joined``)
         self._held: deque[BrokerMessage] = deque()
         self._paused = False
         self._callback_error: BaseException | None = None
@@ -87,12 +86,13 @@ class StreamProcessor:
         return set(self._assigned)
 
     @property
-    def joined(self) -> bool:
-        """The consumer group gave this member its assignment (possibly empty: more members
-        than partitions) and has not taken it back since: the stage's readiness. False from
-        the start until the first assignment, while a rebalance has revoked everything, and
-        after a crash until the rebuilt consumer is assigned again."""
-        return self._joined
+    def owns_partitions(self) -> bool:
+        """The group has assigned this member partitions and not taken them all back: the
+        stage's readiness. False from the start until the first assignment (a member restarted
+        after a crash waits here for the dead one's partitions), while a rebalance has revoked
+        everything, after a crash until the rebuilt consumer is assigned again, and for a member
+        the group leaves idle (more members than partitions: it has nothing to do)."""
+        return bool(self._assigned)  # read from the health endpoint's thread: one len()
 
     def stats(self) -> dict[str, object]:
         return {
@@ -200,7 +200,6 @@ class StreamProcessor:
         # Runs inside consumer.poll; a client library may swallow exceptions raised here
         # (kafka-python logs and goes on), so errors are handed to the loop instead.
         try:
-            self._joined = True
             if not partitions:
                 return
             self.rebalances += 1
@@ -233,7 +232,6 @@ class StreamProcessor:
                 self._strategy = self._factory(self._commit)
             else:
                 self._paused = False
-                self._joined = False  # rebalancing: ready again once the group assigns
         except Exception as exc:
             log.exception("%s: failed to hand back revoked partitions", self.stage)
             self._callback_error = exc
@@ -268,7 +266,6 @@ class StreamProcessor:
         self._held.clear()
         self._forget_lag(self._assigned)
         self._assigned.clear()
-        self._joined = False
         self._paused = False
         self._close_consumer()
 

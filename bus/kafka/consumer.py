@@ -105,10 +105,8 @@ class KafkaBusConsumer:
     # -- rebalances -----------------------------------------------------------------------
 
     async def _handoff(self, kind: str, tps: Any) -> None:
-        if self._closing:
+        if self._closing or not tps:
             return  # close() gives everything up; the caller flushed and committed before it
-        if not tps and kind != "assign":
-            return  # an empty assignment is passed on: the member has joined (readiness)
         done = KafkaFuture()
         self._events.put((kind, sorted(Partition(tp.topic, tp.partition) for tp in tps), done))
         await done
@@ -129,9 +127,8 @@ class KafkaBusConsumer:
             # paused flag of a partition that stays with us across a rebalance, and nobody would
             # resume it: that partition was never fetched again (two enrich daemons stalled).
             self._resume_in_client(parts)
-            if parts:
-                self._stall_backoff = 15.0
-                log.info("kafka group %s: partitions assigned %s", self._group, parts)
+            self._stall_backoff = 15.0
+            log.info("kafka group %s: partitions assigned %s", self._group, parts)
             if self._on_assign is not None:
                 self._on_assign(parts)
 

@@ -76,7 +76,7 @@ def run_all(
 
     ``health`` (the daemons' factory, see pipeline/daemons.py) serves /metrics and /health/*
     while it runs: ready while the bus takes what the poller emits, the index answers, and both
-    consumer stages run and hold their assignment."""
+    consumer stages run and own partitions."""
     from newsflow.processors.enrich import build_chain
 
     stop = stop or threading.Event()
@@ -99,7 +99,7 @@ def run_all(
         return (
             not stop.is_set()
             and sink.healthy
-            and all(t.is_alive() and p.joined for t, p in zip(threads, processors))
+            and all(t.is_alive() and p.owns_partitions for t, p in zip(threads, processors))
             and index_ready(index)
         )
 
