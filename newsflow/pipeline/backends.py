@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import threading
+from typing import Any, Callable
 
 from newsflow.bus.backend import Broker
+from newsflow.bus.metrics import DEAD_LETTERS
+from newsflow.bus.processor import StreamProcessor
 from newsflow.index.base import Index
 from newsflow.pipeline.config import PipelineSettings
 
@@ -50,3 +53,11 @@ def open_index(settings: PipelineSettings, *, create: bool = True) -> Index:
 def topic_partitions(settings: PipelineSettings) -> dict[str, int]:
     t = settings.bus.topics
     return {t.cleaned: t.partitions, t.enriched: t.partitions, t.dead_letters: 1}
+
+
+def stage_processor(settings: PipelineSettings, broker: Broker, stage: str, topic: str,
+                    factory: Callable[..., Any]) -> StreamProcessor:
+    """One consumer of ``topic`` in ``stage``'s group; ``factory`` builds its strategies."""
+    DEAD_LETTERS.labels(stage)  # export the count from the start, 0 included, so alerts can use it
+    return StreamProcessor(broker.consumer(group(settings, stage)), [topic], factory, stage=stage,
+                           shutdown_timeout=settings.daemon.shutdown_timeout)

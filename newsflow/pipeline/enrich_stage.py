@@ -12,12 +12,12 @@ from typing import Callable, Mapping
 
 from newsflow.bus.backend import Broker, Producer
 from newsflow.bus.dead_letters import DeadLetters
-from newsflow.bus.metrics import ARTICLES_ENRICHED, DEAD_LETTERS, ENRICH_SECONDS
+from newsflow.bus.metrics import ARTICLES_ENRICHED, ENRICH_SECONDS
 from newsflow.bus.processor import StreamProcessor
 from newsflow.bus.strategies import CommitOffsets, Produce, ProcessingStrategy, RunTask, RunTaskInPool
 from newsflow.bus.types import BrokerMessage, Partition
 from newsflow.core.record import Article, article_headers
-from newsflow.pipeline.backends import group
+from newsflow.pipeline.backends import stage_processor
 from newsflow.pipeline.config import PipelineSettings
 
 Commit = Callable[[Mapping[Partition, int]], None]
@@ -62,13 +62,6 @@ def enrich_processor(
         assert chain is not None
         return RunTask(enrich, produce, dead)
 
-    DEAD_LETTERS.labels("enrich")  # export the count from the start, 0 included, so alerts can use it
-    return StreamProcessor(
-        broker.consumer(group(settings, "enrich")),
-        [topics.cleaned],
-        factory,
-        stage="enrich",
-        shutdown_timeout=settings.daemon.shutdown_timeout,
-    )
+    return stage_processor(settings, broker, "enrich", topics.cleaned, factory)
 
 

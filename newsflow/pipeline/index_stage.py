@@ -10,12 +10,11 @@ from typing import Callable, Mapping
 
 from newsflow.bus.backend import Broker, Producer
 from newsflow.bus.dead_letters import DeadLetters
-from newsflow.bus.metrics import DEAD_LETTERS
 from newsflow.bus.processor import StreamProcessor
 from newsflow.bus.strategies import BatchStep, CommitOffsets, ProcessingStrategy, RunTask
 from newsflow.bus.types import BrokerMessage, Partition
 from newsflow.index.base import Index
-from newsflow.pipeline.backends import group
+from newsflow.pipeline.backends import stage_processor
 from newsflow.pipeline.config import PipelineSettings
 from newsflow.pipeline.enrich_stage import decode
 from newsflow.pipeline.index_writer import WriteToIndex
@@ -31,11 +30,4 @@ def index_processor(settings: PipelineSettings, broker: Broker, producer: Produc
         write = WriteToIndex(index, CommitOffsets(commit, stage="index"), dead)
         return RunTask(decode, BatchStep(settings.bus.batch_size, settings.bus.batch_seconds, write), dead)
 
-    DEAD_LETTERS.labels("index")
-    return StreamProcessor(
-        broker.consumer(group(settings, "index")),
-        [topics.enriched],
-        factory,
-        stage="index",
-        shutdown_timeout=settings.daemon.shutdown_timeout,
-    )
+    return stage_processor(settings, broker, "index", topics.enriched, factory)
