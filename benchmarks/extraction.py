@@ -220,7 +220,7 @@ def run_both(
     """
     from newsflow.ingest.extract.article import extract
     from newsflow.ingest.extract.errors import ExtractionError
-    from newsflow.ingest.extract.site_templates import SiteMemory
+    from newsflow.ingest.extract.site_templates import SiteTemplates
     from newsflow.ingest.config import ExtractConfig
 
     configs = {name: ExtractConfig(**v.config) for name, v in variants.items()}
@@ -228,7 +228,7 @@ def run_both(
     traf_s = 0.0
     results: dict[str, dict[str, str | None]] = {name: {} for name in variants}
     nf_s = dict.fromkeys(variants, 0.0)
-    memories = {name: SiteMemory(min_pages=v.min_pages) for name, v in variants.items()}
+    memories = {name: SiteTemplates(min_pages=v.min_pages) for name, v in variants.items()}
     crashes: dict[str, list[str]] = {name: [] for name in variants}
     sites: dict[str, str] = {}
     if dataset.pages:  # warm-up, untimed: imports, regex compilation, first-call caches of both

@@ -48,6 +48,12 @@ class Consumer(Protocol):
 
     def resume(self, partitions: Sequence[Partition]) -> None: ...
 
+    def assignment(self) -> set[Partition]:
+        """The partitions this member owns now."""
+
+    def paused(self) -> set[Partition]:
+        """The owned partitions that are paused (backpressure)."""
+
     def lag(self) -> dict[Partition, int]:
         """Messages not yet committed by this consumer's group, per assigned partition."""
 

@@ -9,7 +9,8 @@ Each dead letter is a JSON envelope keyed by the original key::
 
 ``payload`` is the original message value: UTF-8 text when it decodes, otherwise base64 with
 ``payload_encoding: "base64"`` (the same for ``key``). ``replay`` sends each payload back to
-its original topic, so after a fix the message goes through the stage again.
+its original topic, so after a fix the message goes through the stage again; a ``check`` may
+first refuse a letter whose cause persists (the pipeline's: newsflow/pipeline/dlq_check.py).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 
@@ -173,11 +174,28 @@ class DeadLetters:
             DEAD_LETTERS.labels(self.stage).inc()
 
 
+# Says why a dead letter would fail again as it is (then replay refuses it), or None.
+Check = Callable[[DeadLetter], "str | None"]
+MAX_REFUSALS_KEPT = 100
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A dead letter replay did not send back: where it is, where it came from, why."""
+
+    partition: int
+    offset: int
+    letter: DeadLetter
+    reason: str
+
+
 @dataclass
 class ReplayResult:
     replayed: int = 0
     invalid: int = 0  # envelopes that could not be read or name no topic: skipped, logged
+    refused: int = 0  # letters whose cause persists (``check``): not sent back, logged
     by_topic: dict[str, int] = field(default_factory=dict)
+    refusals: list[Refusal] = field(default_factory=list)  # the first MAX_REFUSALS_KEPT
 
 
 def replay(
@@ -190,8 +208,14 @@ def replay(
     ack_timeout: float = 30.0,
     commit_every: int = 100,
     stop: threading.Event | None = None,
+    check: Check | None = None,
 ) -> ReplayResult:
     """Re-produce dead letters to their original topics, from the consumer group's position.
+
+    ``check`` (optional) is asked first about every readable letter; when it gives a reason the
+    cause persists, the letter is refused: not produced (it would only fail again and come back
+    as a new dead letter), counted, logged with the reason and listed in the result. Refused
+    letters stay on the dead-letter topic; the group moves past them like past any other.
 
     ``consumer`` is a fresh consumer of the replay group (not yet subscribed). Reads until
     ``idle_timeout`` seconds pass without a message, ``limit`` letters were handled, or
@@ -223,9 +247,19 @@ def replay(
                 log.error("skipping unreadable dead letter at %s[%d]@%d: %s", topic, raw.partition.index, raw.offset, exc)
                 result.invalid += 1
             else:
-                producer.produce(letter.topic, letter.key, letter.payload).result(timeout=ack_timeout)
-                result.replayed += 1
-                result.by_topic[letter.topic] = result.by_topic.get(letter.topic, 0) + 1
+                reason = check(letter) if check is not None else None
+                if reason:
+                    log.warning(
+                        "refusing dead letter at %s[%d]@%d (stage %s, from %s@%s): its cause persists: %s",
+                        topic, raw.partition.index, raw.offset, letter.stage, letter.topic, letter.offset, reason,
+                    )
+                    result.refused += 1
+                    if len(result.refusals) < MAX_REFUSALS_KEPT:
+                        result.refusals.append(Refusal(raw.partition.index, raw.offset, letter, reason))
+                else:
+                    producer.produce(letter.topic, letter.key, letter.payload).result(timeout=ack_timeout)
+                    result.replayed += 1
+                    result.by_topic[letter.topic] = result.by_topic.get(letter.topic, 0) + 1
             handled += 1
             pending[raw.partition] = raw.next_offset
             if handled % commit_every == 0:

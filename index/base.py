@@ -88,7 +88,8 @@ class Index(Protocol):
       Elasticsearch its primary subtag (``de``).
     - Setup and rejection: SQLite sets itself up on first use and rejects (REJECTED) what
       cannot be stored as an article; Elasticsearch needs ``setup()`` (a write to a missing
-      alias comes back RETRY), rejects documents its mapping refuses, and alone publishes
+      alias comes back RETRY), rejects documents its mapping or its request validation refuses
+      (a bulk refused as a whole is split until those documents stand alone), and alone publishes
       feed status (``write_feed_status``, for Kibana).
     """
 

@@ -22,6 +22,9 @@ class ElasticsearchConfig(Section):
     shards: int = Field(default=1, ge=1)
     replicas: int = Field(default=0, ge=0)
     request_timeout: float = Field(default=30.0, gt=0)
+    # Bytes of one bulk request at most (below the cluster's http.max_content_length, 100 MB by
+    # default, and any proxy's body limit); a 413 lowers it for the rest of the process.
+    bulk_max_bytes: int = Field(default=50 * 1024 * 1024, ge=64 * 1024)
 
 
 class IndexConfig(Section):

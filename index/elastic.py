@@ -20,7 +20,6 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from elastic_transport import TransportError
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError
-from elasticsearch.helpers import streaming_bulk
 
 from newsflow.core.record import Article, article_id, utcnow
 from newsflow.index.base import IndexUnavailable, Outcome, SearchQuery, SearchResults, WriteResult
@@ -45,6 +44,13 @@ _TRANSIENT_ERRORS = {
 }
 
 
+# Request-level refusals that blame the request's credentials, not its documents: retried.
+_NOT_THE_DOCUMENTS = {401, 403, 407}
+
+BULK_MAX_ITEMS = 500
+BULK_MIN_BYTES = 64 * 1024  # a 413 never shrinks the byte limit below this
+
+
 def make_client(cfg: ElasticsearchConfig) -> Elasticsearch:
     """The official client with the config's hosts, TLS and credentials (secrets stay SecretStr until here)."""
     kwargs: dict[str, Any] = {
@@ -64,9 +70,14 @@ def make_client(cfg: ElasticsearchConfig) -> Elasticsearch:
 
 
 def _short(text: Any, limit: int = 300) -> str:
-    # Parse errors quote the document back; keep the reason, not a copy of the article.
+    # Parse errors quote the document back; keep the reason, not a copy of the article. A long
+    # reason keeps its head and its tail: a validation error quotes the bad value (a 600-byte
+    # id) in the middle and says what is wrong with it at the end.
     text = str(text).split("\n at [Source:", 1)[0]
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) <= limit:
+        return text
+    tail = limit // 3
+    return text[: limit - tail - 1] + "…" + text[-tail:]
 
 
 def classify(status: int, error: Any) -> tuple[Outcome, str | None]:
@@ -94,6 +105,7 @@ class ElasticIndex:
         self._alias = cfg.alias
         self._es = client if client is not None else make_client(cfg)
         self._indices: tuple[float, list[str]] = (0.0, [])
+        self._max_bytes = cfg.bulk_max_bytes  # lowered by a 413 (see _bulk)
 
     @property
     def alias(self) -> str:
@@ -227,30 +239,74 @@ class ElasticIndex:
         return self._bulk(actions, [a.id for a in articles])
 
     def _bulk(self, actions: list[tuple[dict[str, Any], dict[str, Any]]], ids: list[str]) -> list[WriteResult]:
-        results: list[WriteResult] = []
+        """Send the actions in chunks (``BULK_MAX_ITEMS`` and the byte limit); one result per action.
+
+        A chunk the cluster refuses as a whole (a request-level 4xx: a document the request
+        validation rejects, e.g. an id over 512 bytes, or 413 for a body over a size limit) is
+        split in halves until the refused documents stand alone: only they are REJECTED, with
+        the cluster's reason, and the rest is written. A 413 also lowers the byte limit of later
+        chunks to half the refused body.
+        """
+        dumps = self._es.transport.serializers.get_serializer("application/json").dumps
+        lines = [(dumps(action), dumps(doc)) for action, doc in actions]
+        sizes = [len(a) + len(d) + 2 for a, d in lines]
+        results: list[WriteResult | None] = [None] * len(actions)
         try:
-            for ok, item in streaming_bulk(
-                self._es,
-                actions,
-                expand_action_callback=lambda action: action,
-                chunk_size=500,
-                max_chunk_bytes=50 * 1024 * 1024,
-                raise_on_error=False,
-                raise_on_exception=False,  # a whole-chunk 429/5xx becomes per-item failures
-                yield_ok=True,
-            ):
+            start = 0
+            while start < len(actions):
+                end, size = start, 0
+                while end < len(actions) and end - start < BULK_MAX_ITEMS and (end == start or size + sizes[end] <= self._max_bytes):
+                    size += sizes[end]
+                    end += 1
+                self._send(list(range(start, end)), lines, sizes, ids, results)
+                start = end
+        except TransportError as exc:
+            written = sum(r is not None for r in results)
+            if not written:
+                raise IndexUnavailable(f"elasticsearch bulk: {exc}") from exc
+            log.warning("elasticsearch bulk interrupted after %d of %d items: %s", written, len(ids), exc)
+        return [r or WriteResult(ids[i], Outcome.RETRY, "connection lost during the bulk") for i, r in enumerate(results)]
+
+    def _send(
+        self, chunk: list[int], lines: list[tuple[bytes, bytes]], sizes: list[int], ids: list[str],
+        results: list[WriteResult | None],
+    ) -> None:
+        """One chunk, bisected on request-level rejections (see ``_bulk``); fills ``results``."""
+        parts = [chunk]
+        while parts:
+            part = parts.pop()
+            body = [line for i in part for line in lines[i]]
+            try:
+                resp = self._es.bulk(operations=body)
+            except ApiError as exc:
+                status = exc.meta.status
+                error = exc.body.get("error", exc.body) if isinstance(exc.body, Mapping) else exc.body
+                outcome, reason = classify(status, error or exc.message)
+                if status in _NOT_THE_DOCUMENTS or outcome is Outcome.RETRY:
+                    # Credentials, or the cluster busy or down: no document is to blame.
+                    for i in part:
+                        results[i] = WriteResult(ids[i], Outcome.RETRY, reason)
+                    continue
+                nbytes = sum(sizes[i] for i in part)
+                if len(part) > 1:
+                    if status == 413 and nbytes // 2 < self._max_bytes:
+                        self._max_bytes = max(BULK_MIN_BYTES, nbytes // 2)
+                        log.warning("elasticsearch refused a bulk of %d bytes (HTTP 413); bulks are at most %d bytes from now on", nbytes, self._max_bytes)
+                    log.info("elasticsearch refused a bulk of %d documents as a whole (%s); splitting it", len(part), reason)
+                    half = len(part) // 2
+                    parts += [part[half:], part[:half]]  # the first half goes first
+                    continue
+                if status == 413:
+                    reason = f"{reason} (this document alone is {nbytes} bytes: more than the request size limit of the cluster or of a proxy in front of it)"
+                results[part[0]] = WriteResult(ids[part[0]], Outcome.REJECTED, reason)
+                continue
+            for i, item in zip(part, resp["items"]):
                 (info,) = item.values()
                 landed = str(info.get("_index") or "")
                 if landed.startswith(f"{self._alias}-") and landed not in self._indices[1]:
                     self._indices = (0.0, [])  # landed in an index we did not know: the alias rolled over
                 outcome, error = classify(int(info.get("status", 500)), info.get("error"))
-                results.append(WriteResult(ids[len(results)], outcome, error))
-        except TransportError as exc:
-            if not results:
-                raise IndexUnavailable(f"elasticsearch bulk: {exc}") from exc
-            log.warning("elasticsearch bulk interrupted after %d of %d items: %s", len(results), len(ids), exc)
-            results += [WriteResult(i, Outcome.RETRY, f"connection lost: {exc}") for i in ids[len(results):]]
-        return results
+                results[i] = WriteResult(ids[i], outcome, error)
 
     def write_feed_status(self, docs: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
         """Upsert feed health documents (one per feed url) into ``feed_status_index``."""

@@ -61,8 +61,13 @@ class ExtractWorkers:
         task = self._pool.schedule(_extract, args=(html, url, entry, feed_url, self.config, content_type),
                                    timeout=self.budget)
         result: Future[Article] = Future()
+        # Given up by the caller (a feed's deadline, a stop): the page is dropped, or its worker
+        # stopped and replaced if it had begun, instead of running on to the budget's end.
+        result.add_done_callback(lambda r: task.cancel() if r.cancelled() else None)
 
         def done(f: "Future[Any]") -> None:
+            if not result.set_running_or_notify_cancel():
+                return  # cancelled: nobody waits for this page
             try:
                 value = f.result()
             except FutureTimeout:

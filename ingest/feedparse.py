@@ -19,6 +19,8 @@ import feedparser
 import lxml.html
 from lxml.etree import ParserError
 
+from newsflow.ingest.urls import MAX_URL_CHARS
+
 
 class FeedError(ValueError):
     """A body that is not a usable feed. ``kind`` is a short label for counting."""
@@ -54,32 +56,69 @@ class ParsedFeed:
     encoding: str | None = None
 
 
-# A DTD internal subset (<!DOCTYPE rss [ ... ]>). Declaring entities there is how a feed makes a
-# parser expand a few kB into gigabytes (billion laughs, quadratic blow-up); feedparser's loose
-# parser expands them when strict XML refuses. No real feed needs its own entities.
+# A DTD internal subset (<!DOCTYPE rss [ ... ]>). Entities declared there are how a feed makes a
+# parser expand a few kB into gigabytes (billion laughs: entities of entities; quadratic blow-up:
+# one big entity referenced many times), and feedparser's loose parser expands them when strict
+# XML refuses. So no parser ever sees them: plain text entities (no references inside, the growth
+# they cause bounded) are expanded here and the subset dropped; external ones (an XHTML entity
+# set, or an XXE attempt) are dropped with it, never fetched; anything else is refused.
 _DOCTYPE_SUBSET = re.compile(rb"<!DOCTYPE[^>\[]*\[", re.I)
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
+_EXTERNAL_ENTITY = re.compile(rb"<!ENTITY\s+(?:%\s+)?[A-Za-z_][\w.-]*\s+(?:SYSTEM|PUBLIC)\s", re.I)
+_PLAIN_ENTITY = re.compile(rb"""<!ENTITY\s+([A-Za-z_][\w.-]*)\s+(?:"([^"&%<]*)"|'([^'&%<]*)')\s*>""", re.I)
 _PROLOG_SCAN = 1 << 20  # the subset must end within the first MB, or the feed is refused
+MAX_ENTITY_GROWTH = 1 << 20  # bytes the expansion may add to the feed
 _UTF16 = (b"\xff\xfe", b"\xfe\xff", b"<\x00?\x00", b"\x00<\x00?")
 
 
-def refuse_entity_declarations(body: bytes) -> None:
-    """Raise FeedError when the feed declares XML entities in a DTD internal subset."""
+def _refuse(why: str) -> FeedError:
+    return FeedError(
+        f"the feed declares XML entities in its DTD ({why}): refused, expanding them could take "
+        "gigabytes (entity expansion); ask its publisher to remove the <!DOCTYPE [...]>",
+        kind="entity_expansion",
+    )
+
+
+def expand_declared_entities(body: bytes) -> bytes:
+    """``body`` with its DTD internal subset's plain text entities expanded and the subset
+    dropped; FeedError (``entity_expansion``) for any entity that could blow up."""
     head = body[:_PROLOG_SCAN]
     if head.startswith(_UTF16):
-        head = head.decode("utf-16", "replace").encode("utf-8", "replace")
+        decoded = head.decode("utf-16", "replace").encode("utf-8", "replace")
+        if _DOCTYPE_SUBSET.search(decoded) and _ENTITY_DECL.search(decoded):
+            raise _refuse("in a UTF-16 feed")
+        return body
     m = _DOCTYPE_SUBSET.search(head)
     if m is None:
-        return
+        return body
     end = head.find(b"]>", m.end())
-    subset = head[m.end():] if end < 0 else head[m.end():end]
-    if end < 0 or _ENTITY_DECL.search(subset):
-        raise FeedError(
-            "the feed declares its own XML entities (a DTD internal subset): refused, expanding them "
-            "can take gigabytes; a real feed needs none, ask its publisher to remove the <!DOCTYPE [...]>",
-            kind="entity_expansion",
-        )
+    if end < 0:
+        raise _refuse("its internal subset does not end within the first MB")
+    subset = head[m.end():end]
+    if not _ENTITY_DECL.search(subset):
+        return body  # attribute or element declarations only: harmless
+    values: dict[bytes, bytes] = {}
+    for decl in _ENTITY_DECL.finditer(subset):
+        if _EXTERNAL_ENTITY.match(subset, decl.start()):
+            continue  # dropped with the subset: newsflow never fetches an entity
+        plain = _PLAIN_ENTITY.match(subset, decl.start())
+        if plain is None:
+            raise _refuse("an entity that refers to others or holds markup, or a parameter entity")
+        values[plain.group(1)] = plain.group(2) if plain.group(2) is not None else plain.group(3)
+    rest = body[end + 2:]
+    if not values:
+        return body[: m.end() - 1].rstrip() + b">" + rest
+    refs = re.compile(rb"&(" + b"|".join(re.escape(n) for n in values) + rb");")
+    growth = 0
+    for ref in refs.finditer(rest):
+        growth += len(values[ref.group(1)]) - len(ref.group(0))
+        if growth > MAX_ENTITY_GROWTH:
+            raise _refuse(f"expanding them would add over {MAX_ENTITY_GROWTH} bytes")
+    return body[: m.end() - 1].rstrip() + b">" + refs.sub(lambda r: values[r.group(1)], rest)
 
+
+# Longer entry ids are kept as their hash (a 4 MB guid or link would be stored and logged whole).
+MAX_ID_CHARS = MAX_URL_CHARS
 
 _HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.I | re.S)
 _ROOT_TAG = re.compile(rb"<([A-Za-z_][\w:.-]*)")
@@ -89,7 +128,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     """Parse a feed body fetched from ``url`` (its final url, the base of relative links)."""
     if not body or not body.strip():
         raise FeedError("empty body: the server sent no feed", kind="empty")
-    refuse_entity_declarations(body)
+    body = expand_declared_entities(body)
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
@@ -153,6 +192,10 @@ def _bozo_reason(exc: Any) -> str:
 def _entry(raw: Any, feed: Any) -> FeedEntry | None:
     link = raw.get("link") or _alternate_link(raw)
     entry_id = raw.get("id") or link
+    if isinstance(entry_id, str) and len(entry_id) > MAX_ID_CHARS:
+        # A monstrous guid (or the link standing for it) is kept as its hash: the same entry still
+        # has the same key, and the state stores 45 characters, not megabytes.
+        entry_id = "sha1:" + hashlib.sha1(entry_id.encode("utf-8", "replace")).hexdigest()
     if not entry_id:
         # No id, no link: key it by its text, so the poller reports it once, not on every poll.
         text = "\x1f".join(str(dict.get(raw, k) or "") for k in ("title", "summary", "published", "updated"))

@@ -27,6 +27,7 @@ from newsflow.ingest.feedparse import FeedEntry, FeedError, ParsedFeed, parse_fe
 from newsflow.ingest.feedstate import STATUS_ERROR, STATUS_FAILING, STATUS_OK, FeedState, FeedStateStore
 from newsflow.ingest.fetcher import FetchError, Fetcher, FetchResult
 from newsflow.core.record import Article, article_id
+from newsflow.core.text import truncate
 from newsflow.ingest.shard import take_shard
 from newsflow.ingest.schedule import (
     ScheduleParams,
@@ -65,8 +66,8 @@ class ExtractPool(Protocol):
 SinkFn = Callable[[Article], "Future[Any]"]
 
 PRUNE_EVERY = 3600.0  # seconds between prunes of the state's articles table (first one at start)
-# Pages fetched ahead of the extractor, per extract worker: enough to hide fetch latency
-# (a page takes ~30 ms to extract and a few hundred ms to fetch), few enough to bound memory.
+# Pages fetched ahead of the extractor, per extract worker: enough to hide fetch latency (a
+# fetch takes far longer than an extraction), few enough to bound memory.
 PAGES_IN_FLIGHT = 16
 ENTRY_CONCURRENCY = 4  # entries of one feed in flight (politeness still serialises one host)
 MAX_ERRORS_KEPT = 1000  # error messages kept for the run summary
@@ -84,8 +85,7 @@ class _PageRoom:
     """One of the places for pages held between their fetch and their extraction, taken when the
     page's request may start (its host's turn has come, see HostLimiter.slot), so an entry that
     waits on a host's politeness delay holds none. Taken before that wait, the places sat in
-    politeness delays and starved the extractor: in `bench pipeline` each poll shard was busy
-    ~73% of a core; taken at the turn, ~83%, for the same bound on pages held."""
+    politeness delays and starved the extractor (docs/performance.md has the measurement)."""
 
     __slots__ = ("_places", "_held")
 
@@ -591,6 +591,7 @@ class Poller:
     def _entry_failed(
         self, feed_url: str, entry: FeedEntry, url: str | None, kind: str, message: str, permanent: bool, stats: PollStats
     ) -> str:
+        url = truncate(url, 300) if url is not None else None  # a 4 MB link is quoted, not kept or logged whole
         stats.article_errors[kind] += 1
         stats.add_error(PollError(feed_url, url, kind, message))
         metrics.ARTICLE_ERRORS.labels(kind).inc()

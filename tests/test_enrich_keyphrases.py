@@ -6,7 +6,10 @@ from newsflow.processors.enrich.keyphrases import (
     DEDUP_LIM,
     NGRAM,
     YAKE_LANGUAGES,
+    VERSION,
     KeyphraseEnricher,
+    has_contraction,
+    normalise_typography,
     pick_diverse,
 )
 from tests.test_enrich_seeds import SEEDS, seed_article
@@ -125,3 +128,34 @@ def test_the_seed_posts_get_the_reference_yakes_phrases():
         text = seed_article(name).text
         theirs = pick_diverse([p for p, _ in reference.extract_keywords(text)], 10)
         assert enricher.keyphrases(text, "en") == theirs, name
+
+
+CONTRACTED = (
+    "The minister didn’t say whether the talks would resume. “We don’t know,” she said. It’s the "
+    "government’s view that the deal isn’t dead. The union’s leader said workers won’t accept it and "
+    "can’t wait. Officials haven’t commented; the company’s shares fell. The minister’s aide wasn’t "
+    "available. They’re not sure. We’ve heard nothing. I’m told it’d be late. Ireland’s O’Brien said so. "
+) * 3
+
+
+@pytest.mark.parametrize("apostrophe", ["\u2019", "\u2018", "\u02bc", "\uff07"])  # ’ ‘ ʼ ＇
+def test_typographic_apostrophes_give_no_contraction_keyphrases(apostrophe):
+    """Issue 15, item 9: with ’ instead of ' YAKE took "n’t" for a word, the top keyphrase."""
+    enricher = KeyphraseEnricher(max_keyphrases=10)
+    text = CONTRACTED.replace("\u2019", apostrophe)
+    phrases = enricher.keyphrases(text, "en")
+    assert phrases == enricher.keyphrases(CONTRACTED.replace("\u2019", "'"), "en")  # as with ASCII apostrophes
+    words = {w.casefold() for p in phrases for w in p.split()}
+    for contraction in ("n't", "'s", "don't", "it's", "they're", "i'm", "we've", "it'd"):
+        assert contraction not in words and contraction.replace("'", apostrophe) not in words, phrases
+    assert not any(has_contraction(p) for p in phrases), phrases
+    assert "minister" in words
+
+
+def test_contractions_are_never_picked():
+    assert has_contraction("n’t") and has_contraction("’s") and has_contraction("don’t") and has_contraction("they're")
+    assert has_contraction("it＇s deal") and has_contraction("we\u02bcll")
+    assert not has_contraction("O’Brien") and not has_contraction("Côte d’Ivoire") and not has_contraction("rock'n'roll")
+    assert pick_diverse(["n’t", "’s", "don’t know", "peace talks", "O’Brien"], 5) == ["peace talks", "O’Brien"]
+    assert normalise_typography("“don’t” co\u00adoperate \u2010 ‘x’") == "\"don't\" cooperate - 'x'"
+    assert VERSION == "3"

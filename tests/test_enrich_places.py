@@ -1,7 +1,8 @@
 import pytest
 
 from newsflow.core.record import Enrichment, Entities
-from newsflow.processors.enrich.places import PlaceEnricher, gazetteer, name_key, resolve_places
+from newsflow.processors.enrich.gazetteer import gazetteer, name_key
+from newsflow.processors.enrich.places import PlaceEnricher, resolve_places
 from tests.test_enrich_seeds import seed_article
 
 

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from newsflow.processors.enrich import places
+from newsflow.processors.enrich import gazetteer as gazetteer_module
 
 NAMES = ["Washington", "Kiev", "Georgia", "US", "UK", "Texas", "Victoria", "Delhi", "New York", "Paris",
          "Springfield", "Europe", "St. Petersburg", "Nowhereville"]
@@ -15,14 +15,14 @@ NAMES = ["Washington", "Kiev", "Georgia", "US", "UK", "Texas", "Victoria", "Delh
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("NEWSFLOW_CACHE_DIR", str(tmp_path))
-    places.gazetteer.cache_clear()
+    gazetteer_module.gazetteer.cache_clear()
     yield tmp_path
-    places.gazetteer.cache_clear()
+    gazetteer_module.gazetteer.cache_clear()
 
 
 @pytest.fixture(scope="module")
-def built() -> places.Gazetteer:
-    return places.Gazetteer()  # from the installed gazetteers, in this process
+def built() -> gazetteer_module.Gazetteer:
+    return gazetteer_module.Gazetteer()  # from the installed gazetteers, in this process
 
 
 def test_child_process_writes_the_cache_and_it_resolves_the_same(cache, built):
@@ -30,8 +30,8 @@ def test_child_process_writes_the_cache_and_it_resolves_the_same(cache, built):
     legacy.write_text("{}")
     other = cache / "gazetteer-0000000000000000.sqlite"  # another install's gazetteer versions
     other.write_bytes(b"")
-    gz = places.gazetteer()
-    path = places.cache_path()
+    gz = gazetteer_module.gazetteer()
+    path = gazetteer_module.cache_path()
     assert path.parent == cache and path.exists() and path.stat().st_size > 100_000
     assert gz.tables() == built.tables()
     assert [gz.resolve(n) for n in NAMES] == [built.resolve(n) for n in NAMES]
@@ -40,22 +40,22 @@ def test_child_process_writes_the_cache_and_it_resolves_the_same(cache, built):
 
 
 def test_second_start_reads_the_file_without_a_child(cache, monkeypatch):
-    places.gazetteer()
-    places.gazetteer.cache_clear()
+    gazetteer_module.gazetteer()
+    gazetteer_module.gazetteer.cache_clear()
 
     def no_child(*args, **kwargs):
         raise AssertionError("the cache exists: no child process is needed")
 
-    monkeypatch.setattr(places.subprocess, "run", no_child)
-    assert places.gazetteer().resolve("Paris").country_code == "FR"
+    monkeypatch.setattr(gazetteer_module.subprocess, "run", no_child)
+    assert gazetteer_module.gazetteer().resolve("Paris").country_code == "FR"
 
 
 def test_corrupt_cache_falls_back_to_building_in_process(cache, built, caplog):
-    path = places.cache_path()
+    path = gazetteer_module.cache_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text('{"primary": {"paris": 7}')  # cut short
-    with caplog.at_level(logging.WARNING, logger="newsflow.processors.enrich.places"):
-        gz = places.gazetteer()
+    with caplog.at_level(logging.WARNING, logger="newsflow.processors.enrich.gazetteer"):
+        gz = gazetteer_module.gazetteer()
     assert "unreadable" in caplog.text
     assert gz.resolve("Paris") == built.resolve("Paris")
 
@@ -64,27 +64,27 @@ def test_unwritable_cache_dir_falls_back_to_building_in_process(tmp_path, monkey
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the cache directory should be")
     monkeypatch.setenv("NEWSFLOW_CACHE_DIR", str(blocker))
-    places.gazetteer.cache_clear()
+    gazetteer_module.gazetteer.cache_clear()
     try:
-        with caplog.at_level(logging.WARNING, logger="newsflow.processors.enrich.places"):
-            gz = places.gazetteer()
+        with caplog.at_level(logging.WARNING, logger="newsflow.processors.enrich.gazetteer"):
+            gz = gazetteer_module.gazetteer()
     finally:
-        places.gazetteer.cache_clear()
+        gazetteer_module.gazetteer.cache_clear()
     assert "could not cache the gazetteer" in caplog.text
     assert gz.resolve("Delhi") == built.resolve("Delhi")
 
 
 def test_another_gazetteer_version_is_another_file(cache, monkeypatch):
-    first = places.cache_path()
-    monkeypatch.setattr(places, "TABLES_VERSION", places.TABLES_VERSION + "-next")
-    assert places.cache_path() != first
+    first = gazetteer_module.cache_path()
+    monkeypatch.setattr(gazetteer_module, "TABLES_VERSION", gazetteer_module.TABLES_VERSION + "-next")
+    assert gazetteer_module.cache_path() != first
 
 
 def test_city_names_are_read_from_the_file_by_any_thread(cache, built):
     from concurrent.futures import ThreadPoolExecutor
 
-    gz = places.gazetteer()
-    assert isinstance(gz._primary, places._CityNames)  # not loaded into the process
+    gz = gazetteer_module.gazetteer()
+    assert isinstance(gz._primary, gazetteer_module._CityNames)  # not loaded into the process
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(gz.resolve, NAMES * 25))
     assert got == [built.resolve(n) for n in NAMES] * 25

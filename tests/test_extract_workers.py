@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -44,3 +45,19 @@ def test_the_extractors_own_verdicts_come_back_with_their_kind(workers: ExtractW
     with pytest.raises(WorkerFailed) as err:
         workers.submit(b"<html><body><p>x</p></body></html>", "https://a.example/x.html", None, "https://a.example/f").result(60)
     assert err.value.kind == "no_text"
+
+
+def test_a_page_given_up_by_its_caller_stops_quietly(workers: ExtractWorkers, caplog: pytest.LogCaptureFixture) -> None:
+    """A feed's deadline cancels the page's future while it is extracted: its worker used to try to
+    set the result of a cancelled future ("exception calling callback", InvalidStateError)."""
+    with caplog.at_level(logging.ERROR):
+        page = workers.submit(slow_page(), "https://slow.example/a.html", None, "https://slow.example/feed")
+        queued = workers.submit(slow_page(), "https://slow.example/b.html", None, "https://slow.example/feed")
+        time.sleep(0.5)
+        assert page.cancel() and queued.cancel()
+        started = time.monotonic()
+        article = workers.submit(SEED.read_bytes(), URL, None, URL).result(60)
+        assert "Stoltenberg" in article.text
+        assert time.monotonic() - started < 30
+        time.sleep(2.0)  # past the cancelled page's budget: its callback has run
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text

@@ -255,6 +255,15 @@ def test_huge_page_does_not_blow_up() -> None:
     assert article.text.endswith("with all parliamentary party leaders.")
 
 
+def test_page_with_too_much_markup_is_refused_unparsed() -> None:
+    # 4 MB of bare table cells: parsed and extracted, 25 s and 630 MB of one worker.
+    page = b"<html><body><table>" + b"<tr><td>cell text a</td><td>cell b</td></tr>" * 90_000 + b"</table></body></html>"
+    with pytest.raises(ExtractionError) as err:
+        extract_article(page, SEED_URL)
+    assert err.value.kind == "too_large"
+    assert "540006 tags" in str(err.value)
+
+
 def test_platform_name_is_not_the_site_name() -> None:
     # Without og:site_name trafilatura takes the JSON-LD publisher, "Blogger" on stock themes.
     seed = (SITE / "post-us-russia-talks.html").read_text(encoding="utf-8")

@@ -6,7 +6,9 @@ groups and alias, deleted afterwards.
   seed article with its entities and without the theme's chrome;
 * running the pipeline again, and again from an empty state, leaves each post in the index once;
 * an enrich worker killed with SIGKILL mid-stream and restarted loses and duplicates nothing;
-* poison messages go to the dead-letter topic, the stream goes on, and replay sends them back;
+* poison messages go to the dead-letter topic, the stream goes on, and replay refuses them while
+  their cause persists;
+* one document Elasticsearch refuses in a bulk is its only dead letter, the rest is indexed;
 * while Elasticsearch is down the index daemon waits without committing, then catches up.
 """
 
@@ -216,25 +218,81 @@ def test_poison_messages_go_to_the_dead_letter_topic_the_stream_goes_on_and_repl
         got = p.indexed()  # the stream went on past the poison
         assert got["count"] == 3 and set(got["ids"]) == SEED_IDS
 
-        replay = subprocess.run(
-            [sys.executable, "-m", "newsflow", "dlq", "replay", "-c", str(cfg), "--idle", "3"],
-            capture_output=True, text=True, timeout=120, cwd=REPO,
-        )
-        assert replay.returncode == 0, replay.stdout + replay.stderr
-        assert "replayed 3 dead letters" in replay.stdout
-        assert p.topic_messages(p.cleaned) == 2 + 6 + 2  # poison, seed posts, poison replayed
-        assert p.topic_messages(p.enriched) == 1 + 6 + 1
+        replay = _replay(cfg)
+        # This version still cannot read any of them: replay refuses them, with their reasons,
+        # instead of sending them round again.
+        assert replay.returncode == 1, replay.stdout + replay.stderr
+        assert "replayed 0 dead letters (none); 0 unreadable skipped; 3 refused" in replay.stdout
+        assert replay.stdout.count("still unreadable") == 3 and "schema_version 999" in replay.stdout
+        assert p.topic_messages(p.cleaned) == 2 + 6 and p.topic_messages(p.enriched) == 1 + 6  # nothing sent back
 
-        again = run_all(settings, once=True)  # the replayed letters go through their stage again...
+        again = run_all(settings, once=True)
     assert again.poll.articles_emitted == 0
-    records = p.read_topic(p.dead_letters)
-    assert len(records) == 6  # ...and fail again: 3 dead letters + the same 3 once more
-    second = [parse_envelope(r.value) for r in records[3:]]
-    assert sorted((l.key, l.stage, l.payload) for l in second) == sorted(
-        (l.key, l.stage, l.payload) for l in letters.values()
-    )
-    assert p.committed("dlq-replay") == 3  # replay committed what it sent back
+    assert len(p.read_topic(p.dead_letters)) == 3  # no new dead letters
+    assert p.committed("dlq-replay") == 3  # replay moved past what it refused
     assert p.indexed()["count"] == 3
+
+
+def _replay(cfg) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "newsflow", "dlq", "replay", "-c", str(cfg), "--idle", "3"],
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )
+
+
+def test_one_document_elasticsearch_refuses_is_the_only_dead_letter_and_replay_refuses_it_again(pipeline):
+    """Issue 15: 100 valid enriched records and one whose id Elasticsearch refuses (over 512
+    bytes: the whole _bulk comes back HTTP 400) -> 100 indexed, 1 dead letter with the reason,
+    every offset committed; replay refuses that letter and sends back one whose cause is gone."""
+    from newsflow.bus.dead_letters import DeadLetters
+    from newsflow.bus.kafka import KafkaBroker
+    from newsflow.bus.types import BrokerMessage, Partition
+    from newsflow.pipeline.backends import topic_partitions
+
+    p = pipeline
+    p.partitions = 1
+    cfg = p.write_config(feeds=[], enrich={"enrichers": LIGHT_ENRICHERS}, bus={"batch_size": 500, "batch_seconds": 3.0})
+    settings = load(cfg)
+    broker = KafkaBroker(settings.bus)
+    broker.create_topics(topic_partitions(settings))
+    good = [_outage_article(i) for i in range(100)]
+    bad = _outage_article(100).model_copy(update={"id": "x" * 600})
+    producer = broker.producer()
+    for a in [*good[:60], bad, *good[60:]]:
+        producer.produce(p.enriched, a.id.encode(), a.to_json())
+    producer.flush(30)
+
+    run_all(settings, once=True)  # drains: the index group committed all 101
+
+    assert p.committed("index") == 101
+    got = p.indexed()
+    assert got["count"] == 100 and set(got["ids"]) == {a.id for a in good}
+    (record,) = p.read_topic(p.dead_letters)
+    letter = parse_envelope(record.value)
+    assert (letter.stage, letter.error_type, letter.topic, letter.offset) == ("index", "IndexRejected", p.enriched, 60)
+    assert letter.key == bad.id.encode() and Article.from_json(letter.payload) == bad
+    assert "action_request_validation_exception" in letter.error
+    assert "is too long, must be no longer than 512 bytes" in letter.error
+
+    # A second letter whose cause is gone (say a mapping since fixed): a valid article.
+    fixed = _outage_article(101)
+    origin = BrokerMessage(Partition(p.enriched, 0), 999, fixed.id.encode(), fixed.to_json())
+    DeadLetters(producer, p.dead_letters, "index").send(origin, error="HTTP 400 document_parsing_exception: (since fixed)").result(30)
+    producer.close()
+
+    replay = _replay(cfg)
+    assert replay.returncode == 1, replay.stdout + replay.stderr
+    assert f"replayed 1 dead letters ({p.enriched}: 1); 0 unreadable skipped; 1 refused" in replay.stdout
+    assert "the index still rejects it: HTTP 400 action_request_validation_exception" in replay.stdout
+    assert "is too long, must be no longer than 512 bytes" in replay.stdout
+    assert p.topic_messages(p.enriched) == 102  # only the fixed one went back
+    assert p.committed("dlq-replay") == 2
+
+    run_all(settings, once=True)
+    assert p.committed("index") == 102
+    assert len(p.read_topic(p.dead_letters)) == 2  # the refused letter did not come back
+    got = p.indexed()
+    assert got["count"] == 101 and fixed.id in got["ids"]
 
 
 # -- Elasticsearch outage ---------------------------------------------------------------------

@@ -630,3 +630,25 @@ def test_links_and_redirects_to_internal_addresses_are_counted_and_the_good_entr
     assert stats.article_errors == {"blocked_address": 2} and stats.feed_errors == {"blocked_address": 1}
     assert not server.requests("/secret.html") and not server.requests("/feed?internal")
     assert h.state(server.url("/redirected-feed")).last_error and "127.0.0.2" in h.state(server.url("/redirected-feed")).last_error
+
+
+def test_a_4mb_link_is_refused_and_kept_out_of_the_log_and_the_state(
+    server: LocalServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No guid: the link is the entry's id too. It was logged whole (an 8 MB line) and stored whole."""
+    long_link = server.url("/" + "a" * (4 << 20))
+    server.static("/feed", ("<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>"
+                            f"<item><title>long</title><link>{long_link}</link></item>"
+                            f"<item><title>ok</title><link>{server.url('/ok.html')}</link></item></channel></rss>").encode())
+    server.static("/ok.html", html_page("ok"), "text/html")
+    h = Harness(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="newsflow.ingest.poller"):
+        first = h.poll(server.url("/feed"))
+    assert dict(first.article_errors) == {"bad_url": 1} and first.articles_emitted == 1
+    assert all(len(r.getMessage()) < 2000 and len(str(getattr(r, "url", ""))) <= 300 for r in caplog.records)
+    assert all(len(e.url or "") <= 300 for e in first.errors)
+    assert h.db.stat().st_size < 1 << 20
+    server.static("/feed", ("<?xml version='1.0'?><rss version='2.0'><channel><title>t2</title>"
+                            f"<item><title>long</title><link>{long_link}</link></item>"
+                            "</channel></rss>").encode())
+    assert not h.poll(server.url("/feed")).article_errors  # the same entry, known by its hashed id: not tried again

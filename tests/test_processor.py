@@ -197,17 +197,10 @@ def test_index_down_commits_nothing_then_a_restart_indexes_everything(tmp_path):
     broker.close()
 
 
-class Gate(ProcessingStrategy[Any]):
-    """Accepts messages only while open; otherwise MessageRejected (a slow downstream)."""
+class PassOn(ProcessingStrategy[Any]):
+    """A test step's plumbing: everything but ``submit`` goes to the next step."""
 
-    def __init__(self, next: ProcessingStrategy[Any], opened: threading.Event, accepted: list) -> None:
-        self.next, self.opened, self.accepted = next, opened, accepted
-
-    def submit(self, message: Message[Any]) -> None:
-        if not self.opened.is_set():
-            raise MessageRejected("closed")
-        self.accepted.append(message.origin)
-        self.next.submit(message)
+    next: ProcessingStrategy[Any]
 
     def poll(self):
         self.next.poll()
@@ -221,6 +214,20 @@ class Gate(ProcessingStrategy[Any]):
 
     def terminate(self):
         self.next.terminate()
+
+
+class Gate(PassOn):
+    """Accepts messages only while open; otherwise MessageRejected (a slow downstream)."""
+
+    def __init__(self, next: ProcessingStrategy[Any], opened: threading.Event, accepted: list) -> None:
+        self.next, self.opened, self.accepted = next, opened, accepted
+
+    def submit(self, message: Message[Any]) -> None:
+        if not self.opened.is_set():
+            raise MessageRejected("closed")
+        self.accepted.append(message.origin)
+        self.next.submit(message)
+
 
 
 def test_backpressure_pauses_the_consumer_and_commits_stay_behind_accepted_work(broker):
@@ -347,7 +354,7 @@ def test_bus_unavailable_backs_off_and_the_processor_carries_on(broker):
     assert processor.errors == 3
 
 
-class CrashOnce(ProcessingStrategy[Any]):
+class CrashOnce(PassOn):
     """A strategy with a bug that bites once, on one message."""
 
     crashed = False
@@ -362,18 +369,6 @@ class CrashOnce(ProcessingStrategy[Any]):
         self.seen.append(message.origin.value)
         self.next.submit(message)
 
-    def poll(self):
-        self.next.poll()
-
-    def join(self, timeout=None):
-        self.next.close()
-        self.next.join(timeout)
-
-    def close(self):
-        pass
-
-    def terminate(self):
-        self.next.terminate()
 
 
 def test_a_strategy_crash_restarts_from_the_committed_offsets(broker):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from newsflow.ingest.extract.site_templates import SiteMemory
+from newsflow.ingest.extract.site_templates import SiteTemplates
 
 SITE = "news.example.org"
 PROMO = "Get Motor Cycle Monthly delivered through your letterbox every month."
@@ -21,7 +21,7 @@ def page(n: int, *, head: str = "", tail: str = f"{PROMO}\n\n{PROMPT}") -> str:
 
 
 def test_lines_repeated_on_several_pages_are_stripped_at_the_edges() -> None:
-    memory = SiteMemory(min_pages=3)
+    memory = SiteTemplates(min_pages=3)
     for n in range(3):
         memory.observe(SITE, page(n, head="Subscribe | Log in"))
     new = page(7, head="Subscribe | Log in")
@@ -31,7 +31,7 @@ def test_lines_repeated_on_several_pages_are_stripped_at_the_edges() -> None:
 
 
 def test_a_line_seen_on_one_page_only_is_never_stripped() -> None:
-    memory = SiteMemory(min_pages=2)
+    memory = SiteTemplates(min_pages=2)
     text = page(1, tail="A closing line only this story has.")
     memory.observe(SITE, text)
     memory.observe(SITE, text)  # the same page again (a re-fetch) counts once
@@ -40,14 +40,14 @@ def test_a_line_seen_on_one_page_only_is_never_stripped() -> None:
 
 
 def test_below_the_threshold_nothing_goes() -> None:
-    memory = SiteMemory(min_pages=3)
+    memory = SiteTemplates(min_pages=3)
     for n in range(2):
         memory.observe(SITE, page(n))
     assert memory.strip(SITE, page(5)).removed == []
 
 
 def test_other_sites_and_inner_lines_are_untouched() -> None:
-    memory = SiteMemory(min_pages=2)
+    memory = SiteTemplates(min_pages=2)
     inner = "Background"
     texts = [f"Lead {n} is unique here.\n\n{inner}\n\nBody {n} is unique too.\n\n{PROMO}" for n in range(3)]
     for t in texts:
@@ -58,7 +58,7 @@ def test_other_sites_and_inner_lines_are_untouched() -> None:
 
 
 def test_a_text_made_only_of_recurring_lines_is_kept_whole() -> None:
-    memory = SiteMemory(min_pages=2)
+    memory = SiteTemplates(min_pages=2)
     notice = "This site is closed for maintenance."
     memory.observe(SITE, notice + "\n\nFirst.")
     memory.observe(SITE, notice + "\n\nSecond.")
@@ -66,7 +66,7 @@ def test_a_text_made_only_of_recurring_lines_is_kept_whole() -> None:
 
 
 def test_matching_ignores_case_and_spacing() -> None:
-    memory = SiteMemory(min_pages=2)
+    memory = SiteTemplates(min_pages=2)
     memory.observe(SITE, page(1))
     memory.observe(SITE, page(2, tail=f"{PROMO.upper()}\n\n  {PROMPT}  "))
     assert memory.pages_with(SITE, PROMO) == 2
@@ -75,11 +75,11 @@ def test_matching_ignores_case_and_spacing() -> None:
 
 def test_memory_persists_across_instances(tmp_path: Path) -> None:
     path = tmp_path / "data" / "site-memory.json"
-    first = SiteMemory(path, min_pages=3)
+    first = SiteTemplates(path, min_pages=3)
     for n in range(3):
         first.observe(SITE, page(n))
     first.save()
-    second = SiteMemory(path, min_pages=3)
+    second = SiteTemplates(path, min_pages=3)
     assert len(second) == 1
     assert second.strip(SITE, page(9)).text == page(9, tail="")
     assert second.observe(SITE, page(0)) is False  # pages already counted are remembered too
@@ -88,7 +88,7 @@ def test_memory_persists_across_instances(tmp_path: Path) -> None:
 def test_a_corrupt_memory_file_starts_afresh(tmp_path: Path) -> None:
     path = tmp_path / "site-memory.json"
     path.write_text("{not json", encoding="utf-8")
-    memory = SiteMemory(path)
+    memory = SiteTemplates(path)
     assert len(memory) == 0
     memory.observe(SITE, page(1))
     memory.save()
@@ -97,14 +97,14 @@ def test_a_corrupt_memory_file_starts_afresh(tmp_path: Path) -> None:
 
 def test_a_threshold_of_one_page_is_refused() -> None:
     with pytest.raises(ValueError):
-        SiteMemory(min_pages=1)
+        SiteTemplates(min_pages=1)
 
 
 def test_the_poller_step_strips_then_learns(tmp_path: Path) -> None:
     from newsflow.core.record import Article
     from newsflow.ingest.extract.site_templates import learn_and_strip
 
-    memory = SiteMemory(tmp_path / "m.json", min_pages=3)
+    memory = SiteTemplates(tmp_path / "m.json", min_pages=3)
     articles = [Article.new(f"https://{SITE}/story-{n}", text=page(n), source=SITE) for n in range(4)]
     out = [learn_and_strip(memory, a) for a in articles]
     assert [PROMO in a.text for a in out] == [True, True, True, False]  # learnt from the first three
@@ -115,7 +115,7 @@ def test_memory_over_all_sites_is_capped_forgetting_the_least_recent_site(monkey
     from newsflow.ingest.extract import site_templates
 
     monkeypatch.setattr(site_templates, "MAX_TOTAL_LINES", 36)
-    memory = SiteMemory(min_pages=3)
+    memory = SiteTemplates(min_pages=3)
     for site in ("a.example", "b.example", "c.example"):
         for n in range(3):
             memory.observe(site, page(n))  # 2 unique lines a page + the 2 template lines: 8 a site
@@ -131,7 +131,7 @@ def test_memory_over_all_sites_is_capped_forgetting_the_least_recent_site(monkey
 def test_saves_are_timed_not_per_page(tmp_path: Path) -> None:
     from newsflow.ingest.extract import site_templates
 
-    memory = SiteMemory(tmp_path / "memory.json")
+    memory = SiteTemplates(tmp_path / "memory.json")
     assert not memory.save_due()  # nothing learnt yet
     memory.observe(SITE, page(1))
     assert not memory.save_due()  # learnt, but saved (created) less than SAVE_SECONDS ago

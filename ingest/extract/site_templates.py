@@ -7,7 +7,7 @@ at least ``min_pages`` pages from the edges of a text (the run of such lines at 
 at its end). Lines inside the text are left alone: a recurring sub-heading ("Background") in
 the middle of an article is the writer's, not the theme's.
 
-``SiteMemory`` is that memory. Pure apart from ``save``/``load`` (a JSON file: the poller keeps
+``SiteTemplates`` is that memory. Pure apart from ``save``/``load`` (a JSON file: the poller keeps
 it as ``site-memory.json`` in the data dir; its format is version 1, unchanged). Lines are kept as short
 hashes with counts, capped per site and in all (the sites seen least recently are forgotten
 first), so the memory stays small whatever the sites publish and however many there are.
@@ -62,7 +62,7 @@ class _Site:
         self.pages: OrderedDict[str, None] = OrderedDict.fromkeys(pages or [])
 
 
-class SiteMemory:
+class SiteTemplates:
     """Counts of lines per site over distinct pages; strips the recurring ones at text edges."""
 
     def __init__(self, path: str | Path | None = None, *, min_pages: int = MIN_PAGES) -> None:
@@ -183,7 +183,7 @@ class SiteMemory:
         return len(self._sites)
 
 
-def learn_and_strip(memory: SiteMemory, article: Article) -> Article:
+def learn_and_strip(memory: SiteTemplates, article: Article) -> Article:
     """The poller's step: strip what the site's other pages showed to be template, then learn
     from this page (its text as extracted, so a line stripped today still counts tomorrow)."""
     site = article.source or ""

@@ -28,7 +28,7 @@ def run(
     install_signal_handlers(stop)
     summary = run_all(s, once=once, stop=stop)
     for line in summary.lines():
-        out.print(line, highlight=False)
+        out.print(line, highlight=False, soft_wrap=True)  # one line each, whatever the width: scripts grep them
 
 
 def demo(
@@ -61,7 +61,7 @@ def demo(
         out.print(f"serving the seed site {SEED_SITE} at {base} as {SEED_ORIGIN}", highlight=False)
         summary = run_all(s, once=True)
     for line in summary.lines():
-        out.print(line, highlight=False)
+        out.print(line, highlight=False, soft_wrap=True)  # one line each, whatever the width: scripts grep them
     idx = open_index(s, create=False)
     try:
         everything = idx.search(SearchQuery(text="", source=None, limit=20))

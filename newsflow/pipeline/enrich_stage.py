@@ -52,10 +52,10 @@ def enrich_processor(
         if pool is not None:
             from newsflow.pipeline.enrich_pool import CountEnriched, enrich_message
 
-            # When the pool is full the processor polls Kafka (up to 0.5 s) before offering again:
+            # When the pool is full the processor polls the bus (up to 0.5 s) before offering again:
             # enough queued per worker that none idles through that wait, nor behind one slow page
-            # (results leave in order). 8 a worker did at 80 ms an article; at 35 (yake-rust) the
-            # workers idled half the time (1.04x for 2 workers); 32 x ~35 ms covers it.
+            # (results leave in order). Sized for today's enrichment cost: docs/performance.md,
+            # "Scaling out".
             return RunTaskInPool(enrich_message, CountEnriched(produce), dead, pool,
                                  max_in_flight=IN_FLIGHT_PER_WORKER * settings.enrich.workers)
         assert chain is not None

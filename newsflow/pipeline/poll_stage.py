@@ -44,20 +44,20 @@ def build_poller(settings: PipelineSettings, sink: Any) -> Any:
     from newsflow.ingest.feedstate import FeedStateStore
     from newsflow.ingest.fetcher import Fetcher
     from newsflow.ingest.poller import Poller
-    from newsflow.ingest.extract.site_templates import SiteMemory, learn_and_strip
+    from newsflow.ingest.extract.site_templates import SiteTemplates, learn_and_strip
 
     # Per-site template learning (ingest/extract/site_templates.py), persisted in the data dir. It learns
     # across pages, so it runs here, after each page came back from its worker.
-    memory = SiteMemory(settings.data_dir / "site-memory.json") if settings.extract.site_templates else None
-    after = (lambda article: learn_and_strip(memory, article)) if memory is not None else None
+    templates = SiteTemplates(settings.data_dir / "site-memory.json") if settings.extract.site_templates else None
+    after = (lambda article: learn_and_strip(templates, article)) if templates is not None else None
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = FeedStateStore(settings.state_db, seen_ids_per_feed=settings.poller.seen_ids_per_feed)
     workers = ExtractWorkers(settings.extract, workers=settings.extract.workers, budget=settings.extract.timeout)
     poller = Poller(settings.poller, store, Fetcher(settings.poller), workers, sink, feeds=settings.feeds, after_extract=after)
     poller.on_close(workers.close)
-    if memory is not None:
-        poller.on_close(memory.save)  # between timed saves, what was learnt since the last one
+    if templates is not None:
+        poller.on_close(templates.save)  # between timed saves, what was learnt since the last one
     return poller
 
 

@@ -46,12 +46,12 @@ _EMBEDDERS = ("tok2vec", "transformer")
 
 # A spaCy doc of the whole of a very long page costs memory for little gain.
 MAX_CHARS = 100_000
-# spaCy pads every doc of a batch to the longest one: one 100 kB page in a batch of 32 took the
-# daemon from 370 to 800 MB. Texts go in as paragraph chunks of about this size instead (NER
-# looks a few words around each token, so a paragraph boundary changes nothing).
+# spaCy pads every doc of a batch to the longest one, so one long page in a batch multiplies the
+# daemon's memory. Texts go in as paragraph chunks of about this size instead (NER looks a few
+# words around each token, so a paragraph boundary changes nothing).
 CHUNK_CHARS = 2_000
-# spaCy's working memory grows with the batch: 32 chunks a batch peaked ~70 MB above the
-# daemon's resting size, 8 peak ~7 MB above it, at the same speed and with the same entities.
+# spaCy's working memory grows with the batch; small batches run at the same speed with the same
+# entities (docs/performance.md, "Memory").
 BATCH_SIZE = 8
 
 LABELS = {"PERSON": "persons", "ORG": "organisations", "GPE": "locations", "LOC": "locations"}

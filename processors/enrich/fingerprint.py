@@ -84,8 +84,8 @@ def estimate_jaccard(a: Sequence[int], b: Sequence[int]) -> float:
 
 
 # LSH only proposes candidates; each is checked against the threshold with the full fingerprint.
-# datasketch's own (b, r) choice for 64 permutations finds a 0.9-similar pair only ~60% of the
-# time at threshold 0.85, so favour recall instead: false candidates cost one comparison each.
+# datasketch's own (b, r) choice for 64 permutations misses many similar pairs near the
+# threshold, so favour recall instead: false candidates cost one comparison each.
 MIN_RECALL = 0.99
 
 

@@ -1,14 +1,14 @@
 """Keyphrases (YAKE: unsupervised, per-document statistics, stopword list per language).
 
 YAKE runs in ``yake-rust``, a port of the reference implementation (LIAAD's ``yake``) with the
-same stopword lists: 5-6x less CPU (6 ms an article instead of 33-42 ms on the bench pages, where
-the reference was three quarters of the enrich stage's time) and the same phrases for 91% of them
-(docs/performance.md, "Keyphrases"). ``newsflow bench enrich`` measures both when the reference
+same stopword lists, at a fraction of its CPU and with nearly the same phrases (the figures:
+docs/performance.md, "Keyphrases"). ``newsflow bench enrich`` measures both when the reference
 is installed.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 
 from yake_rust import Yake
@@ -17,7 +17,9 @@ from newsflow.core.record import Article, Enrichment
 from newsflow.processors.enrich.base import article_language, head_words
 
 NAME = "keyphrases"
-VERSION = "2"  # 2: yake-rust instead of the reference implementation
+# 2: yake-rust instead of the reference implementation. 3: typographic apostrophes normalised,
+# contractions kept out ("n’t" was the top keyphrase of English articles).
+VERSION = "3"
 
 # YAKE's cost grows with the text; the lead of a news article carries its key terms.
 MAX_WORDS = 3000
@@ -37,6 +39,32 @@ NO_LANGUAGE = "xx"
 UNSEGMENTED = frozenset({"zh", "ja", "th", "lo", "km", "my", "bo"})
 MAX_PHRASE_CHARS = 80  # longer "phrases" are unsplit runs of text, not keyphrases
 
+# YAKE's tokenizer knows contractions by the ASCII apostrophe only ("don't" -> "do" + "n't", a
+# stopword); with a typographic one "n’t" and "’s" became words of their own, and top phrases.
+# So every apostrophe look-alike becomes "'" before YAKE runs (and the other typographic
+# variants of ASCII punctuation, so a word is the same word however it was typeset).
+_APOSTROPHES = "\u2019\u2018\u201b\u02bc\uff07\u2032\u00b4\u0060"  # ’ ‘ ‛ ʼ ＇ ′ ´ `
+_TYPOGRAPHY = str.maketrans(
+    {
+        **{c: "'" for c in _APOSTROPHES},
+        **{c: '"' for c in "\u201c\u201d\u201e\u201f\u2033\uff02"},  # “ ” „ ‟ ″ ＂
+        **{c: "-" for c in "\u2010\u2011\u2012\uff0d"},  # hyphens (not the dashes between words)
+        "\u00ad": None,  # soft hyphen
+    }
+)
+# A contraction or clitic as a word of a phrase: "n't", "'s", "don't", "it's", "they're", "I'm"
+# (names with an apostrophe inside stay: "O'Brien", "d'Ivoire").
+_CONTRACTION = re.compile(r"^\w*'(?:s|t|re|ve|ll|d|m)$", re.IGNORECASE)
+
+
+def normalise_typography(text: str) -> str:
+    """Apostrophe and quote look-alikes as ASCII ' and ", hyphen variants as -, no soft hyphens."""
+    return text.translate(_TYPOGRAPHY)
+
+
+def has_contraction(phrase: str) -> bool:
+    return any(_CONTRACTION.match(w) for w in normalise_typography(phrase).split())
+
 
 def yake_code(lang: str | None) -> str:
     """YAKE's stopword-list code for a language; ``NO_LANGUAGE`` when it has none."""
@@ -49,16 +77,23 @@ def yake_input(text: str, lang: str | None) -> tuple[str, str] | None:
     text = head_words(text, MAX_WORDS)
     if not text.strip() or lang in UNSEGMENTED:
         return None
-    return text, yake_code(lang)
+    return normalise_typography(text), yake_code(lang)
 
 
 def pick_diverse(candidates: list[str], k: int) -> list[str]:
-    """The first ``k`` candidates that share no word (case-insensitively) with an earlier pick."""
+    """The first ``k`` candidates that share no word (case-insensitively) with an earlier pick,
+    without numbers, contractions and over-long runs."""
     picked: list[str] = []
     used: set[str] = set()
     for phrase in candidates:
         words = {w.casefold() for w in phrase.split()}
-        if not words or words & used or phrase.replace(" ", "").isdigit() or len(phrase) > MAX_PHRASE_CHARS:
+        if (
+            not words
+            or words & used
+            or phrase.replace(" ", "").isdigit()
+            or len(phrase) > MAX_PHRASE_CHARS
+            or has_contraction(phrase)
+        ):
             continue
         picked.append(phrase)
         used |= words

@@ -380,12 +380,17 @@ def test_dead_letter_envelope_round_trips_text_and_binary_payloads(bus):
             parse_envelope(bad)
 
 
-def test_replay_sends_payloads_back_to_their_topics_and_commits(bus):
+def _three_dead_letters(bus, stage: str):
+    """Three messages on "in", each dead-lettered to "dead" by ``stage``; the producer."""
     producer = bus.producer()
-    letters = DeadLetters(producer, "dead", "enrich")
-    originals = [producer.produce("in", b"key%d" % i, b"payload %d" % i).result() for i in range(3)]
-    for original in originals:
-        letters.send(original, error="boom").result()
+    letters = DeadLetters(producer, "dead", stage)
+    for i in range(3):
+        letters.send(producer.produce("in", b"key%d" % i, b"payload %d" % i).result(), error="boom").result()
+    return producer
+
+
+def test_replay_sends_payloads_back_to_their_topics_and_commits(bus):
+    producer = _three_dead_letters(bus, "enrich")
     producer.produce("dead", None, b"garbage").result()
 
     result = replay(bus.consumer("replay"), producer, "dead", idle_timeout=0.5)
@@ -399,3 +404,23 @@ def test_replay_sends_payloads_back_to_their_topics_and_commits(bus):
     assert sorted(values) == sorted([(b"key%d" % i, b"payload %d" % i) for i in range(3)] * 2)
     # Running it again replays nothing: the group's offsets moved on.
     assert replay(bus.consumer("replay"), producer, "dead", idle_timeout=0.3).replayed == 0
+
+
+def test_replay_refuses_a_letter_whose_cause_persists_and_sends_the_others_back(bus):
+    producer = _three_dead_letters(bus, "index")
+
+    def check(letter):
+        return "still rejected: bad id" if letter.payload == b"payload 1" else None
+
+    result = replay(bus.consumer("replay"), producer, "dead", idle_timeout=0.5, check=check)
+    assert (result.replayed, result.refused, result.invalid, result.by_topic) == (2, 1, 0, {"in": 2})
+    (refusal,) = result.refusals
+    assert (refusal.offset, refusal.reason, refusal.letter.stage, refusal.letter.offset) == (1, "still rejected: bad id", "index", 1)
+    assert bus.caught_up("replay", ["dead"])  # moved past the refused letter too
+    reader = bus.consumer("reader")
+    reader.subscribe(["in", "dead"])
+    got = []
+    while (m := reader.poll(0.2)) is not None:
+        got.append((m.partition.topic, m.value))
+    assert sorted(v for t, v in got if t == "in") == [b"payload 0", b"payload 0", b"payload 1", b"payload 2", b"payload 2"]
+    assert len([v for t, v in got if t == "dead"]) == 3  # the refused letter was not produced again

@@ -8,6 +8,7 @@ import json
 import random
 import time
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -197,3 +198,109 @@ def test_a_missing_alias_is_retried_and_never_becomes_a_concrete_index(es_config
         assert index.count() == 0 and index.search(SearchQuery("talks")).total == 0 and index.get(result.id) is None
     finally:
         index.close()
+
+
+# -- one bad document in a bulk (issue 15, item 1) ------------------------------------------------
+
+
+def _hundred(prefix: str = "bulk") -> list[Article]:
+    return [enriched(f"https://e.example/{prefix}/{i}", text=f"article {i} " * 50) for i in range(100)]
+
+
+@services
+def test_a_document_the_request_validation_refuses_is_isolated_and_the_rest_is_written(elastic_index, monkeypatch):
+    """An id over 512 bytes makes Elasticsearch refuse the whole _bulk (HTTP 400,
+    action_request_validation_exception): the bulk is split until that document stands alone."""
+    good = _hundred()
+    bad = enriched("https://e.example/bulk/bad", text="poisoned").model_copy(update={"id": "x" * 600})
+    batch = [*good[:37], bad, *good[37:]]
+    calls: list[int] = []
+    real_bulk = elastic_index.client.bulk
+    monkeypatch.setattr(elastic_index.client, "bulk", lambda **kw: calls.append(len(kw["operations"]) // 2) or real_bulk(**kw))
+    results = elastic_index.write(batch)
+    assert [r.id for r in results] == [a.id for a in batch]
+    outcomes = [r.outcome for r in results]
+    assert outcomes.count(Outcome.OK) == 100 and outcomes[37] is Outcome.REJECTED
+    assert results[37].error.startswith("HTTP 400 action_request_validation_exception")
+    assert "is too long, must be no longer than 512 bytes" in results[37].error
+    assert calls[0] == 101 and len(calls) <= 2 * 7 + 1  # bisection: about two requests per halving
+    elastic_index.refresh()
+    assert elastic_index.count() == 100
+
+
+@pytest.fixture
+def size_limited_proxy(es_hosts):
+    """An HTTP proxy in front of the node that answers 413 to a body over ``limit`` bytes, as nginx
+    does with ``client_max_body_size`` (the shared node's own http.max_content_length stays)."""
+    import http.client
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import urlsplit
+
+    upstream = urlsplit(es_hosts[0])
+    state = {"limit": 1 << 30, "refused": []}
+
+    class Handler(BaseHTTPRequestHandler):
+        def _forward(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            if length > state["limit"]:
+                state["refused"].append(length)
+                page = b"<html><head><title>413 Request Entity Too Large</title></head></html>"
+                self.send_response(413)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+                return
+            conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=30)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+            conn.request(self.command, self.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            self.send_response(resp.status)
+            for k, v in resp.getheaders():
+                if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            conn.close()
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_address[1]}", state=state)
+    server.shutdown()
+    server.server_close()
+
+
+@services
+def test_a_413_shrinks_the_bulks_and_everything_is_still_written(elastic_index, es_config, size_limited_proxy):
+    proxy = size_limited_proxy
+    proxy.state["limit"] = 150_000
+    index = ElasticIndex(es_config.model_copy(update={"hosts": [proxy.url]}))
+    try:
+        good = _hundred()  # ~3.7 kB each in the bulk body: ~370 kB in one request
+        huge = enriched("https://e.example/bulk/huge", text="word " * 40_000)  # 200 kB alone
+        results = index.write([*good[:50], huge, *good[50:]])
+        assert [r.outcome for r in results].count(Outcome.OK) == 100
+        assert results[50].outcome is Outcome.REJECTED and results[50].error.startswith("HTTP 413")
+        assert "this document alone is" in results[50].error
+        refused_first = list(proxy.state["refused"])
+        assert refused_first and refused_first[0] > 300_000
+        assert index._max_bytes < 150_000  # learnt from the 413s
+        # The next bulks are cut small enough from the start: no 413 at all.
+        more = _hundred("more")
+        assert all(r.outcome is Outcome.OK for r in index.write(more))
+        assert proxy.state["refused"] == refused_first
+    finally:
+        index.close()
+    elastic_index.refresh()
+    assert elastic_index.count() == 200
