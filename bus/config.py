@@ -32,6 +32,15 @@ class KafkaConfig(Section):
     # A killed worker holds its partitions until the session times out; shorter means faster
     # takeover, but must stay within the broker's group.min/max.session.timeout.ms.
     session_timeout_ms: int = Field(default=45_000, ge=1000)
+    # Static group membership (KIP-345, brokers >= 2.3): a consumer restarted with the same id
+    # gets its partitions back at once, without waiting out session_timeout_ms. Unique per member
+    # of a group and stable across restarts (the systemd units use <host>-<stage>-<instance>);
+    # None: dynamic membership. A static member leaves no group on a clean stop either: its
+    # partitions wait for it (or session_timeout_ms) before moving to the others.
+    group_instance_id: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$",
+        description="static membership id of this consumer (None: dynamic membership)",
+    )
     max_poll_interval_ms: int = Field(default=300_000, ge=1000, description="longest gap between polls before eviction")
     timeout: float = Field(default=30.0, gt=0, description="seconds to wait for the broker (connect, commit, flush)")
     # kafka-python compresses in the producer's Python thread, so the codec's CPU cost counts:

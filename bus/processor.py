@@ -85,6 +85,15 @@ class StreamProcessor:
     def assigned(self) -> set[Partition]:
         return set(self._assigned)
 
+    @property
+    def owns_partitions(self) -> bool:
+        """The group has assigned this member partitions and not taken them all back: the
+        stage's readiness. False from the start until the first assignment (a member restarted
+        after a crash waits here for the dead one's partitions), while a rebalance has revoked
+        everything, after a crash until the rebuilt consumer is assigned again, and for a member
+        the group leaves idle (more members than partitions: it has nothing to do)."""
+        return bool(self._assigned)  # read from the health endpoint's thread: one len()
+
     def stats(self) -> dict[str, object]:
         return {
             "stage": self.stage,

@@ -14,6 +14,11 @@ ACCEPT = ("gzip", "deflate")
 ACCEPT_HEADER = ", ".join(ACCEPT)
 
 
+# How much of a deflate body is kept for a retry as raw deflate: the zlib header's check fails
+# on its first two bytes, other errors of a mislabelled raw stream come within its first blocks.
+RAW_RETRY_WINDOW = 65_536
+
+
 class DecodingRefused(ValueError):
     """The body's Content-Encoding is one newsflow did not ask for, or several stacked."""
 
@@ -31,7 +36,9 @@ class Decoder:
         self.cap = cap
         self.produced = 0
         self._zlib = self._new() if coding != "identity" else None
-        self._deflate_tried_raw = False
+        # deflate: the input so far, while nothing came out of it: a retry as raw deflate starts
+        # from its first byte, which an earlier chunk may hold. None once no retry is possible.
+        self._raw_retry: bytes | None = b"" if coding == "deflate" else None
 
     def _new(self) -> "zlib._Decompress":
         if self.coding == "gzip":
@@ -43,14 +50,16 @@ class Decoder:
             return self._count(chunk)
         out = bytearray()
         data = chunk
+        if self._raw_retry is not None:
+            self._raw_retry = self._raw_retry + chunk if len(self._raw_retry) < RAW_RETRY_WINDOW else None
         while data:
             room = self.cap - self.produced - len(out) + 1  # one byte over the cap proves the bomb
             try:
                 piece = self._zlib.decompress(data, room)
             except zlib.error:
-                if self.coding == "deflate" and not self._deflate_tried_raw and self.produced == 0 and not out:
+                if self._raw_retry is not None and self.produced == 0 and not out:
                     # Many servers send raw deflate without the zlib wrapper.
-                    self._deflate_tried_raw = True
+                    data, self._raw_retry = self._raw_retry, None
                     self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
                     continue
                 raise
@@ -63,6 +72,8 @@ class Decoder:
         return self._count(bytes(out))
 
     def _count(self, data: bytes) -> bytes:
+        if data:
+            self._raw_retry = None
         self.produced += len(data)
         if self.produced > self.cap:
             raise OverCap(f"body is over the {self.cap}-byte cap")

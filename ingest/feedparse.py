@@ -17,6 +17,7 @@ from typing import Any
 
 import feedparser
 import lxml.html
+from feedparser.encodings import convert_to_utf8
 from lxml.etree import ParserError
 
 from newsflow.ingest.urls import MAX_URL_CHARS
@@ -66,9 +67,7 @@ _DOCTYPE_SUBSET = re.compile(rb"<!DOCTYPE[^>\[]*\[", re.I)
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
 _EXTERNAL_ENTITY = re.compile(rb"<!ENTITY\s+(?:%\s+)?[A-Za-z_][\w.-]*\s+(?:SYSTEM|PUBLIC)\s", re.I)
 _PLAIN_ENTITY = re.compile(rb"""<!ENTITY\s+([A-Za-z_][\w.-]*)\s+(?:"([^"&%<]*)"|'([^'&%<]*)')\s*>""", re.I)
-_PROLOG_SCAN = 1 << 20  # the subset must end within the first MB, or the feed is refused
 MAX_ENTITY_GROWTH = 1 << 20  # bytes the expansion may add to the feed
-_UTF16 = (b"\xff\xfe", b"\xfe\xff", b"<\x00?\x00", b"\x00<\x00?")
 
 
 def _refuse(why: str) -> FeedError:
@@ -79,21 +78,24 @@ def _refuse(why: str) -> FeedError:
     )
 
 
-def expand_declared_entities(body: bytes) -> bytes:
+def expand_declared_entities(body: bytes, decoded: bytes | None = None) -> bytes:
     """``body`` with its DTD internal subset's plain text entities expanded and the subset
-    dropped; FeedError (``entity_expansion``) for any entity that could blow up."""
-    head = body[:_PROLOG_SCAN]
-    if head.startswith(_UTF16):
-        decoded = head.decode("utf-16", "replace").encode("utf-8", "replace")
-        if _DOCTYPE_SUBSET.search(decoded) and _ENTITY_DECL.search(decoded):
-            raise _refuse("in a UTF-16 feed")
-        return body
+    dropped; FeedError (``entity_expansion``) for any entity that could blow up.
+
+    The whole body is searched: the subset may follow any amount of prolog (a comment), and
+    expat's amplification limit grows with the document (100x past 8 MB), so a 1 MB comment
+    before the DOCTYPE buys 100 MB of expansion. ``decoded``: the body as feedparser reads it
+    (``convert_to_utf8``), for the feeds whose bytes hide a DTD (UTF-16, UTF-32, EBCDIC).
+    """
+    head = body
     m = _DOCTYPE_SUBSET.search(head)
     if m is None:
+        if decoded is not None and _DOCTYPE_SUBSET.search(decoded) and _ENTITY_DECL.search(decoded):
+            raise _refuse("in a feed not in an ASCII-compatible encoding: UTF-16, UTF-32 or EBCDIC")
         return body
     end = head.find(b"]>", m.end())
     if end < 0:
-        raise _refuse("its internal subset does not end within the first MB")
+        raise _refuse("its internal subset does not end")
     subset = head[m.end():end]
     if not _ENTITY_DECL.search(subset):
         return body  # attribute or element declarations only: harmless
@@ -128,13 +130,21 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     """Parse a feed body fetched from ``url`` (its final url, the base of relative links)."""
     if not body or not body.strip():
         raise FeedError("empty body: the server sent no feed", kind="empty")
-    body = expand_declared_entities(body)
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
+    try:
+        # The body as feedparser will read it: in UTF-8, by its rules (BOM, HTTP, declaration).
+        decoded = convert_to_utf8(dict(headers), body, {})
+    except ValueError as exc:  # feedparser lets out UnicodeError ("undefined" codec), ValueError (a NUL in the label)
+        raise FeedError(f"undecodable feed: {exc}", kind="malformed") from exc
+    body = expand_declared_entities(body, decoded)
     # A BytesIO, never the bytes themselves: feedparser treats a bytes/str argument
     # as a filename or url to open when it can.
-    d = feedparser.parse(io.BytesIO(body), response_headers=headers)
+    try:
+        d = feedparser.parse(io.BytesIO(body), response_headers=headers)
+    except Exception as exc:  # noqa: BLE001 - feedparser's own crash on a hostile body ("<link<item>": KeyError)
+        raise FeedError(f"unusable feed: the parser failed ({type(exc).__name__}: {exc})", kind="malformed") from exc
     version = d.get("version") or None
     feed = d.get("feed") or {}
     entries = [e for e in (_entry(raw, feed) for raw in d.get("entries", [])) if e is not None]

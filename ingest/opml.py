@@ -77,14 +77,20 @@ def read_opml(data: bytes) -> OpmlImport:
         result.warnings.append(f"ill-formed XML, recovered what was readable: {exc}")
     if root.getroottree().docinfo.internalDTD is not None:
         raise OpmlError("OPML refused: it declares a DTD (entity declarations are not allowed)")
-    if not isinstance(root.tag, str) or etree.QName(root).localname.lower() != "opml":
+    if _localname(root) != "opml":
         raise OpmlError(f"not an OPML document: root element is <{root.tag}>")
-    body = next((c for c in root if isinstance(c.tag, str) and etree.QName(c).localname.lower() == "body"), None)
+    body = next((c for c in root if _localname(c) == "body"), None)
     if body is None:
         raise OpmlError("not an OPML document: no <body>")
     seen: set[str] = set()
     _walk(body, (), result, seen)
     return result
+
+
+def _localname(el: Any) -> str | None:
+    """An element's name without its namespace, lowercased; None for comments and PIs. (Not
+    etree.QName: it raises on the names libxml2's recovery makes, such as "x:".)"""
+    return el.tag.rpartition("}")[2].lower() if isinstance(el.tag, str) else None
 
 
 def _attr(el: Any, name: str) -> str | None:
@@ -98,10 +104,14 @@ def _attr(el: Any, name: str) -> str | None:
 
 def _walk(parent: Any, folders: tuple[str, ...], result: OpmlImport, seen: set[str]) -> None:
     for el in parent:
-        if not isinstance(el.tag, str) or etree.QName(el).localname.lower() != "outline":
+        try:
+            if _localname(el) != "outline":
+                continue
+            title = _attr(el, "title") or _attr(el, "text")
+            url = _attr(el, "xmlUrl")
+        except UnicodeDecodeError:  # libxml2's recovery keeps some invalid characters (&#xD800;) as bytes
+            result.warnings.append("skipped an outline whose attributes are not valid text")
             continue
-        title = _attr(el, "title") or _attr(el, "text")
-        url = _attr(el, "xmlUrl")
         if url:
             if not url.lower().startswith(("http://", "https://")):
                 result.warnings.append(f"skipped outline {title or '(untitled)'!r}: xmlUrl {url!r} is not http(s)")

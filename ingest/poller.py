@@ -8,6 +8,11 @@ crash before the ack means it is fetched again, and the stable article id makes 
 harmless), or after a permanent error (404, not HTML, no text, ...), so a broken entry
 is not retried forever. Transient errors (timeouts, 5xx) are retried on later polls,
 a few times. A failing feed backs off but is never dropped.
+
+Over 400 lines on purpose: one state machine (a feed's schedule, its entries, the pages held
+between fetch and extraction, the stop) whose steps share the poller's state and semaphores;
+split across files its at-least-once rule would be harder to check in one reading. Its data
+(PollStats, PollError) lives in ingest/poll_stats.py.
 """
 
 from __future__ import annotations
@@ -16,16 +21,16 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from newsflow.ingest import metrics
 from newsflow.ingest.feedparse import FeedEntry, FeedError, ParsedFeed, parse_feed
 from newsflow.ingest.feedstate import STATUS_ERROR, STATUS_FAILING, STATUS_OK, FeedState, FeedStateStore
-from newsflow.ingest.fetcher import FetchError, Fetcher, FetchResult
+from newsflow.ingest.fetch_result import FetchError, FetchResult
+from newsflow.ingest.fetcher import Fetcher
 from newsflow.core.record import Article, article_id
 from newsflow.core.text import truncate
 from newsflow.ingest.shard import take_shard
@@ -39,6 +44,7 @@ from newsflow.ingest.schedule import (
 )
 from newsflow.ingest.robots import RobotsPolicy, agent_token
 from newsflow.ingest.extract.errors import ExtractionError
+from newsflow.ingest.poll_stats import PollError, PollStats
 from newsflow.ingest.extract_workers import ExtractTimeout
 from newsflow.ingest.urls import InvalidURL, canonical_url
 from newsflow.ingest.config import FeedConfig, PollerConfig
@@ -70,15 +76,6 @@ PRUNE_EVERY = 3600.0  # seconds between prunes of the state's articles table (fi
 # fetch takes far longer than an extraction), few enough to bound memory.
 PAGES_IN_FLIGHT = 16
 ENTRY_CONCURRENCY = 4  # entries of one feed in flight (politeness still serialises one host)
-MAX_ERRORS_KEPT = 1000  # error messages kept for the run summary
-
-
-@dataclass(frozen=True)
-class PollError:
-    feed: str
-    url: str | None
-    kind: str
-    message: str
 
 
 class _PageRoom:
@@ -102,41 +99,6 @@ class _PageRoom:
         if self._held:
             self._places.release()
             self._held = False
-
-
-@dataclass
-class PollStats:
-    feeds_polled: int = 0
-    feeds_changed: int = 0  # parsed: new body
-    not_modified: int = 0
-    unchanged: int = 0
-    bozo_feeds: int = 0
-    feed_errors: Counter[str] = field(default_factory=Counter)
-    entries_new: int = 0  # entries this feed had not handled, whose page was fetched
-    duplicates: int = 0  # entries whose article this feed already carried (a new guid for an old link)
-    articles_emitted: int = 0
-    article_errors: Counter[str] = field(default_factory=Counter)
-    errors: list[PollError] = field(default_factory=list)
-
-    def add_error(self, error: PollError) -> None:
-        self.errors.append(error)
-        if len(self.errors) > MAX_ERRORS_KEPT:
-            del self.errors[: len(self.errors) - MAX_ERRORS_KEPT]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "feeds_polled": self.feeds_polled,
-            "feeds_changed": self.feeds_changed,
-            "not_modified": self.not_modified,
-            "unchanged": self.unchanged,
-            "bozo_feeds": self.bozo_feeds,
-            "feed_errors": dict(self.feed_errors),
-            "entries_new": self.entries_new,
-            "duplicates": self.duplicates,
-            "articles_emitted": self.articles_emitted,
-            "article_errors": dict(self.article_errors),
-            "errors": [e.__dict__ for e in self.errors],
-        }
 
 
 @dataclass

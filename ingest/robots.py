@@ -32,7 +32,8 @@ from urllib.parse import urlsplit
 
 from protego import Protego
 
-from newsflow.ingest.fetcher import FetchError, Fetcher
+from newsflow.ingest.fetch_result import FetchError
+from newsflow.ingest.fetcher import Fetcher
 
 log = logging.getLogger(__name__)
 

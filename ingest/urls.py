@@ -28,9 +28,9 @@ def canonical_url(link: str, base: str | None = None) -> str:
     if len(link) > MAX_URL_CHARS:
         raise InvalidURL(f"link of {len(link)} characters is over the {MAX_URL_CHARS}-character limit: {truncate(link, 120)!r}")
     url = link.strip()
-    if base:
-        url = urljoin(base, url)
     try:
+        if base:
+            url = urljoin(base, url)  # raises ValueError on a malformed base ("http://[::1/") too
         # Drop the fragment ourselves: courlan's non-strict mode keeps some of them.
         url = urldefrag(scrub_url(url)).url
         parts = urlsplit(url)

@@ -339,3 +339,116 @@ def test_the_poll_sink_reports_whether_the_bus_took_the_last_article(tmp_path):
     sink(article).result(5)
     assert sink.healthy
     good.close()
+
+
+# -- newsflow run: the all-in-one daemon's endpoints ------------------------------------------
+
+
+def test_run_serves_health_and_metrics_like_the_daemons_and_sigterm_exits_0(tmp_path, daemons):
+    """`newsflow run` (not --once) on the embedded bus and index, as a small install runs it under
+    systemd: /health/live, /health/ready (both stages assigned, bus and index answering) and
+    /metrics on daemon.metrics_port while it runs; SIGTERM drains and exits 0."""
+    import tomlkit
+
+    with serve(SEED_SITE) as base:
+        cfg = tmp_path / "newsflow.toml"
+        cfg.write_text(
+            tomlkit.dumps(
+                {
+                    "data_dir": str(tmp_path / "data"),
+                    "feeds": [{"url": u, "name": "seed"} for u in SEED_FEEDS],
+                    "poller": {"per_host_delay": 0.0, "allow_addresses": ["127.0.0.1"], "host_map": {SEED_ORIGIN: base}},
+                    "enrich": {"enrichers": LIGHT_ENRICHERS},
+                    "daemon": {"log_format": "json", "log_level": "INFO"},
+                }
+            )
+        )
+        run = daemons("run", cfg, metrics_port=free_port()).start()
+        run.wait_ready(timeout=90)
+        assert http_get(run.url("/health/live"))[0] == 200
+        assert http_get(run.url("/nowhere"))[0] == 404
+
+        def metrics() -> dict:
+            run.assert_alive()
+            return metric_samples(http_get(run.url("/metrics"))[1])
+
+        # 2 feeds x 3 posts: 6 messages, 3 distinct articles (the feeds share their posts)
+        done = wait_until(lambda: (m := metrics()) and (metric(m, "newsflow_articles_indexed_total") or 0) >= 6 and m,
+                          90, "the seed site to go through `newsflow run`", describe=run.log_tail)
+        assert metric(done, "newsflow_feeds_polled_total", result="ok") == 2
+        assert metric(done, "newsflow_articles_extracted_total") == 6
+        assert metric(done, "newsflow_articles_enriched_total") == 6
+        assert metric(done, "newsflow_bus_messages_total", stage="enrich") == 6
+        assert metric(done, "newsflow_bus_messages_total", stage="index") == 6
+        assert metric(done, "newsflow_dead_letters_total", stage="index") == 0
+        assert http_get(run.url("/health/ready"))[0] == 200
+
+        code, seconds = run.terminate(timeout=SHUTDOWN_BOUND + 30)
+    assert code == 0, run.log_tail()
+    assert seconds < SHUTDOWN_BOUND, f"newsflow run took {seconds:.1f}s to stop"
+    assert "articles in the index: 3" in run.log_text()
+
+
+# -- fast takeover: static group membership ------------------------------------------------------
+
+TAKEOVER_BOUND = 10.0  # seconds from the restart to owning the partitions again; the session is 30 s
+
+
+@pytest.mark.services
+def test_a_sigkilled_member_restarted_with_its_instance_id_takes_its_partitions_back_in_seconds(pipeline, daemons):
+    """bus.kafka.group_instance_id (static membership): the broker hands the restarted member the
+    dead one's assignment as soon as it rejoins, instead of after the 30 s session timeout. Until
+    the group has assigned it, the member answers 503 on /health/ready."""
+    from newsflow.bus.kafka import KafkaBroker
+    from newsflow.core.record import Article
+
+    from newsflow.pipeline.backends import topic_partitions
+
+    p = pipeline
+    cfg = p.write_config(enrich={"enrichers": LIGHT_ENRICHERS})
+    # The topics exist before the first join (kafka-python may join a brand-new topic before it
+    # has its metadata and stay idle until it asks again, 15 s later).
+    KafkaBroker(load(cfg).bus).create_topics(topic_partitions(load(cfg)))
+    env = {"NEWSFLOW_BUS__KAFKA__SESSION_TIMEOUT_MS": "30000", "NEWSFLOW_BUS__KAFKA__GROUP_INSTANCE_ID": f"{p.prefix}-enrich-1"}
+    enrich = daemons("enrich", cfg, metrics_port=free_port(), env=env)
+
+    def start_and_watch() -> tuple[list[int], float, str]:
+        """(the readiness answers seen, 0.05 s apart, until the first 200; seconds from start to
+        it; the daemon's log as it was when the 200 came)"""
+        started = time.monotonic()
+        enrich.start()
+        seen: list[int] = []
+        while time.monotonic() - started < 60:
+            enrich.assert_alive()
+            try:
+                seen.append(http_get(enrich.url("/health/ready"), timeout=2)[0])
+            except OSError:  # not listening yet
+                pass
+            if seen and seen[-1] == 200:
+                return seen, time.monotonic() - started, enrich.log_tail(1000)
+            time.sleep(0.05)
+        pytest.fail(f"enrich was not ready within 60 s (saw {seen[-5:]}):\n{enrich.log_tail()}")
+
+    # Ready only once the group has assigned it partitions: the first 200 comes after the daemon
+    # logged its assignment. (Whether a 503 is seen first depends on how fast the group answers.)
+    seen, first, log_at_ready = start_and_watch()
+    assert "enrich: assigned" in log_at_ready, f"ready before the group assigned the partitions: {seen[:5]}"
+
+    assert enrich.kill() == -9  # SIGKILL: no leave, no commit; the broker still counts the member
+    seen, takeover, log_at_ready = start_and_watch()
+    print(f"first start to ready: {first:.1f}s; restart after SIGKILL to ready (partitions back): {takeover:.1f}s")
+    assert "enrich: assigned" in log_at_ready, f"ready before the group assigned the partitions: {seen[:5]}"
+    assert takeover < TAKEOVER_BOUND, f"the restarted member took {takeover:.1f}s to get its partitions:\n{enrich.log_tail()}"
+    assigned = [line for line in enrich.log_tail(1000).splitlines() if "enrich: assigned" in line]
+    assert assigned and all(f"{p.cleaned}[{i}]" in assigned[-1] for i in range(4)), assigned
+
+    # ... and it works them: an article sent now is enriched and committed.
+    producer = KafkaBroker(load(cfg).bus).producer()
+    try:
+        producer.produce(p.cleaned, b"a", Article.new("https://example.org/takeover", text="text").to_json()).result(30)
+    finally:
+        producer.close()
+    wait_until(lambda: p.committed("enrich") == 1 and p.topic_messages(p.enriched) == 1, 30,
+               "the restarted member to enrich an article", describe=p.describe)
+    code, _ = enrich.terminate()
+    assert code == 0, enrich.log_tail()

@@ -401,12 +401,17 @@ def test_unit_restarts_stops_gently_and_is_hardened(path):
 
 
 def test_units_give_each_stage_its_own_metrics_port_and_real_settings(monkeypatch):
-    ports = {}
+    ports, instance_ids = {}, {}
     for path in UNITS:
         env = dict(v.split("=", 1) for v in parse_unit(path)["Service"].get("Environment", []))
-        check_env_applies({k: v for k, v in env.items() if k.startswith("NEWSFLOW_")}, monkeypatch, None)
+        # systemd expands the specifiers: %H the host name, %i the instance (the config name)
+        expanded = {k: v.replace("%H", "news-1.example.org").replace("%i", "prod") for k, v in env.items()}
+        check_env_applies({k: v for k, v in expanded.items() if k.startswith("NEWSFLOW_")}, monkeypatch, None)
         ports[unit_stage(path)] = env["NEWSFLOW_DAEMON__METRICS_PORT"]
+        if unit_stage(path) != "poll":  # the consumers: a static group member per host, stage and instance
+            instance_ids[unit_stage(path)] = env["NEWSFLOW_BUS__KAFKA__GROUP_INSTANCE_ID"]
     assert len(set(ports.values())) == len(ports), ports
+    assert instance_ids == {"enrich": "%H-enrich-%i", "index": "%H-index-%i"}
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed (the parser tests above still run)")

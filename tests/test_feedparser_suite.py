@@ -19,7 +19,8 @@ import pytest
 
 from newsflow.ingest.feedstate import FeedStateStore
 from newsflow.ingest.fetcher import Fetcher
-from newsflow.ingest.poller import Poller, PollStats
+from newsflow.ingest.poll_stats import PollStats
+from newsflow.ingest.poller import Poller
 from newsflow.ingest.config import FeedConfig, PollerConfig
 from tests.support.feeds_http import CollectingSink, LocalServer, Request, html_page, stub_extract
 

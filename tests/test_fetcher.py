@@ -14,7 +14,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from newsflow.ingest.fetcher import FetchError, Fetcher, looks_binary, parse_max_age, parse_retry_after
+from newsflow.ingest.fetch_result import FetchError, parse_max_age, parse_retry_after
+from newsflow.ingest.fetcher import Fetcher, looks_binary
 from newsflow.ingest.politeness import HostLimiter
 from newsflow.ingest.config import PollerConfig
 from tests.support.feeds_http import LocalServer, Request, html_page

@@ -14,7 +14,8 @@ import pytest
 import newsflow.ingest.poller as poller_module
 from newsflow.ingest.feedstate import FeedState, FeedStateStore
 from newsflow.ingest.fetcher import Fetcher
-from newsflow.ingest.poller import Poller, PollStats
+from newsflow.ingest.poll_stats import PollStats
+from newsflow.ingest.poller import Poller
 from newsflow.core.record import Article, article_id
 from newsflow.ingest.urls import canonical_url
 from newsflow.ingest.config import FeedConfig, PollerConfig

@@ -77,6 +77,9 @@ class KafkaBusConsumer:
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",  # a new group reads the whole topic
                 session_timeout_ms=cfg.session_timeout_ms,
+                # Static membership (KIP-345): a restarted member with the same id takes its
+                # partitions back at once instead of after the dead one's session timeout.
+                group_instance_id=cfg.group_instance_id,
                 heartbeat_interval_ms=max(100, min(3000, cfg.session_timeout_ms // 3)),
                 max_poll_interval_ms=cfg.max_poll_interval_ms,
                 max_poll_records=max_records,

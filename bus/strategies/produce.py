@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from newsflow.bus.backend import BusUnavailable, MessageRejected, Producer
 from newsflow.bus.strategies.base import Backoff, ProcessingStrategy
@@ -20,7 +20,7 @@ class Produce(OrderedFutures[bytes]):
     bus acknowledged it, in order, so the upstream commit never gets ahead of the copy.
 
     ``key_fn(message)`` gives the key (default: the consumed message's key, so an article keeps
-    its partition from stage to stage). At most ``max_in_flight`` unacknowledged produces,
+    its partition from stage to stage); every record carries ``headers``. At most ``max_in_flight`` unacknowledged produces,
     then ``MessageRejected``. A failed produce is sent again after a backoff, never skipped.
     The forwarded payload is the produced ``BrokerMessage``.
     """
@@ -32,6 +32,7 @@ class Produce(OrderedFutures[bytes]):
         next: ProcessingStrategy[BrokerMessage],
         *,
         key_fn: Callable[[Message[bytes]], bytes | None] | None = None,
+        headers: Sequence[tuple[str, bytes]] = (),
         max_in_flight: int = 1000,
         backoff: Backoff | None = None,
     ) -> None:
@@ -39,13 +40,14 @@ class Produce(OrderedFutures[bytes]):
         self._producer = producer
         self._topic = topic
         self._key_fn = key_fn or (lambda m: m.origin.key if m.origin is not None else None)
+        self._headers = tuple(headers)
         self._retry_at = 0.0
 
     def _send(self, message: Message[Any]) -> "Future[BrokerMessage]":
         payload = message.payload
         if not isinstance(payload, (bytes, bytearray)):
             raise TypeError(f"Produce needs bytes payloads, got {type(payload).__name__}")
-        return self._producer.produce(self._topic, self._key_fn(message), bytes(payload))
+        return self._producer.produce(self._topic, self._key_fn(message), bytes(payload), self._headers)
 
     def _admit(self) -> None:
         if time.monotonic() < self._retry_at:

@@ -8,6 +8,10 @@
 #   services.sh restart    [kafka|elasticsearch|es ...]
 #   services.sh status     [kafka|elasticsearch|es ...]   (exit 0: all up, 3: some down)
 #   services.sh logs       [kafka|elasticsearch|es ...]   (tail of the logs)
+#   services.sh fetch-tools                  (download Kafka's command-line tools; `up` does it too)
+#   services.sh kafka-tool NAME [ARGS...]    (run one of Kafka's tools against the local broker:
+#                                             topics, consumer-groups, console-consumer, ...;
+#                                             `services.sh kafka-tool list` names them all)
 #
 # Environment:
 #   NEWSFLOW_CACHE           cache root (default ~/.cache/newsflow); jars go to $NEWSFLOW_CACHE/services
@@ -151,9 +155,10 @@ check_java() {
     [[ "${v%%.*}" =~ ^[0-9]+$ ]] && ((${v%%.*} >= 17)) || die "Java 17+ required ('$JAVA' is '${v:-unknown}')"
 }
 
-# mvn_fetch <pom> <dest-dir>: copies the runtime dependencies of <pom> into <dest-dir>/lib once.
+# mvn_fetch <pom> <dest-dir> [mvn args]: copies the runtime dependencies of <pom> into <dest-dir>/lib once.
 mvn_fetch() {
     local pom="$1" dest="$2"
+    shift 2
     [[ -f "$dest/.complete" ]] && return 0
     need_tool "$MVN"
     log "downloading jars for $(basename "$pom") into $dest (first run only)"
@@ -161,7 +166,7 @@ mvn_fetch() {
     mkdir -p "$dest"
     cp "$pom" "$dest/pom.xml"
     (cd "$dest" && "$MVN" -B -q -f pom.xml dependency:copy-dependencies \
-        -DincludeScope=runtime -DoutputDirectory="$dest/lib.tmp") >"$dest/mvn.log" 2>&1 || {
+        -DincludeScope=runtime -DoutputDirectory="$dest/lib.tmp" "$@") >"$dest/mvn.log" 2>&1 || {
         cat "$dest/mvn.log" >&2
         die "maven download failed (log: $dest/mvn.log)"
     }
@@ -173,6 +178,116 @@ kafka_install() {
     KAFKA_HOME="$SERVICES_DIR/kafka/$(sha_of "$pom")"
     mvn_fetch "$pom" "$KAFKA_HOME"
     touch "$KAFKA_HOME/.complete"
+}
+
+# The broker's Kafka version, as kafka-pom.xml pins it.
+kafka_version() {
+    sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$HERE/kafka-pom.xml" | head -n 1
+}
+
+# Kafka's command-line tools (org.apache.kafka:kafka-tools at the broker's version, with its
+# dependencies) in their own cache dir: fetching them never touches a running broker.
+kafka_tools_install() {
+    local pom="$HERE/kafka-tools-pom.xml" version
+    version="$(kafka_version)"
+    [[ -n "$version" ]] || die "no <kafka.version> in $HERE/kafka-pom.xml"
+    KAFKA_TOOLS_HOME="$SERVICES_DIR/kafka-tools/$(sha_of "$pom" "$HERE/kafka-pom.xml")"
+    [[ -f "$KAFKA_TOOLS_HOME/.complete" ]] && return 0
+    mvn_fetch "$pom" "$KAFKA_TOOLS_HOME" -Dkafka.version="$version"
+    [[ -f "$KAFKA_TOOLS_HOME/lib/kafka-tools-$version.jar" ]] ||
+        die "kafka-tools-$version.jar missing from $KAFKA_TOOLS_HOME/lib"
+    cat >"$KAFKA_TOOLS_HOME/log4j2.properties" <<EOF
+# the tools print their results on stdout; their own logging: warnings and errors, on stderr
+status = error
+appender.err.type = Console
+appender.err.name = err
+appender.err.target = SYSTEM_ERR
+appender.err.layout.type = PatternLayout
+appender.err.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.err.ref = err
+EOF
+    touch "$KAFKA_TOOLS_HOME/.complete"
+}
+
+# NAME -> main class of Kafka's tool (bin/kafka-NAME.sh of the Kafka distribution) and whether
+# it takes --bootstrap-server. kafka.admin.ConfigCommand lives in the broker jar.
+kafka_tool_class() {
+    case "$1" in
+        topics) echo "org.apache.kafka.tools.TopicCommand bootstrap" ;;
+        consumer-groups) echo "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand bootstrap" ;;
+        share-groups) echo "org.apache.kafka.tools.consumer.group.ShareGroupCommand bootstrap" ;;
+        groups) echo "org.apache.kafka.tools.GroupsCommand bootstrap" ;;
+        console-consumer) echo "org.apache.kafka.tools.consumer.ConsoleConsumer bootstrap" ;;
+        console-producer) echo "org.apache.kafka.tools.ConsoleProducer bootstrap" ;;
+        get-offsets) echo "org.apache.kafka.tools.GetOffsetShell bootstrap" ;;
+        delete-records) echo "org.apache.kafka.tools.DeleteRecordsCommand bootstrap" ;;
+        configs) echo "kafka.admin.ConfigCommand bootstrap" ;;
+        log-dirs) echo "org.apache.kafka.tools.LogDirsCommand bootstrap" ;;
+        broker-api-versions) echo "org.apache.kafka.tools.BrokerApiVersionsCommand bootstrap" ;;
+        metadata-quorum) echo "org.apache.kafka.tools.MetadataQuorumCommand bootstrap" ;;
+        features) echo "org.apache.kafka.tools.FeatureCommand bootstrap" ;;
+        transactions) echo "org.apache.kafka.tools.TransactionsCommand bootstrap" ;;
+        leader-election) echo "org.apache.kafka.tools.LeaderElectionCommand bootstrap" ;;
+        reassign-partitions) echo "org.apache.kafka.tools.reassign.ReassignPartitionsCommand bootstrap" ;;
+        acls) echo "org.apache.kafka.tools.AclCommand bootstrap" ;;
+        producer-perf-test) echo "org.apache.kafka.tools.ProducerPerformance -" ;;
+        consumer-perf-test) echo "org.apache.kafka.tools.ConsumerPerformance bootstrap" ;;
+        dump-log) echo "org.apache.kafka.tools.DumpLogSegments -" ;;
+        *) return 1 ;;
+    esac
+}
+KAFKA_TOOLS=(topics consumer-groups share-groups groups console-consumer console-producer get-offsets
+    delete-records configs log-dirs broker-api-versions metadata-quorum features transactions
+    leader-election reassign-partitions acls producer-perf-test consumer-perf-test dump-log)
+
+# kafka-tool NAME [ARGS...]: NAME is a tool above (kafka-NAME.sh works too) or a main class.
+# --bootstrap-server 127.0.0.1:$KAFKA_PORT is added unless ARGS name a server or a controller.
+cmd_kafka_tool() {
+    local name="${1:-}" spec cls bootstrap a
+    [[ -n "$name" ]] || die "usage: services.sh kafka-tool NAME [ARGS...] (names: services.sh kafka-tool list)"
+    shift
+    if [[ "$name" == list ]]; then
+        for a in "${KAFKA_TOOLS[@]}"; do
+            spec="$(kafka_tool_class "$a")"
+            printf '%-20s %s\n' "$a" "${spec% *}"
+        done
+        return 0
+    fi
+    name="${name#kafka-}"
+    name="${name%.sh}"
+    if spec="$(kafka_tool_class "$name")"; then
+        cls="${spec% *}"
+        bootstrap="${spec##* }"
+    elif [[ "$name" == *.* ]]; then
+        cls="$name"
+        bootstrap=-
+    else
+        die "unknown Kafka tool '$name' (services.sh kafka-tool list names them; a main class works too)"
+    fi
+    if [[ "$bootstrap" == bootstrap ]]; then
+        for a in "$@"; do
+            case "$a" in
+                --bootstrap-server | --bootstrap-server=* | --bootstrap-controller | --bootstrap-controller=* | \
+                    --broker-list | --broker-list=* | --help | -h | --version) bootstrap=- ;;
+            esac
+        done
+    fi
+    check_java
+    if [[ ! -f "$SERVICES_DIR/kafka/$(sha_of "$HERE/kafka-pom.xml")/.complete" ||
+        ! -f "$SERVICES_DIR/kafka-tools/$(sha_of "$HERE/kafka-tools-pom.xml" "$HERE/kafka-pom.xml")/.complete" ]]; then
+        take_lock # first use: download, one at a time
+        kafka_install
+        kafka_tools_install
+        exec 9>&-
+    fi
+    kafka_install
+    kafka_tools_install
+    local args=("$@")
+    [[ "$bootstrap" == bootstrap ]] && args=(--bootstrap-server "$BIND_HOST:$KAFKA_PORT" "$@")
+    exec "$JAVA" -Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true \
+        -Dlog4j2.configurationFile="$KAFKA_TOOLS_HOME/log4j2.properties" \
+        -cp "$KAFKA_TOOLS_HOME/lib/*:$KAFKA_HOME/lib/*" "$cls" "${args[@]+"${args[@]}"}"
 }
 
 es_install() {
@@ -452,11 +567,17 @@ cmd_up() {
         fi
         local t0
         t0=$(date +%s)
+        # (Kafka's tools are fetched below, after the JVMs were started.)
         ((${#started[@]})) || check_java
         log "$svc: starting"
         "${svc/elasticsearch/es}_start"
         started+=("$svc:$t0")
     done
+    # Kafka's command-line tools (`kafka-tool`): downloaded on the first `up` of kafka, cached
+    # like the broker's jars, while the JVMs start; a running broker is left as it is.
+    if [[ " $* " == *" kafka "* ]]; then
+        (kafka_tools_install) || { log "kafka: the command-line tools could not be fetched"; rc=1; }
+    fi
     local item
     for item in "${started[@]+"${started[@]}"}"; do
         wait_ready "${item%%:*}" "${item##*:}" || rc=1
@@ -502,6 +623,19 @@ main() {
     local cmd="${1:-}"
     [[ -n "$cmd" ]] || { usage; exit 2; }
     shift
+    case "$cmd" in
+        kafka-tool | kafka-tools)
+            cmd_kafka_tool "$@"
+            return
+            ;;
+        fetch-tools)
+            take_lock
+            kafka_install
+            kafka_tools_install
+            log "kafka tools: $KAFKA_TOOLS_HOME (kafka-tools $(kafka_version))"
+            return
+            ;;
+    esac
     local fresh="${FRESH:-0}" services=() a
     for a in "$@"; do
         case "$a" in

@@ -24,7 +24,7 @@ def _daemon(config: Optional[Path]) -> tuple["Settings", threading.Event]:
     return s, stop
 
 
-def _health(s: "Settings", ready: Callable[[], bool]) -> Optional["HealthServer"]:
+def health_server(s: "Settings", ready: Callable[[], bool]) -> Optional["HealthServer"]:
     from newsflow.daemon.health import HealthServer
 
     if not s.daemon.metrics_port:
@@ -37,7 +37,7 @@ def poll(config: Optional[Path] = ConfigOpt) -> None:
     from newsflow.pipeline.daemons import poll_forever
 
     s, stop = _daemon(config)
-    poll_forever(s, stop, _health)
+    poll_forever(s, stop, health_server)
 
 
 def enrich(config: Optional[Path] = ConfigOpt) -> None:
@@ -45,7 +45,7 @@ def enrich(config: Optional[Path] = ConfigOpt) -> None:
     from newsflow.pipeline.daemons import consume_forever
 
     s, stop = _daemon(config)
-    consume_forever(s, "enrich", stop, _health)
+    consume_forever(s, "enrich", stop, health_server)
 
 
 def index(config: Optional[Path] = ConfigOpt) -> None:
@@ -53,4 +53,4 @@ def index(config: Optional[Path] = ConfigOpt) -> None:
     from newsflow.pipeline.daemons import consume_forever
 
     s, stop = _daemon(config)
-    consume_forever(s, "index", stop, _health)
+    consume_forever(s, "index", stop, health_server)

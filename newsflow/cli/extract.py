@@ -25,7 +25,8 @@ def extract(
 
     s = load_settings(config)
     if file_or_url.startswith(("http://", "https://")):
-        from newsflow.ingest.fetcher import FetchError, fetch_page_sync
+        from newsflow.ingest.fetch_result import FetchError
+        from newsflow.ingest.fetcher import fetch_page_sync
 
         try:
             page = fetch_page_sync(file_or_url, s.poller)

@@ -15,7 +15,10 @@ def run(
     config: Optional[Path] = ConfigOpt,
     once: bool = typer.Option(False, "--once", help="Poll each feed once, drain every stage, print a summary, exit."),
 ) -> None:
-    """Run every stage in one process (embedded bus, or Kafka if the config says so)."""
+    """Run every stage in one process (embedded bus, or Kafka if the config says so). Until
+    SIGTERM it serves /metrics, /health/live and /health/ready on daemon.metrics_port, like the
+    stage daemons; --once serves nothing."""
+    from newsflow.cli.daemons import health_server
     from newsflow.daemon import logs
     from newsflow.daemon.health import install_signal_handlers
     from newsflow.pipeline.run_all import run_all
@@ -26,7 +29,7 @@ def run(
         raise CliError("no feeds configured: add one with `newsflow feeds add URL` (or see `newsflow demo`)", exit_code=2)
     stop = threading.Event()
     install_signal_handlers(stop)
-    summary = run_all(s, once=once, stop=stop)
+    summary = run_all(s, once=once, stop=stop, health=None if once else health_server)
     for line in summary.lines():
         out.print(line, highlight=False, soft_wrap=True)  # one line each, whatever the width: scripts grep them
 

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timezone
+from functools import cache
+from importlib import metadata
 from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SCHEMA_VERSION = 1
+CONTENT_TYPE = "application/json"
+
+Headers = tuple[tuple[str, bytes], ...]
 
 # Where a field's value came from: the article page (trafilatura) or the feed entry.
 Origin = Literal["page", "feed", "derived"]
@@ -22,6 +27,25 @@ Origin = Literal["page", "feed", "derived"]
 
 class RecordError(ValueError):
     """A payload that is not a readable article record (poison message)."""
+
+
+@cache
+def newsflow_version() -> str:
+    try:
+        return metadata.version("newsflow")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"
+
+
+def article_headers(stage: str) -> Headers:
+    """The headers of an article message on the bus, for tools that read the topics without
+    decoding the payload: ``schema-version`` (of the JSON record), ``content-type``
+    (application/json) and ``producer`` (``newsflow/<version> <stage>``)."""
+    return (
+        ("schema-version", str(SCHEMA_VERSION).encode()),
+        ("content-type", CONTENT_TYPE.encode()),
+        ("producer", f"newsflow/{newsflow_version()} {stage}".encode()),
+    )
 
 
 def article_id(canonical_url: str) -> str:

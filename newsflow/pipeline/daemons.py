@@ -80,7 +80,9 @@ def consume_forever(settings: PipelineSettings, stage: str, stop: threading.Even
     else:
         index = open_index(settings)
         processor = index_processor(settings, broker, producer, index)
-    server = health(settings, lambda: not stop.is_set() and index_ready(index))
+    # Ready while the group has assigned this member partitions (StreamProcessor.owns_partitions)
+    # and the index answers; not ready once stopping.
+    server = health(settings, lambda: not stop.is_set() and processor.owns_partitions and index_ready(index))
     log.info("%s stage started", stage, extra={"bus": settings.bus.backend})
     try:
         processor.run(stop)

@@ -16,7 +16,7 @@ from newsflow.bus.metrics import ARTICLES_ENRICHED, DEAD_LETTERS, ENRICH_SECONDS
 from newsflow.bus.processor import StreamProcessor
 from newsflow.bus.strategies import CommitOffsets, Produce, ProcessingStrategy, RunTask, RunTaskInPool
 from newsflow.bus.types import BrokerMessage, Partition
-from newsflow.core.record import Article
+from newsflow.core.record import Article, article_headers
 from newsflow.pipeline.backends import group
 from newsflow.pipeline.config import PipelineSettings
 
@@ -48,7 +48,8 @@ def enrich_processor(
 
     def factory(commit: Commit) -> ProcessingStrategy[BrokerMessage]:
         dead = DeadLetters(producer, topics.dead_letters, stage="enrich")
-        produce = Produce(producer, topics.enriched, CommitOffsets(commit, stage="enrich"))
+        produce = Produce(producer, topics.enriched, CommitOffsets(commit, stage="enrich"),
+                          headers=article_headers("enrich"))
         if pool is not None:
             from newsflow.pipeline.enrich_pool import CountEnriched, enrich_message
 

@@ -8,13 +8,14 @@ from concurrent.futures import Future
 from typing import Any
 
 from newsflow.bus.backend import Producer
-from newsflow.core.record import Article
-from newsflow.ingest.poller import PollStats
+from newsflow.core.record import Article, article_headers
+from newsflow.ingest.poll_stats import PollStats
 from newsflow.pipeline.config import PipelineSettings
 
 
 class ArticleSink:
-    """What the poller emits into: one cleaned article per message, keyed by its stable id.
+    """What the poller emits into: one cleaned article per message, keyed by its stable id, with
+    the article headers (``newsflow.core.record.article_headers``).
 
     ``healthy`` says whether the bus took the last article (the poll daemon's readiness): False
     from a refused or failed produce until one succeeds again.
@@ -23,11 +24,12 @@ class ArticleSink:
     def __init__(self, producer: Producer, topic: str) -> None:
         self._producer = producer
         self._topic = topic
+        self._headers = article_headers("poll")
         self.healthy = True
 
     def __call__(self, article: Article) -> "Future[Any]":
         try:
-            future = self._producer.produce(self._topic, article.id.encode(), article.to_json())
+            future = self._producer.produce(self._topic, article.id.encode(), article.to_json(), self._headers)
         except Exception:
             self.healthy = False
             raise

@@ -12,9 +12,10 @@ from prometheus_client import REGISTRY
 
 from newsflow.bus.backend import Broker
 from newsflow.bus.processor import StreamProcessor
-from newsflow.ingest.poller import PollStats
+from newsflow.ingest.poll_stats import PollStats
 from newsflow.pipeline.backends import group, open_broker, open_index, topic_partitions
 from newsflow.pipeline.config import PipelineSettings
+from newsflow.pipeline.daemons import HealthFactory, index_ready
 from newsflow.pipeline.enrich_stage import enrich_processor
 from newsflow.pipeline.index_stage import index_processor
 from newsflow.pipeline.poll_stage import ArticleSink, build_poller, close_after, poll_once_until, run_until
@@ -68,8 +69,14 @@ def wait_drained(broker: Broker, settings: PipelineSettings, stop: threading.Eve
         stop.wait(0.2)
 
 
-def run_all(settings: PipelineSettings, *, once: bool, stop: threading.Event | None = None) -> RunSummary:
-    """Poller, enrich and index in one process. ``once``: poll every feed once, drain, return."""
+def run_all(
+    settings: PipelineSettings, *, once: bool, stop: threading.Event | None = None, health: HealthFactory | None = None
+) -> RunSummary:
+    """Poller, enrich and index in one process. ``once``: poll every feed once, drain, return.
+
+    ``health`` (the daemons' factory, see pipeline/daemons.py) serves /metrics and /health/*
+    while it runs: ready while the bus takes what the poller emits, the index answers, and both
+    consumer stages run and own partitions."""
     from newsflow.processors.enrich import build_chain
 
     stop = stop or threading.Event()
@@ -80,11 +87,23 @@ def run_all(settings: PipelineSettings, *, once: bool, stop: threading.Event | N
     index = open_index(settings)
     producer = broker.producer()
     stage_stop = threading.Event()
-    threads = [
-        start_thread(enrich_processor(settings, broker, producer, chain), stage_stop),
-        start_thread(index_processor(settings, broker, producer, index), stage_stop),
+    processors = [
+        enrich_processor(settings, broker, producer, chain),
+        index_processor(settings, broker, producer, index),
     ]
-    poller = build_poller(settings, ArticleSink(producer, settings.bus.topics.cleaned))
+    threads = [start_thread(p, stage_stop) for p in processors]
+    sink = ArticleSink(producer, settings.bus.topics.cleaned)
+    poller = build_poller(settings, sink)
+
+    def ready() -> bool:
+        return (
+            not stop.is_set()
+            and sink.healthy
+            and all(t.is_alive() and p.owns_partitions for t, p in zip(threads, processors))
+            and index_ready(index)
+        )
+
+    server = health(settings, ready) if health is not None else None
     try:
         if once:
             stats = asyncio.run(close_after(poller, poll_once_until(poller, stop)))
@@ -109,6 +128,8 @@ def run_all(settings: PipelineSettings, *, once: bool, stop: threading.Event | N
         close = getattr(broker, "close", None)
         if close:
             close()
+        if server is not None:
+            server.stop()
     return RunSummary(stats, indexed, dead_letter_counts(), time.monotonic() - started)
 
 
