@@ -169,3 +169,11 @@ def test_a_bom_wins_over_the_declarations(bom: bytes, encoding: str, overruled: 
     assert decoded.overruled == overruled
     assert WESTERN in decoded.text and not decoded.text.startswith("\ufeff")
     assert WESTERN in extract_article(bom + html.encode(encoding), URL, content_type="text/html; charset=shift_jis").text
+
+
+def test_an_undecodable_ascii_byte_is_counted_too() -> None:
+    # A UTF-16 page cut mid-unit ends in a lone "\n": "surrogateescape" refuses bytes under 0x80
+    # (found by the fuzz targets).
+    decoded = decode_page(b"\xff\xfe" + "<p>café</p>".encode("utf-16-le") + b"\n")
+    assert (decoded.encoding, decoded.source, decoded.replaced) == ("utf-16-le", "bom", 1)
+    assert decoded.text == "<p>café</p>\ufffd"

@@ -30,7 +30,19 @@ _MAGIC = (b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"BZh", 
 # non-ASCII characters decode well (``_few_bad_bytes`` says why). Undeclared UTF-8 gets the share.
 STRAY_SHARE = 20
 STRAY_BYTES = 3
-_ESCAPED = re.compile("[\udc80-\udcff]")  # a bad byte under errors="surrogateescape"
+_ESCAPED = re.compile("[\udc00-\udcff]")  # a bad byte under errors=_ESCAPE
+
+
+def _escape_bad_bytes(err: UnicodeError) -> tuple[str, int]:
+    """Each undecodable byte as one lone surrogate, U+DC00 + the byte: as "surrogateescape" does,
+    but for bytes under 0x80 as well (a truncated UTF-16 unit, a broken ISO-2022 escape), which
+    "surrogateescape" refuses. No codec decodes valid input to a lone surrogate, so they count."""
+    assert isinstance(err, UnicodeDecodeError)
+    return "".join(chr(0xDC00 + b) for b in err.object[err.start:err.end]), err.end
+
+
+_ESCAPE = "newsflow.escape_bad_bytes"
+codecs.register_error(_ESCAPE, _escape_bad_bytes)
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 _META_CHARSET = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([a-z0-9_.:+-]+)""", re.I)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([a-z0-9_.:+-]+)""", re.I)
@@ -155,7 +167,7 @@ def _read(data: bytes, encoding: str) -> _Reading:
         return _Reading(data.decode(encoding), 0, 0)
     except UnicodeDecodeError:
         pass
-    escaped = data.decode(encoding, errors="surrogateescape")  # each bad byte as one lone surrogate
+    escaped = data.decode(encoding, errors=_ESCAPE)  # each bad byte as one lone surrogate
     bad = len(_ESCAPED.findall(escaped))
     non_ascii = len(escaped) - len(escaped.encode("ascii", "ignore"))
     return _Reading(data.decode(encoding, errors="replace"), bad, non_ascii)
