@@ -118,7 +118,7 @@ def _laughs(levels: int, root: bytes = b"rss") -> bytes:
 
 BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff", b"\x2b\x2f\x76\x38")
 # Labels a page or feed may declare. Codecs that are not text encodings ("base64", "hex", "rot13",
-# "undefined") are kept out while the reported decode_html bug stands (tests/test_fuzz.py, xfail).
+# "undefined") are declared to the page targets in the header (PAGE_CONTENT_TYPES).
 CHARSETS = (b"utf-8", b"UTF-16", b"utf-16le", b"utf-32", b"utf-7", b"iso-8859-1", b"windows-1252", b"shift_jis",
             b"gb2312", b"koi8-r", b"cp500", b"x-user-defined", b"bogus-charset", b"", b"utf-8\x00", b"idna", b"punycode")
 PROLOG_PADDING = b"<!--" + b" " * (1 << 20) + b"-->"  # pushes what follows past a 1 MB prolog scan
@@ -310,8 +310,10 @@ def generated_feeds(draw: Any) -> bytes:
 CONTENT_TYPES = st.sampled_from((None, "application/rss+xml", "application/atom+xml; charset=utf-8", "text/xml; charset=iso-8859-1",
                                  "text/html; charset=utf-16", "text/plain", "application/octet-stream", "text/html;charset=\"bogus\"",
                                  "text/html; charset=shift_jis", "text/html; charset=", "\x00", "text/html; charset=utf-8"))
-# Codecs that decode nothing: the feed parser refuses them; decode_html does not yet (reported, see CHARSETS).
+# Codecs that decode nothing: the feed parser refuses them; decode_html passes them over for a guess.
 FEED_CONTENT_TYPES = st.one_of(CONTENT_TYPES, st.just("application/rss+xml; charset=undefined"))
+PAGE_CONTENT_TYPES = st.one_of(CONTENT_TYPES, st.sampled_from(tuple(
+    f"text/html; charset={label}" for label in ("base64", "hex", "rot13", "zlib", "undefined"))))
 
 
 # --- the targets ----------------------------------------------------------------------------------
@@ -564,7 +566,7 @@ def check_read_page(case: Case) -> None:
 
 # extraction --------------------------------------------------------------------------------------
 
-EXTRACT_KINDS = {"not_html", "no_text", "too_large", "bad_url"}
+EXTRACT_KINDS = {"not_html", "no_text", "too_large", "too_deep", "bad_url"}
 PAGE_URLS = (PAGE_URL, "http://news.example.com/a/1.html?utm_source=x#top", "https://NEWS.example.com:443/a/../b/./c",
              "https://news.example.com", "javascript:alert(1)", "http://[::1", "https://bücher.example/ü")
 
@@ -585,7 +587,7 @@ def _entry(draw: Any) -> Any:
 
 @st.composite
 def extract_cases(draw: Any) -> Case:
-    return Case(draw(html_bytes()), {"url": draw(st.sampled_from(PAGE_URLS)), "content_type": draw(CONTENT_TYPES),
+    return Case(draw(html_bytes()), {"url": draw(st.sampled_from(PAGE_URLS)), "content_type": draw(PAGE_CONTENT_TYPES),
                                      "entry": _entry(draw), "feed_url": draw(st.sampled_from((None, URL)))})
 
 
@@ -647,7 +649,7 @@ def targets() -> list[Target]:
                                 urls(), st.one_of(st.none(), st.just(PAGE_URL), urls())),
                check_url, examples=300, deadline_ms=1_000),
         Target("decoder", decoder_cases(), check_decoder, examples=80, deadline_ms=5_000),
-        Target("decode_html", st.builds(lambda d, ct: Case(d, {"content_type": ct}), html_bytes(), CONTENT_TYPES),
+        Target("decode_html", st.builds(lambda d, ct: Case(d, {"content_type": ct}), html_bytes(), PAGE_CONTENT_TYPES),
                check_decode_html, examples=40, deadline_ms=10_000),
         Target("read_page", st.builds(lambda d, cap: Case(d, {"max_bytes": cap}),
                                       st.one_of(html_bytes(), st.sampled_from(pages).map(lambda p: gzip.compress(p, mtime=0))),

@@ -436,15 +436,17 @@ def test_seed_site_under_its_real_urls_through_host_map(server: LocalServer, tmp
 
 def test_the_pages_http_charset_reaches_the_extractor(server: LocalServer, tmp_path: Path) -> None:
     """A page whose only encoding label is its Content-Type header (no <meta charset>): short
-    EUC-JP text is mis-guessed without the header, so the poller must pass it on."""
+    Czech text in ISO-8859-2 is mis-guessed without the header, so the poller must pass it on."""
     extractor = pytest.importorskip("newsflow.ingest.extract.article")
-    text = ("政府は月曜日、新たな経済対策を発表した。財務大臣は記者会見で、予算は十分に確保されていると述べた。"
-            "専門家は、物価の上昇が続く中で家計への支援が急務だと指摘している。野党は対策の規模が小さすぎると批判した。")
-    page = f"<html><head><title>経済対策</title></head><body><article><h1>経済対策を発表</h1><p>{text}</p></article></body></html>"
-    body = page.encode("euc_jp")
-    assert text not in extractor.decode_html(body)  # the case this test is about: no header, wrong guess
-    server.static("/feed", atom_feed([("e1", server.url("/jp/1"), "経済対策")]), "application/atom+xml")
-    server.static("/jp/1", body, "text/html; charset=EUC-JP")
+    from newsflow.ingest.extract.decoding import decode_html
+
+    text = ("Vláda v pondělí oznámila nová hospodářská opatření. Ministr financí řekl, že rozpočet je dostatečně "
+            "zajištěn. Odborníci upozorňují, že domácnosti potřebují pomoc, protože ceny dále rostou.")
+    page = f"<html><head><title>Opatření</title></head><body><article><h1>Vláda oznámila opatření</h1><p>{text}</p></article></body></html>"
+    body = page.encode("iso8859_2")
+    assert text not in decode_html(body)  # the case this test is about: no header, wrong guess
+    server.static("/feed", atom_feed([("e1", server.url("/cz/1"), "Opatření")]), "application/atom+xml")
+    server.static("/cz/1", body, "text/html; charset=ISO-8859-2")
     h = Harness(tmp_path)
     h.extract = extractor.extract_article
     stats = h.poll(server.url("/feed"))

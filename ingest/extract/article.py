@@ -2,7 +2,7 @@
 
 The steps of ``extract``, each in its own module of this package:
 
-1. decode and parse the page once (``decoding``);
+1. decode and parse the page once (``decoding``; the parser's nesting limit: ``depth``);
 2. trafilatura reads the body from that tree, on its own copy; readability's reading of the
    page, which trafilatura computes anyway as its safety net, is kept, and so is each block's
    source element (``trafilatura_adapter``);
@@ -26,6 +26,7 @@ whose ablation switches ideas off with ``ExtractOptions``.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -35,7 +36,8 @@ from trafilatura import load_html
 from newsflow.ingest.config import ExtractConfig
 from newsflow.ingest.extract.body import body_text, layout_table
 from newsflow.ingest.extract.chrome import Removed
-from newsflow.ingest.extract.decoding import decode_html
+from newsflow.ingest.extract.decoding import decode_page
+from newsflow.ingest.extract.depth import MAX_DEPTH, cut_by_depth
 from newsflow.ingest.extract.errors import ExtractionError
 from newsflow.ingest.extract.headline import drop_leading_title, lead_is_text, page_headlines, shown_lead, title_words
 from newsflow.ingest.extract.line_filters import RoleBoxes, lines_in_boxes, strip_credits, unconfirmed_tail
@@ -47,6 +49,8 @@ from newsflow.ingest.urls import InvalidURL, canonical_url
 if TYPE_CHECKING:
     from newsflow.core.record import Article
     from newsflow.ingest.feedparse import FeedEntry
+
+log = logging.getLogger(__name__)
 
 # Markup ("<" characters: tags, comments) a page may hold. A parsed element costs lxml and
 # trafilatura's copies of the tree about 1.5 kB: 5 MB of bare <div>s or table cells (800,000
@@ -65,11 +69,14 @@ class Extraction:
 
 @dataclass(frozen=True)
 class _Page:
-    """The parsed page and its <meta> tags, read once."""
+    """The parsed page and its <meta> tags, read once. ``notes``: how it was decoded, if worth
+    saying; ``cut``: the parser dropped its end at its depth limit (``depth``)."""
 
     url: str
     tree: HtmlElement
     metas: dict[str, str]
+    notes: tuple[str, ...] = ()
+    cut: bool = False
 
 
 def extract_article(
@@ -103,9 +110,9 @@ def extract(
     ``options`` switches ideas off, for the benchmark's ablation (``ExtractOptions``).
     """
     settings = settings or ExtractConfig()
-    notes: list[str] = []
     fetched_url = _fetched_url(url)
     page = _parse(html, url, content_type)
+    notes: list[str] = list(page.notes)
 
     boxes = RoleBoxes()
     reading = read_body(page.tree, url, on_block=boxes.observe if options.role_boxes else None)
@@ -120,7 +127,17 @@ def extract(
 
     if len(text) < max(settings.min_text_chars, 1):
         shown = f"{len(text)} chars < {settings.min_text_chars}" if text else "nothing"
+        if page.cut:
+            raise ExtractionError(
+                f"no extractable text ({shown}) above the HTML parser's depth limit: the page nests elements"
+                f" deeper than {MAX_DEPTH} levels, and the parser dropped everything from there to its end",
+                kind="too_deep", url=url)
         raise ExtractionError(f"no extractable text ({shown})", kind="no_text", url=url)
+    if page.cut:
+        notes.append(f"page nested deeper than {MAX_DEPTH} elements: the HTML parser dropped everything from"
+                     " there to its end; the text may be incomplete")
+        log.warning("%s: nested deeper than %d elements, the parser dropped the rest; text may be incomplete",
+                    url, MAX_DEPTH, extra={"url": url, "kind": "too_deep"})
     assert doc is not None  # body_text gives "" without a document, which raised above
     article = build_article(doc, page.tree, page.metas, text, url=url, fetched_url=fetched_url, entry=entry,
                             feed_url=feed_url, notes=notes)
@@ -135,7 +152,13 @@ def _fetched_url(url: str) -> str:
 
 
 def _parse(html: bytes | str, url: str, content_type: str | None) -> _Page:
-    text_in = html if isinstance(html, str) else decode_html(html, content_type, url)
+    notes: tuple[str, ...] = ()
+    if isinstance(html, str):
+        text_in = html
+    else:
+        decoded = decode_page(html, content_type, url)
+        text_in, note = decoded.text, decoded.note()
+        notes = (note,) if note else ()
     if not text_in.strip():
         raise ExtractionError("no extractable text (empty page)", kind="no_text", url=url)
     tags = text_in.count("<")
@@ -145,7 +168,7 @@ def _parse(html: bytes | str, url: str, content_type: str | None) -> _Page:
     tree = load_html(text_in)
     if tree is None:
         raise ExtractionError("not an HTML document", kind="not_html", url=url)
-    return _Page(url, tree, page_metas(tree))
+    return _Page(url, tree, page_metas(tree), notes, cut_by_depth(tree, text_in))
 
 
 def _read_metadata(doc: Document, page: _Page, entry: FeedEntry | None, notes: list[str]) -> None:
