@@ -92,6 +92,8 @@ class ExtractConfig(Section):
     boilerplate_filter: bool = True
     site_templates: bool = True  # learn per-site chrome lines (see ingest/extract/site_templates.py)
     workers: int = Field(default=1, ge=1, description="extraction processes of a poller")
+    # The poller sets it to poller.max_body_bytes: the extractor takes what the fetcher may bring.
+    max_page_bytes: int = Field(default=5_000_000, gt=0, description="largest page, in bytes, the extractor reads")
     timeout: float = Field(
         default=30.0, gt=0, description="seconds one page may take to extract; a slower one fails as extract_timeout"
     )

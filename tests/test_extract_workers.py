@@ -61,3 +61,21 @@ def test_a_page_given_up_by_its_caller_stops_quietly(workers: ExtractWorkers, ca
         assert time.monotonic() - started < 30
         time.sleep(2.0)  # past the cancelled page's budget: its callback has run
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+def test_the_extractors_byte_limit_is_the_fetch_cap(tmp_path: Path) -> None:
+    from newsflow.ingest.extract.article import extract_article
+    from newsflow.ingest.extract.errors import ExtractionError
+    from newsflow.pipeline.poll_stage import build_poller
+    from newsflow.settings import Settings
+
+    page = SEED.read_bytes()
+    with pytest.raises(ExtractionError) as err:
+        extract_article(page, URL, settings=ExtractConfig(max_page_bytes=len(page) - 1))
+    assert err.value.kind == "too_large"
+    poller = build_poller(Settings(data_dir=tmp_path, poller={"max_body_bytes": 123_456}), sink=lambda a: None)
+    try:
+        assert poller._extract.config.max_page_bytes == 123_456
+    finally:
+        poller.close()
+        poller.store.close()

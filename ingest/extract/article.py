@@ -111,6 +111,9 @@ def extract(
     """
     settings = settings or ExtractConfig()
     fetched_url = _fetched_url(url)
+    if len(html) > settings.max_page_bytes:
+        raise ExtractionError(f"page of {len(html)} bytes is over the extractor's {settings.max_page_bytes}-byte limit",
+                              kind="too_large", url=url)
     page = _parse(html, url, content_type)
     notes: list[str] = list(page.notes)
 

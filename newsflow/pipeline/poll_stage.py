@@ -55,7 +55,9 @@ def build_poller(settings: PipelineSettings, sink: Any) -> Any:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = FeedStateStore(settings.state_db, seen_ids_per_feed=settings.poller.seen_ids_per_feed)
-    workers = ExtractWorkers(settings.extract, workers=settings.extract.workers, budget=settings.extract.timeout)
+    # The extractor takes what the fetcher may bring, and no more.
+    extract = settings.extract.model_copy(update={"max_page_bytes": settings.poller.max_body_bytes})
+    workers = ExtractWorkers(extract, workers=extract.workers, budget=extract.timeout)
     poller = Poller(settings.poller, store, Fetcher(settings.poller), workers, sink, feeds=settings.feeds, after_extract=after)
     poller.on_close(workers.close)
     if templates is not None:
