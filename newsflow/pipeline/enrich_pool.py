@@ -45,7 +45,7 @@ def _warm(_: int) -> None:
 
 
 def enrich_message(raw: BrokerMessage) -> bytes:
-    """In a worker: decode, enrich, encode. A RecordError or EnrichError dead-letters the message."""
+    """In a worker: decode, enrich, encode. A RecordError dead-letters the message; a failed enricher only empties its fields."""
     if _chain is None:  # this worker could not load its models: fatal for the stage, not the message's fault
         raise BrokenProcessPool(f"enrich worker has no chain: {_init_error!r}")
     return _chain(Article.from_json(raw.value)).to_json()

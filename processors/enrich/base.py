@@ -14,16 +14,6 @@ class EnricherUnavailable(RuntimeError):
     """An enricher cannot run in this process (e.g. its model is not installed). Raised at start-up."""
 
 
-class EnrichError(RuntimeError):
-    """One enricher failed on one article; names both so the stage can count and dead-letter it."""
-
-    def __init__(self, enricher: str, article_id: str, cause: BaseException) -> None:
-        super().__init__(f"enricher {enricher!r} failed on article {article_id}: {type(cause).__name__}: {cause}")
-        self.enricher = enricher
-        self.article_id = article_id
-        self.cause = cause
-
-
 @runtime_checkable
 class Enricher(Protocol):
     """Adds its part to ``out`` from the article; must not mutate the article.
