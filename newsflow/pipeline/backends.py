@@ -59,8 +59,8 @@ def service_probes(settings: PipelineSettings, *, index: bool) -> dict[str, Call
     if settings.bus.backend == "kafka":
         from newsflow.bus.kafka.probe import unreachable as kafka_down
 
-        servers = list(settings.bus.kafka.bootstrap_servers)
-        probes["kafka"] = lambda: kafka_down(servers, timeout)
+        kafka = settings.bus.kafka
+        probes["kafka"] = lambda: kafka_down(kafka, timeout)
     if index and settings.index.backend == "elasticsearch":
         from newsflow.index.elastic_probe import unreachable as es_down
 
