@@ -7,7 +7,8 @@
   bursts, outages with their length, stops) to the status store, and status lists it: the
   events index on Kafka + Elasticsearch, the state database on the embedded default;
 * readiness answers 503 naming the unreachable service within seconds, and 200 once it is back;
-  ``newsflow_service_up`` follows;
+  ``newsflow_service_up`` follows: a private broker stopped and started again (poll and enrich),
+  Elasticsearch and Kafka's bootstrap address cut by a TCP proxy (index, enrich);
 * the example alert rules name only metrics the daemons export.
 """
 
@@ -412,3 +413,81 @@ def test_daemons_on_kafka_and_es_record_rebalances_dead_letters_and_an_outage_an
     finally:
         es_proxy.stop()
         kafka_proxy.stop()
+
+
+# -- a real broker outage: a private broker stopped and started again --------------------------
+
+
+@pytest.fixture
+def private_kafka(tmp_path):
+    """A broker of this test's own (never the shared one), with ``stop()`` and ``start()``."""
+    import os
+    import subprocess
+
+    from tests.support.daemons import SERVICES_SH
+
+    env = {**os.environ, "NEWSFLOW_SERVICES_DATA": str(tmp_path / "services"), "KAFKA_PORT": str(free_port()),
+           "KAFKA_CONTROLLER_PORT": str(free_port()), "ES_PORT": str(free_port()), "ES_TRANSPORT_PORT": str(free_port())}
+
+    class Broker:
+        port = int(env["KAFKA_PORT"])
+
+        @staticmethod
+        def run(action: str) -> None:
+            res = subprocess.run(["bash", str(SERVICES_SH), action, "kafka"], env=env, capture_output=True, text=True,
+                                 timeout=240)
+            assert res.returncode == 0, res.stdout + res.stderr
+
+        def start(self) -> None:
+            self.run("up")
+
+        def stop(self) -> None:
+            self.run("stop")
+
+    broker = Broker()
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.mark.services
+def test_a_broker_outage_turns_poll_and_enrich_unready_and_is_recorded_with_its_length(pipeline, private_kafka, daemons):
+    p = pipeline
+    base = p.config(enrich={"enrichers": LIGHT_ENRICHERS}, feeds=[{"url": f"http://127.0.0.1:{free_port()}/feed.xml"}])
+    base["bus"]["kafka"]["bootstrap_servers"] = [f"127.0.0.1:{private_kafka.port}"]
+    cfg = p.tmp / "private.toml"
+    cfg.write_text(tomlkit.dumps(base))
+
+    poll = daemons("poll", cfg, metrics_port=free_port()).start()
+    enrich = daemons("enrich", cfg, metrics_port=free_port()).start()
+    for d in (poll, enrich):
+        d.wait_ready(90)
+
+    private_kafka.stop()
+    for d in (poll, enrich):
+        code, body = wait_until(lambda: (lambda r: r if r[0] == 503 else None)(http_get(d.url("/health/ready"))),
+                                30, f"{d.stage} readiness to answer 503 while the broker is down")
+        assert body.startswith("not ready: kafka unreachable") and str(private_kafka.port) in body
+        assert metric(metric_samples(http_get(d.url("/metrics"))[1]), "newsflow_service_up", service="kafka") == 0
+    res = newsflow("status", "-c", str(cfg), timeout=60)
+    assert res.returncode == 1 and res.stderr.startswith("error: kafka unreachable") and len(res.stderr.splitlines()) == 1
+
+    private_kafka.start()
+    for d in (poll, enrich):
+        wait_until(lambda: http_get(d.url("/health/ready"))[0] == 200, 120, f"{d.stage} to be ready again")
+
+    def recorded() -> dict | None:
+        r = status_report(cfg, "--events", "100")
+        done = all({"outage", "recovered"} <= set(kinds(r, stage)) for stage in ("poll", "enrich"))
+        return r if done else None
+
+    report = wait_until(recorded, 60, "the outage and the recovery of both daemons in the history")
+    for stage in ("poll", "enrich"):
+        outage = next(e for e in report["history"] if e["stage"] == stage and e["kind"] == "outage")
+        recovered = next(e for e in report["history"] if e["stage"] == stage and e["kind"] == "recovered")
+        assert outage["detail"].startswith("kafka unreachable") and outage["time"] <= recovered["time"]
+        assert recovered["seconds"] > 0 and recovered["detail"].startswith("kafka reachable again")
+    for d in (poll, enrich):
+        assert d.terminate()[0] == 0
