@@ -4,12 +4,11 @@ retries, cheap enough to run every few seconds (daemon readiness, `newsflow stat
 from __future__ import annotations
 
 from newsflow.index.config import ElasticsearchConfig
+from newsflow.index.elastic import make_client
 
 
 def unreachable(cfg: ElasticsearchConfig, timeout: float = 2.0) -> str | None:
     """None when the cluster answers and is not red, else why not."""
-    from newsflow.index.elastic import make_client
-
     quick = cfg.model_copy(update={"request_timeout": timeout})
     client = make_client(quick).options(max_retries=0, request_timeout=timeout)
     try:

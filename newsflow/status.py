@@ -178,8 +178,12 @@ def unreachable(settings: Settings) -> dict[str, str]:
     """The configured services that do not answer (service -> why), probed concurrently."""
     from newsflow.pipeline.backends import service_probes
 
-    probes = service_probes(settings, index=True)
-    return {name: reason for name, reason in _concurrently(probes, PROBE_TIMEOUT + 1).items() if reason is not None}
+    probes = service_probes(settings, index=True)  # imports the clients before the clock starts
+    # A Kafka probe may wait PROBE_TIMEOUT to connect and as long for the answer; the margin is for
+    # a loaded host. A probe still running then counts as "no answer".
+    results = _concurrently(probes, 2 * PROBE_TIMEOUT + 2)
+    return {name: reason if isinstance(reason, str) else f"{type(reason).__name__}: {reason}"
+            for name, reason in results.items() if reason is not None}
 
 
 # The service each section needs; a section of an unreachable one is skipped.
