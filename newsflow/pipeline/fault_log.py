@@ -123,14 +123,21 @@ class FaultRecorder:
         self._thread.start()
         return self
 
-    def close(self) -> None:
-        """Stop recording; one last write of everything (bursts included), then the store is closed."""
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop recording; one last write of everything (bursts included), given ``timeout``
+        seconds at most: a daemon stopping while the store is down must still stop in time."""
         self._stopped.set()
-        if self._thread is not None:
-            self._thread.join(self.interval + 30)
         if self._remove is not None:
             self._remove()
-        if not self.flush(everything=True):
-            log.warning("fault history: %d events could not be written to the status store", len(self._pending))
-        if self._store is not None:
-            self._store.close()
+
+        def last() -> None:
+            if self._thread is not None:
+                self._thread.join()
+            if not self.flush(everything=True):
+                log.warning("fault history: %d events could not be written to the status store", len(self._pending))
+            if self._store is not None:
+                self._store.close()
+
+        closer = threading.Thread(target=last, name="fault-log-close", daemon=True)
+        closer.start()
+        closer.join(timeout)
