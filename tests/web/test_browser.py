@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 
 from benchmarks.corpus import free_port
 
 from .corpus import HOSTILE, SENTINEL
+from .serve import web
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -44,28 +41,8 @@ def server(indexed, tmp_path):
         encoding="utf-8",
     )
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "newsflow", "web", "--port", str(port), "--config", str(config)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        while True:  # until it answers, or exits (a readiness wait: no assertion on how long it took)
-            if proc.poll() is not None:
-                pytest.fail(f"newsflow web exited {proc.returncode}: {proc.stderr.read()}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).text == "ok":
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with web("--config", str(config), port=port):
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
