@@ -13,8 +13,8 @@ DAY = timedelta(days=1)
 SENTINEL = "__pwned"  # a script that ran sets window.__pwned
 HOSTILE_STORY = 'evil"><img src=x onerror=window.__pwned=9>'
 HOSTILE = {
-    "title": '<script>window.__pwned="title"</script>Hostile <b onmouseover="window.__pwned=1">riyadh</b> "quoted" & more',
-    "text": 'Riyadh talks <img src=x onerror="window.__pwned=\'img\'"></textarea><script>window.__pwned="text"</script> end',
+    "title": '<script>window.__pwned="title"</script>Hostile <b onmouseover="window.__pwned=1">hostile</b> "quoted" & more',
+    "text": 'Hostile talks <img src=x onerror="window.__pwned=\'img\'"></textarea><script>window.__pwned="text"</script> end',
     "summary": '<svg onload="window.__pwned=\'svg\'"></svg> summary',
     "site": 'Evil "Site" <script>window.__pwned="site"</script>',
     "url": 'javascript:window.__pwned="href"//https://evil.example/',
