@@ -155,8 +155,9 @@ class StoryStore(Protocol):
 
     def setup(self) -> None: ...
 
-    def candidates(self, keys: Sequence[str], limit: int = CANDIDATES) -> list[StoredMember]:
-        """Members sharing at least one of ``keys`` (``story_bands``), those sharing most first."""
+    def candidates(self, keys: Sequence[Sequence[str]], limit: int = CANDIDATES) -> list[list[StoredMember]]:
+        """For each set of keys (``story_bands``), the members sharing at least one, those sharing
+        most first (then the earliest): one list per set, in order. One round trip for a batch."""
 
     def members(self, ids: Sequence[str]) -> dict[str, StoredMember]:
         """The stored members with these ids (missing ones left out)."""
@@ -171,12 +172,14 @@ class StoryStore(Protocol):
     def settle(self) -> None:
         """Make acknowledged writes visible to the searches above."""
 
-    def compute(self, story_id: str) -> Story | None:
-        """The story's facts from its members now; None when it has none."""
+    def compute(self, story_ids: Sequence[str]) -> dict[str, Story]:
+        """Each story's facts from its members now; a story without members is left out."""
 
-    def put(self, story: Story) -> None: ...
+    def put(self, stories: Sequence[Story]) -> None:
+        """Write these story documents, each replacing the one with its id."""
 
-    def delete(self, story_id: str) -> None: ...
+    def delete(self, story_ids: Sequence[str]) -> None:
+        """Remove these story documents (missing ones are fine)."""
 
     def get(self, story_id: str) -> Story | None:
         """The stored story document."""

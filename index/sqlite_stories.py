@@ -34,7 +34,10 @@ class SqliteStories:
     def setup(self) -> None:
         self._index.setup()  # the tables are the index's own (schema 2)
 
-    def candidates(self, keys: Sequence[str], limit: int = CANDIDATES) -> list[StoredMember]:
+    def candidates(self, keys: Sequence[Sequence[str]], limit: int = CANDIDATES) -> list[list[StoredMember]]:
+        return [self._candidates(k, limit) for k in keys]
+
+    def _candidates(self, keys: Sequence[str], limit: int) -> list[StoredMember]:
         if not keys:
             return []
         marks = ",".join("?" * len(keys))
@@ -83,36 +86,52 @@ class SqliteStories:
     def settle(self) -> None:
         """Nothing to do: SQLite reads see committed writes."""
 
-    def compute(self, story_id: str) -> Story | None:
-        with self._index.locked() as db:
-            size, first_at, last_at, last_updated = db.execute(
-                "SELECT count(*), min(sort_at), max(sort_at), max(json_extract(record, '$.updated_at')) "
-                "FROM articles WHERE story_id = ?", (story_id,)).fetchone()
-            if not size:
-                return None
-            first_id, first_title, first_site = db.execute(
-                "SELECT id, json_extract(record, '$.title'), coalesce(json_extract(record, '$.site'), source) "
-                "FROM articles WHERE story_id = ? ORDER BY sort_at, id LIMIT 1", (story_id,)).fetchone()
-            sites = [r[0] for r in db.execute(
-                "SELECT DISTINCT coalesce(json_extract(record, '$.site'), source) AS s FROM articles "
-                "WHERE story_id = ? AND s IS NOT NULL ORDER BY s LIMIT ?", (story_id, STORY_SITES))]
-            languages = [r[0] for r in db.execute(
-                "SELECT DISTINCT language FROM articles WHERE story_id = ? AND language IS NOT NULL ORDER BY language",
-                (story_id,))]
+    def compute(self, story_ids: Sequence[str]) -> dict[str, Story]:
+        with self._index.locked() as db:  # one read transaction: every story as of one moment
+            db.execute("BEGIN")
+            try:
+                found = {s: self._compute(db, s) for s in dict.fromkeys(story_ids)}
+            finally:
+                db.execute("COMMIT")
+        return {s: f for s, f in found.items() if f is not None}
+
+    @staticmethod
+    def _compute(db: Any, story_id: str) -> Story | None:
+        size, first_at, last_at, last_updated = db.execute(
+            "SELECT count(*), min(sort_at), max(sort_at), max(json_extract(record, '$.updated_at')) "
+            "FROM articles WHERE story_id = ?", (story_id,)).fetchone()
+        if not size:
+            return None
+        first_id, first_title, first_site = db.execute(
+            "SELECT id, json_extract(record, '$.title'), coalesce(json_extract(record, '$.site'), source) "
+            "FROM articles WHERE story_id = ? ORDER BY sort_at, id LIMIT 1", (story_id,)).fetchone()
+        sites = [r[0] for r in db.execute(
+            "SELECT DISTINCT coalesce(json_extract(record, '$.site'), source) AS s FROM articles "
+            "WHERE story_id = ? AND s IS NOT NULL ORDER BY s LIMIT ?", (story_id, STORY_SITES))]
+        languages = [r[0] for r in db.execute(
+            "SELECT DISTINCT language FROM articles WHERE story_id = ? AND language IS NOT NULL ORDER BY language",
+            (story_id,))]
         last = parse_time(last_at)
         if last_updated:
             last = max(last, parse_time(last_updated))
         return Story(story_id, size, sites, len(sites), parse_time(first_at), first_site, first_id, last,
                      first_title, languages)
 
-    def put(self, story: Story) -> None:
+    def put(self, stories: Sequence[Story]) -> None:
+        rows = [(s.story_id, s.size, s.first_seen.timestamp(), json.dumps(to_story_document(s))) for s in stories]
         with self._index.locked() as db:
-            db.execute("INSERT OR REPLACE INTO stories(story_id, size, first_seen, record) VALUES (?, ?, ?, ?)",
-                       (story.story_id, story.size, story.first_seen.timestamp(), json.dumps(to_story_document(story))))
+            db.execute("BEGIN IMMEDIATE")  # one commit (one fsync) for the batch's stories
+            try:
+                db.executemany("INSERT OR REPLACE INTO stories(story_id, size, first_seen, record) VALUES (?, ?, ?, ?)", rows)
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
 
-    def delete(self, story_id: str) -> None:
+    def delete(self, story_ids: Sequence[str]) -> None:
         with self._index.locked() as db:
-            db.execute("DELETE FROM stories WHERE story_id = ?", (story_id,))
+            db.executemany("DELETE FROM stories WHERE story_id = ?", [(s,) for s in story_ids])
 
     def get(self, story_id: str) -> Story | None:
         with self._index.locked() as db:

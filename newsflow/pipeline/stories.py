@@ -94,10 +94,15 @@ class StoryIndex:
         self.index.close()
 
     def write(self, articles: Sequence[Article]) -> list[WriteResult]:
+        subjects = [a for a in articles if isinstance(a, Article) and a.enrichment is not None]
+        members = {a.id: self._member(a) for a in subjects}
+        ids = list(members)
+        stored = self.store.members(ids) if ids else {}
+        found = dict(zip(ids, self.store.candidates([members[i].keys for i in ids]))) if ids else {}
+        roots = self._roots({m.story_id for ms in found.values() for m in ms if m.story_id}, found.values())
         batch: dict[str, Member] = {}
-        ids = [a.id for a in articles if isinstance(a, Article) and a.enrichment is not None]
-        stored = {i: m for i, m in self.store.members(ids).items()} if ids else {}
-        prepared = [self._assign(a, batch, stored.get(a.id)) if isinstance(a, Article) else a for a in articles]
+        prepared = [self._assign(a, batch, stored.get(a.id), found.get(a.id, []), roots)
+                    if isinstance(a, Article) else a for a in articles]
         results = self.index.write(prepared)
         written = [a for a, r in zip(prepared, results)
                    if r.outcome is Outcome.OK and isinstance(a, Article) and a.enrichment is not None]
@@ -114,18 +119,24 @@ class StoryIndex:
         return Member(article.id, member_time(article), tuple(e.minhash), tuple(keys),
                       e.story_id, e.story_relation, e.story_of)
 
-    def _assign(self, article: Article, batch: dict[str, Member], stored: Member | None) -> Article:
-        """``stored``: this article as the index holds it (a replay), if it does."""
+    def _assign(self, article: Article, batch: dict[str, Member], stored: Member | None, found: list[Member],
+                roots: dict[str, datetime]) -> Article:
+        """``stored``: this article as the index holds it (a replay), if it does; ``found``: its
+        candidates in the index; ``roots``: root times known so far (grows with the batch)."""
         if article.enrichment is None:
             return article  # not enriched (enrichment off): no fingerprint, no story
         me = self._member(article)
-        found = [m for m in self.store.candidates(me.keys)]
         seen = {m.id for m in found}
+        found = list(found)
         if stored is not None and stored.id not in seen:  # past the candidate limit: many exact copies
             found.append(stored)
         keys = set(me.keys)
         found += [m for i, m in batch.items() if i not in seen and (i == me.id or keys.intersection(m.keys))]
-        choice = assign(me, found, self._roots((m.story_id for m in found if m.story_id), found), self.thresholds)
+        roots.update({m.id: m.at for m in batch.values() if m.id not in roots})
+        missing = {m.story_id for m in found if m.story_id and m.story_id not in roots}
+        if missing:
+            roots.update(self._roots(missing, [found]))
+        choice = assign(me, found, roots, self.thresholds)
         STORY_ASSIGNMENTS.labels(choice.relation.value).inc()
         fields = story_fields(choice.story_id, choice.relation.value, choice.story_of)
         batch[article.id] = Member(me.id, me.at, me.signature, me.keys, choice.story_id, choice.relation.value,
@@ -133,10 +144,10 @@ class StoryIndex:
         enrichment = article.enrichment.model_copy(update={**fields, "story_bands": list(me.keys)})
         return article.model_copy(update={"enrichment": enrichment})
 
-    def _roots(self, story_ids: Iterable[str], known: Sequence[Member]) -> dict[str, datetime]:
+    def _roots(self, story_ids: Iterable[str], known: Iterable[Sequence[Member]]) -> dict[str, datetime]:
         """Each story's root time (the root is the member whose id is the story id)."""
         wanted = set(story_ids)
-        roots = {m.id: m.at for m in known if m.id in wanted}
+        roots = {m.id: m.at for ms in known for m in ms if m.id in wanted}
         missing = sorted(wanted - roots.keys())
         if missing:
             roots.update({i: m.at for i, m in self.store.members(missing).items()})
@@ -146,24 +157,31 @@ class StoryIndex:
 
     def reconcile(self, written: Sequence[Article]) -> None:
         self.store.settle()
+        members = {a.id: self._member(a) for a in written}
+        ids = list(members)
+        found = dict(zip(ids, self.store.candidates([members[i].keys for i in ids])))
+        stored = self.store.members(ids)  # realtime: each one's story now (a merge may have moved it)
+        linked = {i: matches(members[i], found[i], self.thresholds) for i in ids}
+        own = {i: (stored[i].story_id if i in stored else None) or members[i].story_id or i for i in ids}
+        every = {*own.values(), *(m.member.story_id for ms in linked.values() for m in ms if m.member.story_id)}
+        roots = self._roots(every, found.values())
+        moved: dict[str, str] = {}  # merged story -> the story it went into
+
+        def current(story_id: str) -> str:
+            while story_id in moved:
+                story_id = moved[story_id]
+            return story_id
+
         touched: set[str] = set()
-        merged: set[str] = set()
-        for article in written:
-            me = self._member(article)
-            found = [m for m in self.store.candidates(me.keys)]
-            stored = self.store.members([me.id]).get(me.id)  # realtime: its story now (a merge may have moved it)
-            own = (stored.story_id if stored is not None else None) or me.story_id or me.id
-            linked = matches(me, found, self.thresholds)
-            stories = {own, *(m.member.story_id for m in linked if m.member.story_id)}
-            target = winner(stories, self._roots(stories, found))
+        for i in ids:
+            stories = {current(own[i]), *(current(m.member.story_id) for m in linked[i] if m.member.story_id)}
+            target = winner(stories, roots)
             for loser in sorted(stories - {target}):
-                self._merge(loser, target, me, found)
-                merged.add(loser)
+                self._merge(loser, target, members[i], found[i])
+                moved[loser] = target
             touched.add(target)
-        for story_id in sorted(touched - merged):
-            self._put_story(story_id)
-        for story_id in sorted(merged):
-            self.store.delete(story_id)
+        self._put_stories(sorted({current(s) for s in touched}))
+        self.store.delete(sorted(moved))
 
     def _merge(self, loser: str, target: str, via: Member, known: Sequence[Member]) -> None:
         """Move every member of ``loser`` to ``target``; its root gets its relation inside ``target``."""
@@ -189,15 +207,19 @@ class StoryIndex:
             return story_fields(target, best[0].relation.value, best[0].member.id)
         return story_fields(target, Relation.REWRITE.value, via.id)  # linked through ``via`` only
 
-    def _put_story(self, story_id: str) -> None:
+    def _put_stories(self, story_ids: Sequence[str]) -> None:
+        """Recompute and put each story's document; again for those a racing writer changed meanwhile."""
+        todo = list(story_ids)
         for _ in range(MAX_PUT_ROUNDS):
-            facts = self.store.compute(story_id)
-            if facts is None:
-                self.store.delete(story_id)
+            if not todo:
                 return
-            self.store.put(facts)
-            if self.store.compute(story_id) == facts:
-                return
+            facts = self.store.compute(todo)
+            gone = [s for s in todo if s not in facts]
+            if gone:
+                self.store.delete(gone)
+            self.store.put(list(facts.values()))
+            again = self.store.compute(list(facts))
+            todo = [s for s in facts if again.get(s) != facts[s]]
 
 
 def with_stories(index: Index, thresholds: Thresholds = THRESHOLDS) -> Index:

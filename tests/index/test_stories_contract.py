@@ -47,11 +47,11 @@ def test_candidates_are_the_members_sharing_keys_most_shared_first(backend, stor
     c = member(3, ["k3"], None, minutes=10)
     d = member(4, ["zz"], None)
     write(backend, store, [a, b, c, d])
-    got = store.candidates(["k1", "k2", "k3"])
+    got, by_b, nothing, empty = store.candidates([["k1", "k2", "k3"], ["k1", "k2", "x9"], ["nothing"], []])
     assert [m.id for m in got] == [a.id, b.id, c.id]
-    assert [m.id for m in store.candidates(["k1", "k2", "x9"])][:2] == [b.id, a.id]
-    assert [m.id for m in store.candidates(["k1"], limit=1)] == [a.id]  # a tie: the earlier first
-    assert store.candidates(["nothing"]) == [] and store.candidates([]) == []
+    assert [m.id for m in by_b][:2] == [b.id, a.id]
+    assert nothing == [] and empty == [] and store.candidates([]) == []
+    assert [[m.id for m in ms] for ms in store.candidates([["k1"]], limit=1)] == [[a.id]]  # a tie: the earlier first
     got_b = next(m for m in got if m.id == b.id)
     assert (got_b.story_id, got_b.relation, got_b.story_of) == (a.id, "near_copy", a.id)
     assert got_b.signature == (2,) * 64 and set(got_b.keys) == {"k1", "k2", "x9"}
@@ -62,8 +62,7 @@ def test_a_rewritten_article_keeps_only_its_new_keys(backend, store):
     a = member(1, ["old"], None)
     write(backend, store, [a])
     write(backend, store, [member(1, ["new"], None)])
-    assert store.candidates(["old"]) == []
-    assert [m.id for m in store.candidates(["new"])] == [a.id]
+    assert store.candidates([["old"], ["new"]]) == [[], list(store.members([a.id]).values())]
 
 
 def test_members_are_read_by_id_at_once(backend, store):
@@ -99,7 +98,9 @@ def test_story_facts_come_from_the_members_and_one_document_per_story(backend, s
     late = member(3, ["k"], root.id, minutes=50, site="Wire Service", relation="exact_copy")
     other = member(4, ["k"], None)
     write(backend, store, [root, early, late, other])
-    facts = store.compute(root.id)
+    computed = store.compute([root.id, "0" * 32, other.id])
+    assert set(computed) == {root.id, other.id}  # a story without members is left out
+    facts = computed[root.id]
     assert facts.size == 3
     assert facts.sites == ["Wire Service", "early.example"] and facts.site_count == 2
     # The first member by published time (here not the root): its time, outlet, id and headline.
@@ -107,13 +108,15 @@ def test_story_facts_come_from_the_members_and_one_document_per_story(backend, s
         T0, "early.example", early.id, "Gespräche ohne Ergebnis")
     assert facts.last_update == T0 + timedelta(minutes=50)
     assert facts.languages == ["de", "en"]
-    assert store.compute("0" * 32) is None
+    assert computed[other.id].size == 1 and store.compute([]) == {}
     assert store.get(root.id) is None
-    store.put(facts)
+    store.put([facts, computed[other.id]])
     assert store.get(root.id) == facts
-    store.put(store.compute(other.id))
     store.settle()
-    assert [s.story_id for s in store.biggest(10)][:2] == [root.id, other.id]
-    store.delete(root.id)
-    assert store.get(root.id) is None
-    store.delete(root.id)  # twice: nothing to delete
+    assert [s.story_id for s in store.biggest(10)] == [root.id, other.id]
+    store.put([facts])  # replaces: still one document
+    store.delete([root.id])
+    store.settle()
+    assert store.get(root.id) is None and [s.story_id for s in store.biggest(10)] == [other.id]
+    store.delete([root.id, other.id])  # one missing: fine
+    assert store.get(other.id) is None

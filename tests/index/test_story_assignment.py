@@ -77,8 +77,8 @@ def test_two_writers_racing_on_copies_converge_to_the_earlier_story(backend, lat
     one, two = story_index(backend), story_index(backend, reopen=True)
     copies = [c for c in corpus() if c.story == "us-russia"]
     early, late = sorted((fingerprinted(c.article) for c in copies[:2]), key=lambda a: (a.published_at, a.id))
-    a = one._assign(early, {}, None)
-    b = two._assign(late, {}, None)
+    a = one._assign(early, {}, None, [], {})
+    b = two._assign(late, {}, None, [], {})
     assert a.enrichment.story_id == early.id and b.enrichment.story_id == late.id  # the race: two stories
     one.index.write([a])
     two.index.write([b])
