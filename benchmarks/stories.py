@@ -235,7 +235,7 @@ def backends(tmp: Path, es_url: str | None):
 
 def bench_stories(
     stories: int = typer.Option(0, "--stories", min=0, help="Use the first N texts of the development set (0: all)."),
-    batch: int = typer.Option(50, "--batch", min=1, help="Articles per index write (the index stage's bus.batch_size)."),
+    batch: int = typer.Option(200, "--batch", min=1, help="Articles per index write (the index stage's bus.batch_size, 200 by default)."),
     seed: int = typer.Option(17, "--seed", help="Shuffle seed of the arrival order."),
     elasticsearch: str = typer.Option("", "--elasticsearch", help="Also run over this Elasticsearch (e.g. http://127.0.0.1:9200; temporary indices)."),
     enrich_sample: int = typer.Option(20, "--enrich-sample", min=0, help="Articles timed through the whole enrich chain (0: skip)."),
