@@ -151,7 +151,7 @@ def assign(article: Member, candidates: Sequence[Member], roots: Mapping[str, da
     if stored is not None:
         own = stored.story_id or article.id
         others = tuple(s for s in stories if s != own)
-        rel = Relation(stored.relation) if stored.relation in Relation._value2member_map_ else Relation.FIRST
+        rel = Relation(stored.relation) if stored.relation in {r.value for r in Relation} else Relation.FIRST
         return Assignment(own, rel, stored.story_of, None, others)
     if not stories:
         return Assignment(article.id, Relation.FIRST)

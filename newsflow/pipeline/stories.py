@@ -115,7 +115,7 @@ class StoryIndex:
     def _member(self, article: Article) -> Member:
         e = article.enrichment
         assert e is not None
-        keys = e.story_bands or story_keys(e.minhash, article.text)
+        keys = story_keys(e.minhash, article.text)  # never trust keys the record came with
         return Member(article.id, member_time(article), tuple(e.minhash), tuple(keys),
                       e.story_id, e.story_relation, e.story_of)
 
