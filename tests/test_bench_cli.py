@@ -78,7 +78,7 @@ def test_bench_stories_prints_grouping_quality_beside_its_cost():
     # Every pair of one text's seven articles is counted once, right or missed.
     assert right + missed == 12 * 21 and float(m.group(1)) == (right / (right + wrong) if right + wrong else 1.0)
     assert re.search(rf"│ sqlite\s+│\s+{NUMBER} │\s+{NUMBER} │\s+{NUMBER} │\s+{NUMBER} │", text), text  # recall by kind
-    assert re.search(rf"^sqlite: same-topic pairs of different texts \(>= 3 shared names\): \d+, merged: \d+$", text, re.M), text
+    assert re.search(r"^sqlite: same-topic pairs of different texts \(>= 3 shared names\): \d+, merged: \d+$", text, re.M), text
     assert re.search(rf"^highest similarity between two different texts: {NUMBER}", text, re.M), text
     for row in ("fingerprint \\(MinHash, the fingerprint enricher\\)", "sqlite: index write, plain \\(baseline\\)",
                 "sqlite: index write with story grouping", "sqlite: grouping alone \\(difference\\)"):
