@@ -67,6 +67,10 @@ def to_document(article: Article, ingested_at: datetime | str | None = None) -> 
             reading_time_minutes=_finite(e.reading_time_minutes),
             minhash=list(e.minhash),
             near_duplicate_of=e.near_duplicate_of,
+            story_id=e.story_id,
+            story_relation=e.story_relation,
+            story_of=e.story_of,
+            story_bands=list(e.story_bands),
             enrichment_versions=dict(e.versions),
         )
     return doc
@@ -98,6 +102,10 @@ def from_document(src: Mapping[str, Any]) -> Article:
             reading_time_minutes=src.get("reading_time_minutes"),
             minhash=src.get("minhash") or [],
             near_duplicate_of=src.get("near_duplicate_of"),
+            story_id=src.get("story_id"),
+            story_relation=src.get("story_relation"),
+            story_of=src.get("story_of"),
+            story_bands=src.get("story_bands") or [],
             versions=src.get("enrichment_versions") or {},
         )
     fields = (

@@ -166,7 +166,7 @@ def write(name, objs):
 write("data-views.ndjson", [
     data_view(ART, "newsflow-articles*", "newsflow articles", "@timestamp",
               field_formats={"url": {"id": "url"}, "original_url": {"id": "url"}},
-              source_filters=[{"value": "minhash"}]),
+              source_filters=[{"value": "minhash"}, {"value": "story_bands"}]),
     data_view(FS, "newsflow-feed-status", "newsflow feed status", None, field_formats={"url": {"id": "url"}}),
 ])
 
@@ -184,8 +184,8 @@ write("saved-searches.ndjson", [
            ["title", "source", "places.name", "entities.persons"], [["@timestamp", "desc"]],
            "places.country_code:UA"),
     search("newsflow-search-near-duplicates", ART, "newsflow: near-duplicates",
-           "Articles whose text nearly repeats an earlier article (MinHash); near_duplicate_of is that article's id.",
-           ["title", "source", "near_duplicate_of", "url"], [["@timestamp", "desc"]], "near_duplicate_of:*"),
+           "Exact and near copies of another article of their story (MinHash); near_duplicate_of is that article's id.",
+           ["title", "source", "near_duplicate_of", "story_id", "url"], [["@timestamp", "desc"]], "near_duplicate_of:*"),
     search("newsflow-search-not-enriched", ART, "newsflow: articles without enrichment",
            "Articles indexed without enrichment (no language, entities or places).",
            ["title", "source", "url", "fetched_at"], [["@timestamp", "desc"]], "enriched:false"),

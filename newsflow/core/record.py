@@ -82,7 +82,12 @@ class Enrichment(BaseModel):
     word_count: int | None = None
     reading_time_minutes: float | None = None
     minhash: list[int] = Field(default_factory=list)
-    near_duplicate_of: str | None = None
+    # Set by the index stage's story assignment (newsflow/pipeline/stories.py), not by an enricher.
+    near_duplicate_of: str | None = None  # story_of when the relation is a copy (exact or near)
+    story_id: str | None = None  # the id of the story's root article
+    story_relation: str | None = None  # first | exact_copy | near_copy | rewrite
+    story_of: str | None = None  # the member this article was matched to
+    story_bands: list[str] = Field(default_factory=list)  # LSH band keys + exact-text key: candidate lookup terms
     versions: dict[str, str] = Field(default_factory=dict)
     # enricher name -> why it failed on this article; its fields are left empty.
     errors: dict[str, str] = Field(default_factory=dict)
