@@ -1,7 +1,9 @@
 """The headline and the lead around an article's body text.
 
-The title is a field of its own: many themes put the h1 at the top of the body, sometimes
-after a kicker or a bare link, and trafilatura keeps it (``drop_leading_title``). The page
+The title is a field of its own (``article_title``): the headline the page shows, when its
+og:title or <title> carry the site's name, a section or an SEO variant beside it. Many themes
+put the h1 at the top of the body, sometimes after a kicker or a bare link, and trafilatura
+keeps it (``drop_leading_title``). The page
 spells its headline in several places (``page_headlines``). On pages in a language whose news
 count the lead as the article's first paragraph, the lead trafilatura skipped is put back
 (``shown_lead``).
@@ -28,11 +30,107 @@ LEAD_MATCH_WORDS = 12
 # Chosen on the two development sets, whose truths follow these two conventions (docs/extraction.md).
 LEAD_NOT_TEXT_LANGUAGES = ("en",)
 _NOT_SHOWN = frozenset({"meta", "script", "style", "head", "title", "noscript", "template"})
+# Between a title and the site's name or section in og:title / <title>: "Headline | Site",
+# "Site - Headline", "Headline » Local » News » Site".
+_TITLE_PARTS = re.compile(r"\s+(?:[|\-\u2013\u2014\u00b7\u00bb/:]{1,2})\s+|\s*[\uff5c\u00bb]\s*")
+_TLD = re.compile(r"\.(?:com|net|org|co\.uk|co|info|news|gg|[a-z]{2})$")
+MAX_SECTION_WORDS = 3  # "Local", "CNN Politics": a part of a title this short beside the headline is a label
+MAX_H1S = 3
 
 
 def title_words(title: str | None) -> list[str]:
     """A title as the token list the headline tests compare."""
     return _WORDS.findall((title or "").casefold())
+
+
+def article_title(
+    title: str | None, tree: HtmlElement, metas: dict[str, str], *,
+    structured_headline: str | None = None, site_names: tuple[str | None, ...] = (),
+) -> str | None:
+    """The article's headline, from ``title`` (trafilatura's: og:title, else the h1 or <title>).
+
+    1. An h1 the page's JSON-LD headline confirms: two parts of the page agree.
+    2. An h1 that is all or the larger part of one of the page's titles (og:title,
+       twitter:title, <title>, JSON-LD headline, ``title``): "Headline | CNN Politics",
+       "Analysis: Headline", "TechCrunch | Headline", "Headline-新华网".
+    3. ``title`` without the site's name (``site_names``) at either end, and without the
+       breadcrumb labels beside it ("Headline » Local » News » Site").
+    """
+    h1s = [h for h in (_shown(e) for e in _first_h1s(tree)) if h and len(title_words(h)) <= MAX_HEADLINE_WORDS]
+    if structured_headline:
+        confirmed = title_words(structured_headline)
+        for h1 in h1s:
+            if title_words(h1) == confirmed:
+                return title if title_words(title) == confirmed else h1
+    titles = [t for t in (title, metas.get("og:title"), metas.get("twitter:title"), _head_title(tree),
+                          structured_headline) if t]
+    for h1 in h1s:
+        words = title_words(h1)
+        if words == title_words(title):
+            return title
+        if any(_larger_part(words, title_words(t)) for t in titles):
+            return h1
+    return _without_site(title, site_names) if title else None
+
+
+def _first_h1s(tree: HtmlElement) -> list[HtmlElement]:
+    found = []
+    for h1 in tree.iter("h1"):
+        found.append(h1)
+        if len(found) >= MAX_H1S:
+            break
+    return found
+
+
+def _shown(el: HtmlElement) -> str | None:
+    text = unicodedata.normalize("NFC", " ".join(el.text_content().split()))
+    return text or None
+
+
+def _head_title(tree: HtmlElement) -> str | None:
+    el = tree.find(".//title")
+    return _shown(el) if el is not None else None
+
+
+def _larger_part(part: list[str], whole: list[str]) -> bool:
+    """``part`` is a run of ``whole``'s words holding at least half its characters."""
+    n = len(part)
+    if not part or n > len(whole) or 2 * sum(map(len, part)) < sum(map(len, whole)):
+        return False
+    return any(whole[i:i + n] == part for i in range(len(whole) - n + 1))
+
+
+def site_key(name: str | None) -> str:
+    """A site's name as the title compares it: letters and digits, no "www." or ".com"."""
+    name = unicodedata.normalize("NFC", name or "").casefold().strip().removeprefix("www.")
+    return "".join(_WORDS.findall(_TLD.sub("", name)))
+
+
+def _without_site(title: str, site_names: tuple[str | None, ...]) -> str:
+    keys = [k for k in map(site_key, site_names) if len(k) >= 3]
+    parts = _TITLE_PARTS.split(title)
+    if len(parts) < 2 or not keys:
+        return title
+
+    def is_site(part: str) -> bool:
+        key = site_key(part)
+        return bool(key) and any(key == k or key.startswith(k) or k.startswith(key) and len(key) >= 3 for k in keys)
+
+    start, end = 0, len(parts)
+    cut = False
+    while end - start > 1 and is_site(parts[end - 1]):
+        end, cut = end - 1, True
+    while end - start > 1 and is_site(parts[start]):
+        start, cut = start + 1, True
+    if not cut:
+        return title
+    kept = parts[start:end]
+    longest = max(kept, key=lambda p: len(title_words(p)))
+    if len(kept) > 1 and all(len(title_words(p)) <= MAX_SECTION_WORDS for p in kept if p is not longest):
+        return longest.strip()
+    # Rebuild from the original string: the separators between the kept parts stay as written.
+    first, last = kept[0], kept[-1]
+    return title[title.index(first): title.rindex(last) + len(last)].strip()
 
 
 def page_headlines(tree: HtmlElement, title: str | None, metas: dict[str, str]) -> list[list[str]]:

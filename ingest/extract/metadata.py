@@ -4,6 +4,7 @@ says nothing. ``provenance`` records where each field came from."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, TypeVar
@@ -15,6 +16,8 @@ from lxml.html import HtmlElement
 
 from newsflow.core.lang import primary_language
 from newsflow.core.record import Article, Origin
+from newsflow.ingest.extract.headline import article_title, site_key
+from newsflow.ingest.extract.structured import structured_data
 from newsflow.ingest.extract.trafilatura_adapter import (
     Document, examine_meta, extract_author, extract_meta_json, extract_sitename, extract_title, set_date_params,
 )
@@ -27,9 +30,19 @@ if TYPE_CHECKING:
 # A page date this far from the feed's published date is a wrong guess (a copyright year,
 # a date in a sidebar): the feed's wins.
 MAX_DATE_DISAGREEMENT = timedelta(days=7)
+MIN_YEAR = 1990  # an older datePublished is a placeholder ("0001-01-01", "1970-01-01")
+# Words of a byline box that are no part of a name: update stamps, interface, desks.
+NOT_NAME_WORDS = frozenset({
+    "updated", "published", "posted", "print", "share", "email", "follow", "subscribe", "comments", "comment",
+    "read", "min", "ago", "am", "pm", "on", "at", "desk", "facebook", "twitter", "instagram", "linkedin",
+})
+# What to call a hosting platform on its own domain, when the page names no site.
+PLATFORM_HOME_NAMES = {"medium": "Medium", "substack": "Substack", "tumblr": "Tumblr", "wordpress": "WordPress"}
 # htmldate keeps the time and offset when the page gives them (article:published_time, JSON-LD).
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 T = TypeVar("T")
+_NAME_LIST = re.compile(r"\s*,\s*(?:and\s+|&\s*)?|\s+(?:and|&)\s+")
+_SUFFIX = re.compile(r"(?:jr|sr|ii|iii|iv|phd|md)\.?", re.IGNORECASE)  # "Martin Luther King, Jr."
 
 
 def page_metadata(doc: Document, tree: HtmlElement, url: str, *, feed_has_authors: bool = False) -> None:
@@ -44,6 +57,11 @@ def page_metadata(doc: Document, tree: HtmlElement, url: str, *, feed_has_author
     * htmldate's quick search only (meta tags, JSON-LD, url, time elements): the extensive
       one runs dateparser over the page text, which is slow and guesses wrong often; the
       feed entry's date fills the gap (``_published``).
+
+    Then what the page's schema.org data says (``structured``) comes first where it speaks:
+    the people it names as authors, its datePublished (with the page's offset). The title is
+    the headline the page shows (``headline.article_title``); the byline loses names that are
+    no person's (``_byline``).
     """
     meta = examine_meta(tree)
     if meta.author and " " not in meta.author:  # as trafilatura: a lone word is a handle, not a name
@@ -52,14 +70,70 @@ def page_metadata(doc: Document, tree: HtmlElement, url: str, *, feed_has_author
         meta = extract_meta_json(tree, meta)
     except Exception:  # noqa: BLE001 - trafilatura guards this call the same way (bugs in its JSON-LD code)
         pass
-    doc.title = meta.title or extract_title(tree)
-    scope = None if meta.author or feed_has_authors else _article_scope(tree)
-    doc.author = meta.author or (extract_author(scope) if scope is not None else None)
-    doc.description = meta.description
+    schema = structured_data(tree)
+    metas = page_metas(tree)
     doc.sitename = meta.sitename or extract_sitename(tree)
     if doc.sitename:
         doc.sitename = doc.sitename.lstrip("@")
-    doc.date = find_date(tree, url=meta.url or url, **{**set_date_params(False), "outputformat": _DATE_FORMAT})
+    sites = (metas.get("og:site_name"), doc.sitename, schema.publisher, host_brand(url))
+    doc.title = article_title(meta.title or extract_title(tree), tree, metas, structured_headline=schema.headline,
+                              site_names=sites)
+    if schema.authors:
+        doc.author = "; ".join(schema.authors)
+    else:
+        scope = None if meta.author or feed_has_authors else _article_scope(tree)
+        doc.author = meta.author or (extract_author(scope) if scope is not None else None)
+    doc.author = "; ".join(_byline(_split_authors(doc.author), sites, metas.get("article:section"))) or None
+    doc.description = meta.description
+    doc.date = _iso_date(schema.published) or find_date(
+        tree, url=meta.url or url, **{**set_date_params(False), "outputformat": _DATE_FORMAT})
+
+
+def _iso_date(value: str | None) -> str | None:
+    """A schema.org datePublished in ISO 8601 (extended or basic: "20180619T055000+0900") as
+    ``_DATE_FORMAT``, its offset kept; None for anything else (htmldate reads those)."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if not MIN_YEAR <= parsed.year <= datetime.now(timezone.utc).year + 1:
+        return None
+    return parsed.strftime(_DATE_FORMAT)
+
+
+def host_brand(url: str) -> str | None:
+    """The name a site goes by when its pages name none: its registered domain ("cnn.com"),
+    or the whole host on a hosting platform's subdomain ("example-news.blogspot.com"), or the
+    platform's name on its own domain ("Medium")."""
+    host = (urlsplit(url).hostname or "").removeprefix("www.")
+    domain = extract_domain(url) if host else None
+    if not domain:
+        return None
+    platform = site_key(domain)
+    if platform in PLATFORM_NAMES or domain.split(".")[0] in PLATFORM_NAMES:
+        return PLATFORM_HOME_NAMES.get(domain.split(".")[0], domain) if host == domain else host
+    return domain
+
+
+def _byline(names: list[str], sites: tuple[str | None, ...], section: str | None) -> list[str]:
+    """The names that are people's: not the site's own name ("Dana Ford, ..., and Tom Watkins,
+    CNN"), not the page's section or a desk, no dates, update stamps or interface words."""
+    not_people = {k for k in map(site_key, (*sites, section)) if k}
+    kept: list[str] = []
+    seen: set[str] = set()
+    for name in names:
+        if site_key(name) in seen:  # "Dana A. Ford" and "Dana A Ford"
+            continue
+        seen.add(site_key(name))
+        words = name.casefold().split()
+        if site_key(name) in not_people or any(ch.isdigit() for ch in name) or "/" in name or "www." in name:
+            continue
+        if any(w.strip(".,:;()") in NOT_NAME_WORDS for w in words):
+            continue
+        kept.append(name)
+    return kept
 
 
 def _article_scope(tree: HtmlElement) -> HtmlElement | None:
@@ -115,8 +189,11 @@ def build_article(
         page_language(tree, metas) or primary_language(doc.language), primary_language(entry.language) if entry else None
     )
     site = _clean(metas.get("og:site_name")) or _clean(doc.sitename)
-    if site and site.lower() in PLATFORM_NAMES:
+    if site and site.lower() in PLATFORM_NAMES:  # a stock theme's publisher: "Blogger"
         site = None
+    prov_site: Origin = "page"
+    if not site:  # the page names none: the host's (``host_brand``)
+        site, prov_site = host_brand(article_url), "derived"
     categories = list(dict.fromkeys(c for c in entry.categories if c)) if entry else []
 
     for name, origin in (("title", prov_title), ("authors", prov_authors), ("summary", prov_summary),
@@ -125,7 +202,7 @@ def build_article(
         if origin:
             prov[name] = origin
     if site:
-        prov["site"] = "page"
+        prov["site"] = prov_site
     if categories:
         prov["categories"] = "feed"
     prov["source"] = "derived"
@@ -186,7 +263,9 @@ def _clean(value: str | None) -> str | None:
 
 
 def _split_authors(value: str | None) -> list[str]:
-    return list(dict.fromkeys(a for a in (_clean(p) for p in (value or "").split(";")) if a))
+    """"A; B" (trafilatura's joint), and a list in one string ("A, B and C, CNN")."""
+    names = (_clean(n) for part in (value or "").split(";") for n in _NAME_LIST.split(part))
+    return list(dict.fromkeys(n for n in names if n and not _SUFFIX.fullmatch(n)))
 
 
 def _parse_datetime(value: str | None) -> datetime | None:
