@@ -51,26 +51,43 @@ def article_title(
 
     1. An h1 the page's JSON-LD headline confirms: two parts of the page agree.
     2. An h1 that is all or the larger part of one of the page's titles (og:title,
-       twitter:title, <title>, JSON-LD headline, ``title``): "Headline | CNN Politics",
-       "Analysis: Headline", "TechCrunch | Headline", "Headline-新华网".
+       twitter:title, <title>, JSON-LD headline, ``title``; each also without the site's name):
+       "Headline | CNN Politics", "Analysis: Headline", "TechCrunch | Headline", "Headline-新华网".
     3. ``title`` without the site's name (``site_names``) at either end, and without the
        breadcrumb labels beside it ("Headline » Local » News » Site").
     """
-    h1s = [h for h in (_shown(e) for e in _first_h1s(tree)) if h and len(title_words(h)) <= MAX_HEADLINE_WORDS]
+    # A theme's logo or blog name in an h1 is the site's name, not the headline; so is a
+    # one-word section name ("News", "Politics").
+    keys = _site_keys(site_names)
+    h1s = [h for h in (_shown(e) for e in _first_h1s(tree)) if h and _headline_sized(title_words(h))
+           and site_key(h) not in keys]
     if structured_headline:
         confirmed = title_words(structured_headline)
         for h1 in h1s:
             if title_words(h1) == confirmed:
-                return title if title_words(title) == confirmed else h1
+                return _without_site(title if title_words(title) == confirmed else h1, site_names)
     titles = [t for t in (title, metas.get("og:title"), metas.get("twitter:title"), _head_title(tree),
                           structured_headline) if t]
+    titles += [_without_site(t, site_names) for t in titles]
     for h1 in h1s:
         words = title_words(h1)
         if words == title_words(title):
-            return title
-        if any(_larger_part(words, title_words(t)) for t in titles):
-            return h1
+            return _without_site(title, site_names)
+        if any(_larger_part(words, title_words(t), keys) for t in titles):
+            return _without_site(h1, site_names)
     return _without_site(title, site_names) if title else None
+
+
+def _headline_sized(words: list[str]) -> bool:
+    return 0 < len(words) <= MAX_HEADLINE_WORDS and (len(words) > 1 or (len(words[0]) >= 6 and not words[0].isascii()))
+
+
+def _site_keys(site_names: tuple[str | None, ...]) -> list[str]:
+    return [k for k in map(site_key, site_names) if len(k) >= 3]
+
+
+def _is_site(key: str, keys: list[str]) -> bool:
+    return bool(key) and any(key == k or key.startswith(k) or k.startswith(key) and len(key) >= 3 for k in keys)
 
 
 def _first_h1s(tree: HtmlElement) -> list[HtmlElement]:
@@ -92,12 +109,20 @@ def _head_title(tree: HtmlElement) -> str | None:
     return _shown(el) if el is not None else None
 
 
-def _larger_part(part: list[str], whole: list[str]) -> bool:
-    """``part`` is a run of ``whole``'s words holding at least half its characters."""
+def _larger_part(part: list[str], whole: list[str], site_keys: list[str]) -> bool:
+    """``part`` is a run of ``whole``'s words holding at least half its characters. At the end
+    of ``whole``, what comes before it must be the site's name or a one-word label ("TechCrunch
+    | Headline", "Opinion | Headline"): "Headline | Blog name" is the blog's name in an h1."""
     n = len(part)
     if not part or n > len(whole) or 2 * sum(map(len, part)) < sum(map(len, whole)):
         return False
-    return any(whole[i:i + n] == part for i in range(len(whole) - n + 1))
+    for i in range(len(whole) - n + 1):
+        if whole[i:i + n] == part:
+            before = whole[:i]
+            if i and i + n == len(whole) and len(before) > 1 and not _is_site("".join(before), site_keys):
+                continue
+            return True
+    return False
 
 
 def site_key(name: str | None) -> str:
@@ -107,14 +132,13 @@ def site_key(name: str | None) -> str:
 
 
 def _without_site(title: str, site_names: tuple[str | None, ...]) -> str:
-    keys = [k for k in map(site_key, site_names) if len(k) >= 3]
+    keys = _site_keys(site_names)
     parts = _TITLE_PARTS.split(title)
     if len(parts) < 2 or not keys:
         return title
 
     def is_site(part: str) -> bool:
-        key = site_key(part)
-        return bool(key) and any(key == k or key.startswith(k) or k.startswith(key) and len(key) >= 3 for k in keys)
+        return _is_site(site_key(part), keys)
 
     start, end = 0, len(parts)
     cut = False

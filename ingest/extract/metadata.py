@@ -16,7 +16,7 @@ from lxml.html import HtmlElement
 
 from newsflow.core.lang import primary_language
 from newsflow.core.record import Article, Origin
-from newsflow.ingest.extract.headline import article_title, site_key
+from newsflow.ingest.extract.headline import article_title, site_key, title_words
 from newsflow.ingest.extract.structured import structured_data
 from newsflow.ingest.extract.trafilatura_adapter import (
     Document, examine_meta, extract_author, extract_meta_json, extract_sitename, extract_title, set_date_params,
@@ -35,6 +35,7 @@ MIN_YEAR = 1990  # an older datePublished is a placeholder ("0001-01-01", "1970-
 NOT_NAME_WORDS = frozenset({
     "updated", "published", "posted", "print", "share", "email", "follow", "subscribe", "comments", "comment",
     "read", "min", "ago", "am", "pm", "on", "at", "desk", "facebook", "twitter", "instagram", "linkedin",
+    "unknown", "admin", "administrator",
 })
 # What to call a hosting platform on its own domain, when the page names no site.
 PLATFORM_HOME_NAMES = {"medium": "Medium", "substack": "Substack", "tumblr": "Tumblr", "wordpress": "WordPress"}
@@ -42,6 +43,8 @@ PLATFORM_HOME_NAMES = {"medium": "Medium", "substack": "Substack", "tumblr": "Tu
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 T = TypeVar("T")
 _NAME_LIST = re.compile(r"\s*,\s*(?:and\s+|&\s*)?|\s+(?:and|&)\s+")
+_BY = re.compile(r"^(?:by|von|par|por|di|door|av|af)\s+", re.IGNORECASE)
+_HANDLE_WORD = re.compile(r"\s*@\w+")
 _SUFFIX = re.compile(r"(?:jr|sr|ii|iii|iv|phd|md)\.?", re.IGNORECASE)  # "Martin Luther King, Jr."
 
 
@@ -72,21 +75,23 @@ def page_metadata(doc: Document, tree: HtmlElement, url: str, *, feed_has_author
         pass
     schema = structured_data(tree)
     metas = page_metas(tree)
-    doc.sitename = meta.sitename or extract_sitename(tree)
-    if doc.sitename:
-        doc.sitename = doc.sitename.lstrip("@")
-    sites = (metas.get("og:site_name"), doc.sitename, schema.publisher, host_brand(url))
+    brand = host_brand(url)
+    sites = (metas.get("og:site_name"), meta.sitename, schema.publisher, brand)
     doc.title = article_title(meta.title or extract_title(tree), tree, metas, structured_headline=schema.headline,
                               site_names=sites)
-    if schema.authors:
-        doc.author = "; ".join(schema.authors)
+    doc.sitename = meta.sitename or (None if meta.sitename else _title_site(extract_sitename(tree), brand, doc.title))
+    if doc.sitename:
+        doc.sitename = doc.sitename.lstrip("@")
+    people = [n for n in schema.authors if not _handle(n)]
+    if people:
+        doc.author = "; ".join(people)
     else:
         scope = None if meta.author or feed_has_authors else _article_scope(tree)
         doc.author = meta.author or (extract_author(scope) if scope is not None else None)
     doc.author = "; ".join(_byline(_split_authors(doc.author), sites, metas.get("article:section"))) or None
     doc.description = meta.description
-    doc.date = _iso_date(schema.published) or find_date(
-        tree, url=meta.url or url, **{**set_date_params(False), "outputformat": _DATE_FORMAT})
+    found = find_date(tree, url=meta.url or url, **{**set_date_params(False), "outputformat": _DATE_FORMAT})
+    doc.date = _precise_date(found, _iso_date(schema.published))
 
 
 def _iso_date(value: str | None) -> str | None:
@@ -101,6 +106,19 @@ def _iso_date(value: str | None) -> str | None:
     if not MIN_YEAR <= parsed.year <= datetime.now(timezone.utc).year + 1:
         return None
     return parsed.strftime(_DATE_FORMAT)
+
+
+def _title_site(name: str | None, brand: str | None, title: str | None) -> str | None:
+    """trafilatura's site name from the <title>: its part with a dot ("CNN.com", "Verband
+    e.V."). Not when that part is the headline's ("PJ Morton (Ft. Stevie Wonder)") or holds a
+    number ("Bereits 9. ..."), unless it names the host."""
+    mine, host = site_key(name), site_key(brand)
+    if not mine:
+        return None
+    if host and (mine.startswith(host) or host.startswith(mine)):
+        return name
+    in_title = " ".join(title_words(name)) in " ".join(title_words(title))
+    return None if in_title or any(ch.isdigit() for ch in name or "") else name
 
 
 def host_brand(url: str) -> str | None:
@@ -118,22 +136,59 @@ def host_brand(url: str) -> str | None:
 
 
 def _byline(names: list[str], sites: tuple[str | None, ...], section: str | None) -> list[str]:
-    """The names that are people's: not the site's own name ("Dana Ford, ..., and Tom Watkins,
-    CNN"), not the page's section or a desk, no dates, update stamps or interface words."""
+    """The names that are people's, as trafilatura spells them ("By MEG KINNARD" -> "Meg
+    Kinnard"): not the site's own name beside people's ("Dana Ford, ..., and Tom Watkins, CNN";
+    alone it is the byline of a site that signs as itself), not the page's section or a desk,
+    no dates, update stamps or interface words."""
     not_people = {k for k in map(site_key, (*sites, section)) if k}
     kept: list[str] = []
     seen: set[str] = set()
-    for name in names:
-        if site_key(name) in seen:  # "Dana A. Ford" and "Dana A Ford"
+    for raw in names:
+        name = _tidy_name(raw)
+        key = site_key(name)
+        if not key or key in seen:  # "Dana A. Ford" and "Dana A Ford"
             continue
-        seen.add(site_key(name))
-        words = name.casefold().split()
-        if site_key(name) in not_people or any(ch.isdigit() for ch in name) or "/" in name or "www." in name:
+        seen.add(key)
+        words = [w.strip(".,:;()") for w in name.casefold().split()]
+        if any(ch.isdigit() for ch in name) or "/" in name or "www." in name:
             continue
-        if any(w.strip(".,:;()") in NOT_NAME_WORDS for w in words):
+        if any(w in NOT_NAME_WORDS for w in words):
             continue
         kept.append(name)
-    return kept
+    people = [n for n in kept if site_key(n) not in not_people]
+    return people or kept[:1]
+
+
+def _tidy_name(name: str) -> str:
+    name = _BY.sub("", _HANDLE_WORD.sub("", name)).strip(" ,;:-")
+    if name.isupper() or name.islower():  # as trafilatura: "MEG KINNARD", "ann lee"
+        name = name.title()
+    return name
+
+
+def _handle(name: str) -> bool:
+    """"christian.stadtfeld", "mh": a login, not a name (non-Latin names have no spaces)."""
+    return " " not in name.strip() and name.isascii()
+
+
+def _precise_date(found: str | None, structured: str | None) -> str | None:
+    """htmldate's date, or the schema.org datePublished where that says more of the same
+    moment: the same day, with the time and offset htmldate lacks; or, where htmldate found a
+    bare day one off, a datePublished in a local time zone (a UTC one is a day off at night:
+    the bare day is the local one). Elsewhere htmldate's choice stands (a datePublished days
+    or years off is a republication's or a template's)."""
+    if not structured or not found:
+        return found or structured
+    try:
+        page, schema = datetime.fromisoformat(found), datetime.fromisoformat(structured)
+    except ValueError:
+        return found
+    if page.tzinfo is not None:
+        return found
+    local = schema.utcoffset() not in (None, timedelta(0))
+    if local and page.time() == datetime.min.time() and abs(page.date() - schema.date()) <= timedelta(days=1):
+        return structured
+    return structured if page.date() == schema.date() else found
 
 
 def _article_scope(tree: HtmlElement) -> HtmlElement | None:
