@@ -57,11 +57,16 @@ def _text(value: Any) -> str | None:
     return None
 
 
+def _ref(node: dict[str, Any]) -> str | None:
+    ref = node.get("@id")
+    return ref if isinstance(ref, str) else None
+
+
 def _people(value: Any, by_id: dict[str, dict[str, Any]]) -> list[str]:
     names: list[str] = []
     for item in value if isinstance(value, list) else [value]:
-        if isinstance(item, dict) and "name" not in item and item.get("@id") in by_id:
-            item = by_id[item["@id"]]
+        if isinstance(item, dict) and "name" not in item and _ref(item) in by_id:
+            item = by_id[_ref(item)]
         if isinstance(item, str):
             name = _text(item)
         elif isinstance(item, dict) and not any(t in _NOT_PEOPLE for t in _types(item)):
@@ -82,7 +87,7 @@ def from_json_ld(tree: HtmlElement) -> Structured:
             continue
         try:
             nodes.extend(_nodes(json.loads(raw)))
-        except ValueError:  # broken JSON-LD is common (trailing commas, raw newlines)
+        except (ValueError, RecursionError):  # broken JSON-LD is common (trailing commas, raw newlines)
             continue
     by_id = {n["@id"]: n for n in nodes if isinstance(n.get("@id"), str)}
     for node in nodes:
@@ -93,7 +98,7 @@ def from_json_ld(tree: HtmlElement) -> Structured:
         found.published = found.published or _text(node.get("datePublished"))
         publisher = node.get("publisher")
         if isinstance(publisher, dict) and "name" not in publisher:
-            publisher = by_id.get(publisher.get("@id"), publisher)
+            publisher = by_id.get(_ref(publisher), publisher)
         found.publisher = found.publisher or (_text(publisher.get("name")) if isinstance(publisher, dict) else None)
     return found
 
@@ -101,8 +106,8 @@ def from_json_ld(tree: HtmlElement) -> Structured:
 def microdata_authors(tree: HtmlElement) -> list[str]:
     """Names of ``itemprop="author"`` people (each one's ``itemprop="name"``, else its text)."""
     names: list[str] = []
-    for el in tree.xpath(".//*[contains(concat(' ', normalize-space(@itemprop), ' '), ' author ')]"):
-        if "organization" in (el.get("itemtype") or "").casefold():
+    for el in tree.xpath(".//*[contains(@itemprop, 'author')]"):
+        if "author" not in el.get("itemprop", "").split() or "organization" in (el.get("itemtype") or "").casefold():
             continue
         named = el.xpath(".//*[@itemprop='name']")
         if named:
