@@ -105,8 +105,16 @@ def test_microdata_people_are_the_byline() -> None:
     byline = ('<p class="byline">By <span itemprop="author" itemscope itemtype="https://schema.org/Person">'
               '<span itemprop="name">KEVIN SACK</span></span> and <span itemprop="author" itemscope '
               'itemtype="https://schema.org/Person"><span itemprop="name">SHERI FINK</span></span></p>')
-    # Capitals are set as trafilatura sets them.
-    assert extract_article(page(before=byline), URL).authors == ["Kevin Sack", "Sheri Fink"]
+    # Inside the article, or anywhere on a page without one. Capitals as trafilatura sets them.
+    assert extract_article(page(url_body=byline + BODY), URL).authors == ["Kevin Sack", "Sheri Fink"]
+    bare = f"<html><head></head><body>{byline}<div>{BODY}</div></body></html>".encode()
+    assert extract_article(bare, URL).authors == ["Kevin Sack", "Sheri Fink"]
+
+
+def test_microdata_bylines_of_teaser_cards_are_not_the_articles() -> None:
+    card = ('<article class="card"><a href="/other">Another story</a><span itemprop="author">By Poppie Platt'
+            '</span></article>')
+    assert extract_article(page(url_body=BODY) + card.encode(), URL).authors == []
 
 
 def test_a_json_ld_login_gives_way_to_the_meta_tags_name() -> None:

@@ -17,7 +17,7 @@ from lxml.html import HtmlElement
 from newsflow.core.lang import primary_language
 from newsflow.core.record import Article, Origin
 from newsflow.ingest.extract.headline import article_title, site_key, title_words
-from newsflow.ingest.extract.structured import structured_data
+from newsflow.ingest.extract.structured import from_json_ld, microdata_authors
 from newsflow.ingest.extract.trafilatura_adapter import (
     Document, examine_meta, extract_author, extract_meta_json, extract_sitename, extract_title, set_date_params,
 )
@@ -73,7 +73,7 @@ def page_metadata(doc: Document, tree: HtmlElement, url: str, *, feed_has_author
         meta = extract_meta_json(tree, meta)
     except Exception:  # noqa: BLE001 - trafilatura guards this call the same way (bugs in its JSON-LD code)
         pass
-    schema = structured_data(tree)
+    schema = from_json_ld(tree)
     metas = page_metas(tree)
     brand = host_brand(url)
     sites = (metas.get("og:site_name"), meta.sitename, schema.publisher, brand)
@@ -82,13 +82,8 @@ def page_metadata(doc: Document, tree: HtmlElement, url: str, *, feed_has_author
     doc.sitename = meta.sitename or (None if meta.sitename else _title_site(extract_sitename(tree), brand, doc.title))
     if doc.sitename:
         doc.sitename = doc.sitename.lstrip("@")
-    people = [n for n in schema.authors if not _handle(n)]
-    if people:
-        doc.author = "; ".join(people)
-    else:
-        scope = None if meta.author or feed_has_authors else _article_scope(tree)
-        doc.author = meta.author or (extract_author(scope) if scope is not None else None)
-    doc.author = "; ".join(_byline(_split_authors(doc.author), sites, metas.get("article:section"))) or None
+    doc.author = "; ".join(_authors(tree, meta.author, schema.authors, feed_has_authors, sites,
+                                    metas.get("article:section"))) or None
     doc.description = meta.description
     found = find_date(tree, url=meta.url or url, **{**set_date_params(False), "outputformat": _DATE_FORMAT})
     doc.date = _precise_date(found, _iso_date(schema.published))
@@ -133,6 +128,32 @@ def host_brand(url: str) -> str | None:
     if platform in PLATFORM_NAMES or domain.split(".")[0] in PLATFORM_NAMES:
         return PLATFORM_HOME_NAMES.get(domain.split(".")[0], domain) if host == domain else host
     return domain
+
+
+def _authors(
+    tree: HtmlElement, meta_author: str | None, schema_people: list[str], feed_has_authors: bool,
+    sites: tuple[str | None, ...], section: str | None,
+) -> list[str]:
+    """The first source that names people (``_byline``): the JSON-LD's people (a login aside),
+    the meta tags' author, microdata people inside the article (the page if it has no
+    <article> or <main>), trafilatura's byline search inside the article (the dearest, so last).
+    Past the meta tags, nothing runs when the feed entry names the authors."""
+    def sources():  # type: ignore[no-untyped-def]
+        yield "; ".join(n for n in schema_people if not _handle(n))
+        yield meta_author
+        if feed_has_authors:
+            return
+        scope = _article_scope(tree)
+        # The whole page where it has no <article>: where it has, teaser cards are <article>s too.
+        yield "; ".join(microdata_authors(tree if scope is None else scope))
+        if scope is not None:
+            yield extract_author(scope)
+
+    for found in sources():
+        people = _byline(_split_authors(found), sites, section)
+        if people:
+            return people
+    return []
 
 
 def _byline(names: list[str], sites: tuple[str | None, ...], section: str | None) -> list[str]:

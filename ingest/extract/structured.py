@@ -1,6 +1,6 @@
 """What a page's schema.org data says of its article: headline, authors, publication time,
-publisher. JSON-LD first (the article object, ``@graph`` nodes and ``@id`` references
-resolved), then microdata (``itemprop="author"`` people).
+publisher, from JSON-LD (the article object, ``@graph`` nodes and ``@id`` references
+resolved); and the people microdata names as authors (``itemprop="author"``).
 
 This is the page's own statement of its byline and date, written for machines: where it names
 people it beats the byline search (which also finds sidebar names) and the ``<meta name=author>``
@@ -86,7 +86,7 @@ def from_json_ld(tree: HtmlElement) -> Structured:
         if not raw.strip() or len(raw) > MAX_JSON_CHARS:
             continue
         try:
-            nodes.extend(_nodes(json.loads(raw)))
+            nodes.extend(_nodes(json.loads(raw, strict=False)))  # raw newlines in strings are common
         except (ValueError, RecursionError):  # broken JSON-LD is common (trailing commas, raw newlines)
             continue
     by_id = {n["@id"]: n for n in nodes if isinstance(n.get("@id"), str)}
@@ -118,10 +118,3 @@ def microdata_authors(tree: HtmlElement) -> list[str]:
         if name and name not in names:
             names.append(name)
     return names
-
-
-def structured_data(tree: HtmlElement) -> Structured:
-    found = from_json_ld(tree)
-    if not found.authors:
-        found.authors = microdata_authors(tree)
-    return found
