@@ -1,12 +1,11 @@
 """The headline and the lead around an article's body text.
 
-The title is a field of its own (``article_title``): the headline the page shows, when its
+The title is a field of its own (``article_title``): the headline the page shows, also when its
 og:title or <title> carry the site's name, a section or an SEO variant beside it. Many themes
 put the h1 at the top of the body, sometimes after a kicker or a bare link, and trafilatura
-keeps it (``drop_leading_title``). The page
-spells its headline in several places (``page_headlines``). On pages in a language whose news
-count the lead as the article's first paragraph, the lead trafilatura skipped is put back
-(``shown_lead``).
+keeps it (``drop_leading_title``). The page spells its headline in several places
+(``page_headlines``). On pages in a language whose news count the lead as the article's first
+paragraph, the lead trafilatura skipped is put back (``shown_lead``).
 """
 
 from __future__ import annotations

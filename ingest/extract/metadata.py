@@ -79,7 +79,7 @@ def page_metadata(doc: Document, tree: HtmlElement, url: str, *, feed_has_author
     sites = (metas.get("og:site_name"), meta.sitename, schema.publisher, brand)
     doc.title = article_title(meta.title or extract_title(tree), tree, metas, structured_headline=schema.headline,
                               site_names=sites)
-    doc.sitename = meta.sitename or (None if meta.sitename else _title_site(extract_sitename(tree), brand, doc.title))
+    doc.sitename = meta.sitename or _title_site(extract_sitename(tree), brand, doc.title)
     if doc.sitename:
         doc.sitename = doc.sitename.lstrip("@")
     doc.author = "; ".join(_authors(tree, meta.author, schema.authors, feed_has_authors, sites,
