@@ -7,6 +7,7 @@ stream; it makes the fault, clears it, and returns when it is cleared: the servi
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 import warnings
@@ -114,7 +115,8 @@ def poisoned_bulk_report(run: Run) -> list[str]:
     refused = log_events(run, "index", "elasticsearch refused a bulk of")
     if not refused:
         return ["the index daemon logged no refused bulk"]
-    return [f"index daemon: {refused[0]['msg']}" + (f" (and {len(refused) - 1} smaller parts)" if len(refused) > 1 else "")]
+    shown = re.sub(r"\[?x{20,}[^\]]*\]?", "[xxx…]", refused[0]["msg"])  # the 600-character id, as the cluster quoted it
+    return [f"index daemon: {shown}" + (f" (and {len(refused) - 1} smaller parts)" if len(refused) > 1 else "")]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ touched): a poisoned bulk and an enrich daemon SIGKILLed mid-stream, beside the 
 What is asserted is what issue 15 asks of the pipeline, from the bench's own counts: nothing lost,
 nothing duplicated, every valid document indexed and the poison its only dead letter. Recovery
 times are printed by the bench, not asserted (timings on a shared machine prove nothing).
-About 1.5-2 minutes on the 2-core machine.
 """
 
 from __future__ import annotations
