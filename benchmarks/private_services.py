@@ -60,6 +60,10 @@ class PrivateServices:
         if cache is not None:
             self.env["NEWSFLOW_CACHE"] = str(cache)
         self.started: dict[str, float] = {}  # service -> seconds its last `up` took
+        # A drill's thread may be starting a service when the bench stops (Ctrl-C mid-outage):
+        # stop() waits for that `up` and no `up` starts after it, so nothing is left running.
+        self._up_lock = threading.Lock()
+        self._closed = False
 
     @property
     def bootstrap(self) -> str:
@@ -92,9 +96,12 @@ class PrivateServices:
 
     def up(self, *services: str) -> float:
         """Start the services (both when none is named); wait until they answer. Returns the seconds it took."""
-        started = time.monotonic()
-        self._script("up", *services)
-        took = time.monotonic() - started
+        with self._up_lock:
+            if self._closed:
+                raise ServicesError("the bench's services are being stopped")
+            started = time.monotonic()
+            self._script("up", *services)
+            took = time.monotonic() - started
         for name in services or tuple(MARKERS):
             self.started[name] = took
         return took
@@ -160,6 +167,8 @@ class PrivateServices:
             time.sleep(0.05)  # a zombie until init reaps it: its ports are closed already
 
     def stop(self) -> None:
+        self._closed = True
+        self._up_lock.acquire(timeout=600)  # an `up` under way finishes first (services.sh gives up after 180 s)
         try:
             self._script("stop", timeout=120)
         except (ServicesError, subprocess.TimeoutExpired):
