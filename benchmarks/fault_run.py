@@ -105,7 +105,7 @@ class Run:
 
         self.settings = load(self.config)
         self.stages = {name: Stage(name) for name in STAGES}
-        self.notes: list[str] = []
+        self.troubles: list[str] = []  # what went wrong with the drill itself (a daemon died, the fault never fired)
         self.lock = threading.Lock()  # the fault's thread starts and stops daemons while we sample them
 
     @property
@@ -225,7 +225,7 @@ def watch(run: Run, trigger: tuple[str, float] | None, fault: Callable[[Run], Fa
         now = time.monotonic()
         trouble = run.sample(now)
         if trouble:
-            run.notes.append(trouble)
+            run.troubles.append(trouble)
             break
         if fault is not None and trigger is not None and thread is None:
             stage, fraction = trigger
@@ -242,7 +242,7 @@ def watch(run: Run, trigger: tuple[str, float] | None, fault: Callable[[Run], Fa
             raise outcome["error"]
         settled = fault is None or "fault" in outcome
         if fault is not None and thread is None and indexed >= run.expected:
-            run.notes.append(f"the fault never fired: the run completed before {trigger[0]} reached its trigger")  # type: ignore[index]
+            run.troubles.append(f"the fault never fired: the run completed before {trigger[0]} reached its trigger")  # type: ignore[index]
             break
         if settled and indexed >= run.expected:
             break
@@ -250,6 +250,10 @@ def watch(run: Run, trigger: tuple[str, float] | None, fault: Callable[[Run], Fa
         if settled and now - max(last_doc, cleared) > run.bench.settle:
             break
         time.sleep(SAMPLE_EVERY)
+    if thread is not None:  # a daemon died mid-drill: the fault is cleared before the next drill all the same
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
     run.sample(time.monotonic())
     return Watched(t0, last_doc, indexed >= run.expected, outcome.get("fault"))
 
@@ -274,6 +278,7 @@ class DrillResult:
     seconds: float  # first poll -> last expected document (or the last document, if incomplete)
     complete: bool
     notes: list[str]
+    troubles: list[str]  # the drill itself went wrong: a daemon died, the fault never fired
     fault_utc: tuple[str, str] | None = None  # when the fault began and was cleared
     restart_seconds: dict[str, float] = field(default_factory=dict)  # restarted stage -> spawn to its metrics answering
     expected_dead_letters: int = 0
@@ -305,7 +310,7 @@ def tally(run: Run, summary: str, watched: Watched, es: Any) -> DrillResult:
         dead_letters=topic_messages([run.bench.services.bootstrap], run.topics["dead_letters"]),
         down=None if fault is None or not fault.outage else fault.cleared - fault.began, recovery=recovery, idle=idle,
         seconds=watched.end - watched.t0, complete=watched.complete,
-        notes=[*(fault.notes if fault else []), *run.notes])
+        notes=list(fault.notes) if fault else [], troubles=run.troubles)
 
 
 def _utc(monotonic: float) -> str:

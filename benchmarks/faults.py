@@ -142,7 +142,7 @@ def _drill(bench: Bench, drill: Drill, es: Any) -> DrillResult:
 
 def _verdict(r: DrillResult) -> str:
     """"ok", or what misses issue 15's bar."""
-    misses = []
+    misses = list(r.troubles)
     if r.lost:
         misses.append(f"lost {r.lost}")
     if r.duplicated:
