@@ -84,7 +84,7 @@ def bench_enrich(
     from newsflow.processors.enrich.chain import build_chain
 
     cfg = EnrichConfig() if not enrichers else EnrichConfig(enrichers=[e.strip() for e in enrichers.split(",") if e.strip()])
-    chain = build_chain(cfg, near_duplicates=False)
+    chain = build_chain(cfg)
     raw = load_pages(pages or None)
     out.print(f"{len(raw)} pages; enrichers: {', '.join(chain.names)}")
 

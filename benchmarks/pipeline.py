@@ -26,12 +26,9 @@ from __future__ import annotations
 import os
 import resource
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -42,40 +39,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.daemons import COUNTERS, POLITENESS_DELAY, Proc, cpu_and_hwm, exit_on_sigterm, start_daemon, stop_all, wait_metrics, write_config
+
 
 out = Console()
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-POLITENESS_DELAY = 0.5  # poller.per_host_delay of the generated config
-COUNTERS = {"poll": "newsflow_articles_extracted_total", "enrich": "newsflow_articles_enriched_total", "index": "newsflow_articles_indexed_total"}
-
-
-# --- /proc: CPU and memory of a process and its children ---------------------------------------
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == pid:
-                found.append(int(entry))
-    return found
-
-
-def _cpu_and_hwm(pid: int) -> tuple[float, int]:
-    """(user+system seconds, peak RSS KB) of one process; (0, 0) once it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        with open(f"/proc/{pid}/status") as f:
-            hwm = next((int(line.split()[1]) for line in f if line.startswith("VmHWM:")), 0)
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK, hwm
-    except (OSError, IndexError, ValueError):
-        return 0.0, 0
 
 
 # Markers in the command lines of the local services (deploy/local/services.sh): their CPU during
@@ -104,50 +71,6 @@ def service_pids() -> dict[str, int]:
     return found
 
 
-@dataclass
-class Proc:
-    name: str
-    popen: subprocess.Popen[bytes]
-    metrics_port: int
-    cpu: dict[int, float] = field(default_factory=dict)  # pid -> last CPU seen (the tree's processes)
-    hwm: dict[int, int] = field(default_factory=dict)  # pid -> peak RSS KB
-    cpu_ready: float = 0.0
-    count: float = 0.0
-    first: float | None = None  # when its counter first moved
-    last: float | None = None  # when its counter last moved
-    scraped: float = 0.0  # when its metrics were last read
-
-    def sample(self) -> None:
-        for pid in [self.popen.pid, *_children(self.popen.pid)]:
-            cpu, hwm = _cpu_and_hwm(pid)
-            if cpu:
-                self.cpu[pid] = max(cpu, self.cpu.get(pid, 0.0))
-                self.hwm[pid] = max(hwm, self.hwm.get(pid, 0))
-
-    @property
-    def cpu_total(self) -> float:
-        return sum(self.cpu.values())
-
-    def metrics(self) -> dict[str, float] | None:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2) as r:
-                text = r.read().decode()
-        except OSError:
-            return None
-        values: dict[str, float] = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                values[name.split("{", 1)[0]] = values.get(name.split("{", 1)[0], 0.0) + float(value)
-        return values
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 # --- the extraction-only ceiling -----------------------------------------------------------------
 
 _PAGES: list[bytes] = []
@@ -174,9 +97,9 @@ def _extract_range(ns: range) -> tuple[list[int], float, int]:
     return failed, time.process_time() - started, len(_PAGES)
 
 
-def extraction_ceiling(articles: int, per_feed: int, hosts: int, workers: int, sample: int = 0) -> tuple[int, int, float, float, int]:
-    """(pages with an article among all ``articles``, the same among the pages timed, wall seconds,
-    CPU seconds, pages timed) for the
+def extraction_ceiling(articles: int, per_feed: int, hosts: int, workers: int, sample: int = 0) -> tuple[list[int], int, float, float, int]:
+    """(the numbers of the articles whose page has an article, how many of the pages timed have one,
+    wall seconds, CPU seconds, pages timed) for the
     extractor alone on ``workers`` processes, timed over the first ``sample`` pages (0: all).
 
     Article ``n`` is distinct page ``n % P`` under its own url, so one pass over the P distinct
@@ -193,9 +116,14 @@ def extraction_ceiling(articles: int, per_feed: int, hosts: int, workers: int, s
         rest = range(timed, min(articles, distinct))  # distinct pages the sample did not reach (untimed)
         results += list(pool.map(_extract_range, [rest])) if len(rest) else []
     failed = {n % distinct for r in results for n in r[0]}
-    with_article = sum(1 for n in range(articles) if n % distinct not in failed)
+    with_article = [n for n in range(articles) if n % distinct not in failed]
     ok_timed = timed - sum(len(r[0]) for r in results[: len(chunks)])
     return with_article, ok_timed, wall, sum(r[1] for r in results[: len(chunks)]), timed
+
+
+def pages_with_article(articles: int, per_feed: int, hosts: int, workers: int) -> list[int]:
+    """The numbers of the corpus's articles whose page has an article: what the pipeline must index."""
+    return extraction_ceiling(articles, per_feed, hosts, workers, sample=1)[0]
 
 
 def _init_noop(_: int) -> None:
@@ -265,50 +193,6 @@ def wait_es(es: Any, timeout: float = 180.0) -> None:
 # --- the pipeline ------------------------------------------------------------------------------------
 
 
-def _config(path: Path, run: str, site: Any, port: int, backend: str, data_dir: Path, enrich_workers: int, partitions: int,
-            enrichers: list[str] | None) -> None:
-    import tomlkit
-
-    from benchmarks.corpus import host_map
-
-    doc = {
-        "data_dir": str(data_dir),
-        "feeds": [{"url": u} for u in site.feed_urls()],
-        "poller": {"allow_addresses": ["127.0.0.0/8"], "host_map": host_map(site.hosts, port), "per_host_delay": POLITENESS_DELAY, "per_host_concurrency": 1,
-                   "concurrency": 128, "max_entries_per_poll": max(200, site.per_feed)},
-        "enrich": {"workers": enrich_workers, **({"enrichers": enrichers} if enrichers is not None else {})},
-        "bus": {"backend": backend, "group_prefix": f"bench-{run}",
-                "topics": {"cleaned": f"bench-{run}.cleaned", "enriched": f"bench-{run}.enriched",
-                           "dead_letters": f"bench-{run}.dead-letters", "partitions": partitions}},
-        "index": {"backend": "elasticsearch",
-                  "elasticsearch": {"alias": f"bench-{run}-articles", "feed_status_index": f"bench-{run}-feed-status"}},
-        "daemon": {"log_format": "json", "log_level": "WARNING", "shutdown_timeout": 10.0},
-    }
-    path.write_text(tomlkit.dumps(doc))
-
-
-def _start(name: str, stage: str, config: Path, log_dir: Path, env_extra: dict[str, str] | None = None) -> Proc:
-    port = _free_port()
-    env = {**os.environ, "NEWSFLOW_DAEMON__METRICS_PORT": str(port), **(env_extra or {})}
-    repo = Path(__file__).resolve().parent.parent
-    env["PYTHONPATH"] = os.pathsep.join([str(repo), env.get("PYTHONPATH", "")])
-    log = open(log_dir / f"{name}.log", "wb")
-    popen = subprocess.Popen([sys.executable, "-m", "newsflow", stage, "--config", str(config)], env=env, cwd=repo,
-                             stdout=log, stderr=subprocess.STDOUT)
-    return Proc(name, popen, port)
-
-
-def _wait_ready(procs: list[Proc], timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    for p in procs:
-        while p.metrics() is None:
-            if p.popen.poll() is not None:
-                raise RuntimeError(f"{p.name} exited with {p.popen.returncode} at start-up (see its log)")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{p.name} did not start within {timeout:.0f}s")
-            time.sleep(0.1)
-
-
 @dataclass
 class PipelineResult:
     indexed: int
@@ -320,11 +204,11 @@ class PipelineResult:
 
 def run_pipeline(config: Path, log_dir: Path, expected: int, enrich_procs: int, es: Any, alias: str,
                  stall: float, progress: Any, poll_procs: int = 1, data_dir: Path | None = None) -> PipelineResult:
-    consumers = [_start(f"enrich-{i + 1}" if enrich_procs > 1 else "enrich", "enrich", config, log_dir) for i in range(enrich_procs)]
-    consumers.append(_start("index", "index", config, log_dir))
+    consumers = [start_daemon(f"enrich-{i + 1}" if enrich_procs > 1 else "enrich", "enrich", config, log_dir) for i in range(enrich_procs)]
+    consumers.append(start_daemon("index", "index", config, log_dir))
     procs = list(consumers)
     try:
-        _wait_ready(consumers)
+        wait_metrics(consumers)
         time.sleep(2.0)  # let the consumers join their groups and settle (not timed)
         for p in consumers:
             p.sample()
@@ -333,7 +217,7 @@ def run_pipeline(config: Path, log_dir: Path, expected: int, enrich_procs: int, 
         for i in range(poll_procs):  # shards of one feed list (poller.shard), each with its own state
             env = {} if poll_procs == 1 else {"NEWSFLOW_POLLER__SHARD": f"{i}/{poll_procs}",
                                               "NEWSFLOW_DATA_DIR": str((data_dir or log_dir) / f"poll-{i}")}
-            pollers.append(_start("poll" if poll_procs == 1 else f"poll-{i + 1}", "poll", config, log_dir, env))
+            pollers.append(start_daemon("poll" if poll_procs == 1 else f"poll-{i + 1}", "poll", config, log_dir, env))
         procs[:0] = pollers
         t0 = None
         while t0 is None:  # a poller's metrics endpoint opens as it starts polling
@@ -346,7 +230,7 @@ def run_pipeline(config: Path, log_dir: Path, expected: int, enrich_procs: int, 
         for poll in pollers:
             poll.sample()
             poll.cpu_ready = poll.cpu_total
-        services = {name: (pid, _cpu_and_hwm(pid)[0]) for name, pid in service_pids().items()}
+        services = {name: (pid, cpu_and_hwm(pid)[0]) for name, pid in service_pids().items()}
         task = progress.add_task("pipeline", total=expected) if progress is not None else None
         indexed, moved, done = 0, time.perf_counter(), None
         while True:
@@ -357,7 +241,7 @@ def run_pipeline(config: Path, log_dir: Path, expected: int, enrich_procs: int, 
                     continue
                 p.scraped = now
                 m = p.metrics()
-                stage = p.name.split("-")[0]
+                stage = p.stage
                 if m is not None and m.get(COUNTERS[stage], 0.0) > p.count:
                     p.count = m[COUNTERS[stage]]
                     p.first = p.first or now
@@ -382,16 +266,16 @@ def run_pipeline(config: Path, log_dir: Path, expected: int, enrich_procs: int, 
         end = done or moved
         # A service restarted under the run (another pid now) has no CPU figure for it.
         alive = service_pids()
-        services_cpu = {name: (_cpu_and_hwm(pid)[0] - cpu0 if alive.get(name) == pid else None)
+        services_cpu = {name: (cpu_and_hwm(pid)[0] - cpu0 if alive.get(name) == pid else None)
                         for name, (pid, cpu0) in services.items()}
         for p in procs:  # final samples of the counters (the last index batch may have been counted late)
             m = p.metrics()
             if m is not None:
-                p.count = max(p.count, m.get(COUNTERS[p.name.split("-")[0]], 0.0))
+                p.count = max(p.count, m.get(COUNTERS[p.stage], 0.0))
             p.sample()
         return PipelineResult(indexed, end - t0, procs, done is not None, services_cpu)
     finally:
-        _stop_all(procs)
+        stop_all(procs)
 
 
 @dataclass
@@ -410,9 +294,9 @@ def drain_enrich(config: Path, log_dir: Path, run: str, daemons: int, workers: i
     label = f"{daemons} daemon(s) x {workers} worker(s)"
     env = {"NEWSFLOW_BUS__GROUP_PREFIX": f"bench-{run}-drain-{daemons}x{workers}",
            "NEWSFLOW_BUS__TOPICS__ENRICHED": f"bench-{run}.scratch", "NEWSFLOW_ENRICH__WORKERS": str(workers)}
-    procs = [_start(f"drain-{daemons}x{workers}-{i}", "enrich", config, log_dir, env) for i in range(daemons)]
+    procs = [start_daemon(f"drain-{daemons}x{workers}-{i}", "enrich", config, log_dir, env) for i in range(daemons)]
     try:
-        _wait_ready(procs)
+        wait_metrics(procs)
         for p in procs:
             p.sample()
             p.cpu_ready = p.cpu_total
@@ -439,7 +323,7 @@ def drain_enrich(config: Path, log_dir: Path, run: str, daemons: int, workers: i
             label += f" (stalled at {total:.0f} of {expected})"
         return Drain(label, int(total), seconds, 1000 * cpu / total if total else 0.0, rss)
     finally:
-        _stop_all(procs)
+        stop_all(procs)
 
 
 def _cleanup(config: Path, run: str, drains: list[str]) -> None:
@@ -487,7 +371,7 @@ def bench_pipeline(
 
     # A SIGTERM (an operator stopping a long run) unwinds like Ctrl-C, so the daemons are stopped
     # and the bench's topics and index deleted instead of left running.
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
 
     from elasticsearch import Elasticsearch
     from rich.progress import Progress
@@ -508,7 +392,8 @@ def bench_pipeline(
               f"at most {articles / floor:.0f} articles/s", highlight=False)
     out.print(f"newsflow: {poll_procs} poll daemon(s), {enrich_procs} enrich daemon(s) x enrich.workers {enrich_workers}, {partitions} partitions, "
               f"bus {backend}, enrichers {enrichers or 'all'}", highlight=False)
-    expected, ok_timed, c_wall, c_cpu, timed = extraction_ceiling(articles, per_feed, site.hosts, ceiling_workers, ceiling_sample)
+    with_article, ok_timed, c_wall, c_cpu, timed = extraction_ceiling(articles, per_feed, site.hosts, ceiling_workers, ceiling_sample)
+    expected = len(with_article)
     ceiling = ok_timed / c_wall
     out.print(f"extraction-only ceiling: {ceiling:.1f} articles/s on {ceiling_workers} processes, timed over {timed} pages "
               f"({expected} of {articles} pages have an article; {1000 * c_cpu / timed:.1f} ms CPU per page)", highlight=False)
@@ -532,7 +417,7 @@ def bench_pipeline(
                       f"{articles} would take {articles / naive if naive else 0:.0f}s)", highlight=False)
 
         config = tmpdir / "bench.toml"
-        _config(config, run, site, server.port, backend, tmpdir / "data", enrich_workers, partitions,
+        write_config(config, run, site, server.port, backend, tmpdir / "data", enrich_workers, partitions,
                 [e.strip() for e in enrichers.split(",") if e.strip()] if enrichers is not None else None)
         alias = f"bench-{run}-articles"
         ctx = Progress(console=out, transient=True) if tty else nullcontext()
@@ -595,20 +480,3 @@ def bench_pipeline(
     out.print(f"bench process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB", highlight=False)
     out.print(f"load average at start {load_start:.1f}, at end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
               "(other work on the machine slows every figure alike; compare ratios)", highlight=False)
-
-
-def _exit_on_sigterm(signum: int, frame: Any) -> None:
-    raise SystemExit(128 + signum)
-
-
-def _stop_all(procs: list[Any]) -> None:
-    """SIGTERM every stage process (they drain and commit), then wait; kill what outlives 30 s."""
-    for p in procs:
-        if p.popen.poll() is None:
-            p.popen.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.popen.wait(30)
-        except subprocess.TimeoutExpired:
-            p.popen.kill()
-            p.popen.wait()

@@ -9,6 +9,7 @@ from typing import Protocol, Sequence
 
 from newsflow.core.errors import Transient
 from newsflow.core.record import Article
+from newsflow.core.story import StoryMember
 
 
 class Outcome(str, Enum):
@@ -158,3 +159,78 @@ class Index(Protocol):
         are left out."""
 
     def close(self) -> None: ...
+
+
+# -- stories -------------------------------------------------------------------------------------
+
+CANDIDATES = 50  # candidates one lookup returns at most: the members sharing the most keys
+
+
+StoredMember = StoryMember  # an indexed article as story grouping sees it
+
+
+@dataclass
+class Story:
+    """The facts of one story, computed from its members (``StoryStore.compute``)."""
+
+    story_id: str
+    size: int
+    sites: list[str]  # distinct outlets (site name, else host), at most STORY_SITES
+    site_count: int
+    first_seen: datetime  # the earliest member's published (else fetched) time
+    first_site: str | None
+    first_article: str
+    last_update: datetime  # the latest member's updated, published or fetched time
+    title: str | None  # the first member's headline
+    languages: list[str]
+
+
+STORY_SITES = 1000
+
+
+class StoryStore(Protocol):
+    """Story candidates and story documents, over the article index. ElasticStories and
+    SqliteStories implement it; tests/index/test_stories_contract.py runs against both.
+
+    Members are articles written through ``Index.write`` with ``enrichment.story_*`` set. The
+    story document of a story id is one row/document, replaced whole by ``put``: updating a story
+    never rewrites its members. ``move`` rewrites only the members it names (merges).
+
+    Visibility: SQLite sees every write at once; on Elasticsearch ``candidates``,
+    ``story_members``, ``compute`` and ``biggest`` are searches and see writes after ``settle()``
+    (a refresh), ``members`` and ``get`` are realtime.
+    """
+
+    def setup(self) -> None: ...
+
+    def candidates(self, keys: Sequence[Sequence[str]], limit: int = CANDIDATES) -> list[list[StoredMember]]:
+        """For each set of keys (``story_bands``), the members sharing at least one, those sharing
+        most first (then the earliest): one list per set, in order. One round trip for a batch."""
+
+    def members(self, ids: Sequence[str]) -> dict[str, StoredMember]:
+        """The stored members with these ids (missing ones left out)."""
+
+    def story_members(self, story_id: str) -> list[StoredMember]:
+        """Every member of a story (merges only: the later story of a race is small)."""
+
+    def move(self, updates: dict[str, dict[str, str | None]]) -> None:
+        """Set story fields (``story_id``, ``story_relation``, ``story_of``, ``near_duplicate_of``)
+        on the named members only."""
+
+    def settle(self) -> None:
+        """Make acknowledged writes visible to the searches above."""
+
+    def compute(self, story_ids: Sequence[str]) -> dict[str, Story]:
+        """Each story's facts from its members now; a story without members is left out."""
+
+    def put(self, stories: Sequence[Story]) -> None:
+        """Write these story documents, each replacing the one with its id."""
+
+    def delete(self, story_ids: Sequence[str]) -> None:
+        """Remove these story documents (missing ones are fine)."""
+
+    def get(self, story_id: str) -> Story | None:
+        """The stored story document."""
+
+    def biggest(self, limit: int = 10) -> list[Story]:
+        """Story documents, largest first (then earliest first seen)."""

@@ -21,6 +21,9 @@ class ElasticsearchConfig(Section):
     feed_status_index: str = "newsflow-feed-status"
     # Fault history of the daemons (`newsflow status`), see index/events_elastic.py.
     events_index: str = "newsflow-events"
+    # One document per story; empty: the alias with "-articles" replaced by "-stories", else
+    # "<alias>_stories" (never "<alias>-…", which the articles template would claim).
+    stories_index: str = ""
     shards: int = Field(default=1, ge=1)
     replicas: int = Field(default=0, ge=0)
     request_timeout: float = Field(default=30.0, gt=0)
@@ -32,3 +35,12 @@ class ElasticsearchConfig(Section):
 class IndexConfig(Section):
     backend: Literal["sqlite", "elasticsearch"] = "sqlite"
     elasticsearch: ElasticsearchConfig = Field(default_factory=ElasticsearchConfig)
+
+
+def stories_index(cfg: ElasticsearchConfig) -> str:
+    """The name of the story documents' index (see ``ElasticsearchConfig.stories_index``)."""
+    if cfg.stories_index:
+        return cfg.stories_index
+    if cfg.alias.endswith("-articles"):
+        return cfg.alias.removesuffix("-articles") + "-stories"
+    return f"{cfg.alias}_stories"

@@ -23,10 +23,10 @@ from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundErro
 
 from newsflow.core.record import Article, article_id, utcnow
 from newsflow.index.base import IndexUnavailable, Outcome, Overview, SearchQuery, SearchResults, StoryGroup, WriteResult
-from newsflow.index.config import ElasticsearchConfig
+from newsflow.index.config import ElasticsearchConfig, stories_index
 from newsflow.index.elastic_document import from_document, to_document
-from newsflow.index.elastic_mappings import FEED_STATUS_MAPPINGS, index_template
 from newsflow.index.elastic_facets import overview_body, overview_result, story_groups_body, story_groups_result
+from newsflow.index.elastic_mappings import FEED_STATUS_MAPPINGS, STORIES_MAPPINGS, index_template
 from newsflow.index.elastic_search import search_body, search_results
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,10 @@ class ElasticIndex:
     def client(self) -> Elasticsearch:
         return self._es
 
+    @property
+    def stories_index(self) -> str:
+        return stories_index(self._cfg)
+
     @contextmanager
     def _guard(self, what: str) -> Iterator[None]:
         """Connection failures and server-side 5xx become IndexUnavailable; 4xx stay as they are."""
@@ -169,26 +173,30 @@ class ElasticIndex:
                         raise
                     if not self._es.indices.exists_alias(name=self._alias):  # the index lost its alias
                         self._es.indices.put_alias(index=first, name=self._alias, is_write_index=True)
-            status_index = self._cfg.feed_status_index
-            if not self._es.indices.exists(index=status_index):
-                try:
-                    self._es.indices.create(
-                        index=status_index,
-                        settings={"number_of_shards": 1, "number_of_replicas": self._cfg.replicas},
-                        mappings=FEED_STATUS_MAPPINGS,
-                    )
-                except BadRequestError as exc:
-                    if exc.error != "resource_already_exists_exception":
-                        raise
+            self._side_index(self._cfg.feed_status_index, FEED_STATUS_MAPPINGS)
+            self._side_index(stories_index(self._cfg), STORIES_MAPPINGS)
         self._indices = (0.0, [])
 
+    def _side_index(self, name: str, mappings: dict[str, Any]) -> None:
+        """A one-shard index beside the articles (feed status, stories): created, or given new fields."""
+        if self._es.indices.exists(index=name):
+            self._es.indices.put_mapping(index=name, dynamic=mappings["dynamic"], properties=mappings["properties"])
+            return
+        try:
+            self._es.indices.create(
+                index=name, settings={"number_of_shards": 1, "number_of_replicas": self._cfg.replicas}, mappings=mappings
+            )
+        except BadRequestError as exc:
+            if exc.error != "resource_already_exists_exception":
+                raise
+
     def destroy(self) -> None:
-        """Delete the indices behind the alias, the template, the feed status and events indices (tests, resets)."""
+        """Delete the indices behind the alias, the template, the feed status, events and stories indices (tests, resets)."""
         with self._guard("destroy"):
             # By name: clusters refuse wildcard deletes by default (action.destructive_requires_name).
             found = self._es.indices.get(index=f"{self._alias}-*", expand_wildcards="all", ignore_unavailable=True)
             names = list(found.body)
-            for name in [*names, self._cfg.feed_status_index, self._cfg.events_index]:
+            for name in [*names, self._cfg.feed_status_index, self._cfg.events_index, stories_index(self._cfg)]:
                 self._es.options(ignore_status=404).indices.delete(index=name)
             self._es.options(ignore_status=404).indices.delete_index_template(name=self._alias)
         self._indices = (0.0, [])
@@ -217,6 +225,11 @@ class ElasticIndex:
             if d.get("found"):
                 found[d["_id"]] = d  # later (newer) indices win
         return found
+
+    def locate(self, ids: Sequence[str], source: bool | list[str]) -> dict[str, dict[str, Any]]:
+        """Realtime: id -> hit (``_index``, ``_source`` limited to ``source``) for the ids that exist."""
+        with self._guard("get"):
+            return self._locate(ids, source)
 
     def write(self, articles: Sequence[Article]) -> list[WriteResult]:
         if not articles:

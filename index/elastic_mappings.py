@@ -29,6 +29,23 @@ FEED_STATUS_MAPPINGS: dict[str, Any] = {
     },
 }
 
+# One document per story (``<prefix>-stories``), id = story_id; see index/elastic_stories.py.
+STORIES_MAPPINGS: dict[str, Any] = {
+    "dynamic": "false",
+    "properties": {
+        "story_id": {"type": "keyword"},
+        "size": {"type": "integer"},
+        "sites": {"type": "keyword", "ignore_above": 256},
+        "site_count": {"type": "integer"},
+        "first_seen": {"type": "date"},
+        "first_site": {"type": "keyword", "ignore_above": 256},
+        "first_article": {"type": "keyword"},
+        "last_update": {"type": "date"},
+        "title": {"type": "text", "analyzer": "standard", "fields": {"keyword": {"type": "keyword", "ignore_above": 512}}},
+        "languages": {"type": "keyword"},
+    },
+}
+
 
 def index_template(cfg: ElasticsearchConfig) -> dict[str, Any]:
     """The ``template`` body (settings + mappings) for ``<alias>-*``."""

@@ -24,9 +24,10 @@ import re
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from newsflow.core.lang import primary_language
 from newsflow.core.record import Article, RecordError
@@ -50,7 +51,7 @@ from newsflow.index.normalise import (
     plain_snippet,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: story columns and tables (sqlite_stories.py)
 _SNIPPET_TOKENS = 24
 
 _SCHEMA = """
@@ -75,6 +76,19 @@ CREATE TABLE IF NOT EXISTS article_entities (
     PRIMARY KEY (name, article)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS article_entities_article ON article_entities(article);
+CREATE TABLE IF NOT EXISTS article_keys (
+    key TEXT NOT NULL,
+    article INTEGER NOT NULL,
+    PRIMARY KEY (key, article)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS article_keys_article ON article_keys(article);
+CREATE TABLE IF NOT EXISTS stories (
+    story_id TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    first_seen REAL NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS stories_size ON stories(size);
 CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
     title, text, entities, keyphrases,
     tokenize = 'porter unicode61 remove_diacritics 2'
@@ -154,6 +168,10 @@ class SqliteIndex:
                         f"index {self.path} has schema version {version}, newer than this newsflow ({SCHEMA_VERSION})"
                     )
                 self._db.executescript(_SCHEMA)
+                columns = {row[1] for row in self._db.execute("PRAGMA table_info(articles)")}
+                if "story_id" not in columns:  # schema 1 -> 2: its articles have no story yet
+                    self._db.execute("ALTER TABLE articles ADD COLUMN story_id TEXT")
+                self._db.execute("CREATE INDEX IF NOT EXISTS articles_story ON articles(story_id)")
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             except sqlite3.OperationalError as exc:
                 if "fts5" in str(exc).lower():
@@ -232,6 +250,13 @@ class SqliteIndex:
         with self._lock:
             self._db.close()
 
+    @contextmanager
+    def locked(self) -> Iterator[sqlite3.Connection]:
+        """The connection, under this index's lock (sqlite_stories.py works on the same tables)."""
+        self._ensure_ready()
+        with self._lock:
+            yield self._db
+
     # -- internals ---------------------------------------------------------------------------
 
     def _ensure_ready(self) -> None:
@@ -256,8 +281,8 @@ class SqliteIndex:
             columns = self._columns(article, now)
             if row is None:
                 cur = self._db.execute(
-                    "INSERT INTO articles(id, record, source, site, language, published_at, sort_at, indexed_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO articles(id, record, source, site, language, published_at, sort_at, indexed_at, story_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (article.id, *columns),
                 )
                 rowid = cur.lastrowid
@@ -265,11 +290,12 @@ class SqliteIndex:
                 rowid = row[0]
                 self._db.execute(
                     "UPDATE articles SET record = ?, source = ?, site = ?, language = ?, published_at = ?, "
-                    "sort_at = ?, indexed_at = ? WHERE rowid = ?",
+                    "sort_at = ?, indexed_at = ?, story_id = ? WHERE rowid = ?",
                     (*columns, rowid),
                 )
                 self._db.execute("DELETE FROM articles_fts WHERE rowid = ?", (rowid,))
                 self._db.execute("DELETE FROM article_entities WHERE article = ?", (rowid,))
+                self._db.execute("DELETE FROM article_keys WHERE article = ?", (rowid,))
             names = _entity_names(article)
             keyphrases = article.enrichment.keyphrases if article.enrichment else []
             self._db.execute(
@@ -279,6 +305,10 @@ class SqliteIndex:
             self._db.executemany(
                 "INSERT OR IGNORE INTO article_entities(name, article) VALUES (?, ?)",
                 [(key, rowid) for key in {_entity_key(n) for n in names} if key],
+            )
+            bands = article.enrichment.story_bands if article.enrichment else []
+            self._db.executemany(
+                "INSERT OR IGNORE INTO article_keys(key, article) VALUES (?, ?)", [(k, rowid) for k in set(bands)]
             )
         except sqlite3.OperationalError:
             raise  # the database, not the article: fail the whole batch
@@ -300,6 +330,7 @@ class SqliteIndex:
             published,
             published if published is not None else _epoch(article.fetched_at),
             now,
+            article.enrichment.story_id if article.enrichment else None,
         )
 
     @staticmethod

@@ -66,3 +66,20 @@ def test_bench_enrich_prints_each_enricher_beside_extraction():
                   rf"ms/article = {NUMBER}x less CPU; same phrases (\d+)%, same set on (\d+) of (\d+) articles$", text, re.M)
     assert m, text
     assert int(m.group(3)) > 0 and int(m.group(2)) <= int(m.group(3))
+
+
+@pytest.mark.timeout(180)
+def test_bench_stories_prints_grouping_quality_beside_its_cost():
+    text = _bench("stories", "--stories", "12", "--batch", "20", "--enrich-sample", "0", timeout=170)
+    assert re.search(r"^12 texts \(stories\), 84 articles", text, re.M), text
+    m = re.search(rf"│ sqlite\s+│\s+({NUMBER}) │\s+({NUMBER}) │\s+(\d+) / (\d+) / (\d+) │\s+(\d+) │", text)
+    assert m, text
+    right, wrong, missed = (int(m.group(i)) for i in (3, 4, 5))
+    # Every pair of one text's seven articles is counted once, right or missed.
+    assert right + missed == 12 * 21 and float(m.group(1)) == (right / (right + wrong) if right + wrong else 1.0)
+    assert re.search(rf"│ sqlite\s+│\s+{NUMBER} │\s+{NUMBER} │\s+{NUMBER} │\s+{NUMBER} │", text), text  # recall by kind
+    assert re.search(r"^sqlite: same-topic pairs of different texts \(>= 3 shared names\): \d+, merged: \d+$", text, re.M), text
+    assert re.search(rf"^highest similarity between two different texts: {NUMBER}", text, re.M), text
+    for row in ("fingerprint \\(MinHash, the fingerprint enricher\\)", "sqlite: index write, plain \\(baseline\\)",
+                "sqlite: index write with story grouping", "sqlite: grouping alone \\(difference\\)"):
+        assert re.search(rf"│ {row}\s+│\s+-?{NUMBER} │", text), row + "\n" + text

@@ -6,7 +6,6 @@ from newsflow.core.record import Article, Enrichment
 from newsflow.processors.config import EnrichConfig
 from newsflow.processors.enrich import EnrichChain, EnricherUnavailable, build_chain
 from newsflow.processors.enrich import entities as ent
-from tests.test_enrich_fingerprint import EDITED
 from tests.test_enrich_seeds import SEEDS, seed_article
 
 
@@ -62,21 +61,10 @@ def test_missing_spacy_model_fails_at_build(monkeypatch):
         build_chain(EnrichConfig(spacy_model="xx_no_such_model_sm"))
 
 
-def test_near_duplicates_across_articles(chain):
-    chain_ = build_chain(EnrichConfig(enrichers=["fingerprint"], near_duplicate_threshold=0.85))
-    seed = seed_article("post-us-russia-talks")
-    edited = Article.new("https://other.example/copy.html", text=EDITED)
-    assert chain_(seed).enrichment.near_duplicate_of is None
-    assert chain_(seed).enrichment.near_duplicate_of is None  # seen again: not its own duplicate
-    assert chain_(edited).enrichment.near_duplicate_of == seed.id
-    assert chain_(seed_article("post-2")).enrichment.near_duplicate_of is None
-    assert build_chain(EnrichConfig(enrichers=["fingerprint"]), near_duplicates=False).near_duplicates is None
-
-
 def test_batch_matches_single(chain):
     arts = [seed_article(n) for n in SEEDS]
-    single = build_chain(EnrichConfig(), near_duplicates=False)
-    batch = build_chain(EnrichConfig(), near_duplicates=False).enrich_batch(arts)
+    single = build_chain(EnrichConfig())
+    batch = build_chain(EnrichConfig()).enrich_batch(arts)
     assert [b.enrichment for b in batch] == [single(a).enrichment for a in arts]
 
 
@@ -137,7 +125,7 @@ def test_enrichers_read_at_most_max_input_chars():
 def test_report_timings(chain, capsys):
     """Per-enricher cost on the seed article, printed for the report; not asserted."""
     article = seed_article("post-us-russia-talks")
-    c = build_chain(EnrichConfig(), near_duplicates=False)
+    c = build_chain(EnrichConfig())
     c(article)  # warm-up
     runs = 20
     for name in c.seconds:

@@ -8,7 +8,6 @@ from newsflow.core.record import Enrichment
 from newsflow.processors.enrich.fingerprint import (
     NUM_PERM,
     FingerprintEnricher,
-    NearDuplicateIndex,
     estimate_jaccard,
     fingerprint,
     shingles,
@@ -70,25 +69,6 @@ def test_jaccard_estimate():
         estimate_jaccard([1, 2], [1, 2, 3])
 
 
-def test_near_duplicate_index():
-    ix = NearDuplicateIndex(threshold=0.85)
-    assert ix.check_and_add("seed", fingerprint(SEED)) is None
-    assert ix.check_and_add("seed", fingerprint(SEED)) is None  # the same article again is not its own duplicate
-    assert ix.check_and_add("edited", fingerprint(EDITED)) == "seed"
-    assert ix.check_and_add("other", fingerprint(seed_text("post-2"))) is None
-    assert ix.check_and_add("empty", []) is None
-    assert len(ix) == 3
-
-
-def test_near_duplicate_index_forgets_the_oldest():
-    ix = NearDuplicateIndex(threshold=0.85, capacity=2)
-    ix.check_and_add("seed", fingerprint(SEED))
-    ix.check_and_add("p2", fingerprint(seed_text("post-2")))
-    ix.check_and_add("p3", fingerprint(seed_text("post-3")))
-    assert len(ix) == 2
-    assert ix.check_and_add("edited", fingerprint(EDITED)) is None
-
-
 def test_enricher_on_seed_texts():
     prints = {}
     for name in SEEDS:
@@ -97,23 +77,3 @@ def test_enricher_on_seed_texts():
         prints[name] = out.minhash
         assert len(out.minhash) == NUM_PERM
     assert len({tuple(v) for v in prints.values()}) == len(SEEDS)
-
-
-def test_near_duplicate_index_reuses_the_oldest_slot():
-    """After the ring wraps, the article in a reused slot is found, and the evicted one is not."""
-    ix = NearDuplicateIndex(threshold=0.85, capacity=2)
-    ix.check_and_add("p2", fingerprint(seed_text("post-2")))
-    ix.check_and_add("p3", fingerprint(seed_text("post-3")))
-    ix.check_and_add("seed", fingerprint(SEED))  # takes p2's slot
-    assert ix.check_and_add("edited", fingerprint(EDITED)) == "seed"  # takes p3's slot
-    assert ix.check_and_add("p2-again", fingerprint(seed_text("post-2"))) is None
-    assert len(ix) == 2 and ix._sigs.shape == (2, NUM_PERM)
-
-
-def test_near_duplicate_index_an_update_replaces_the_fingerprint():
-    ix = NearDuplicateIndex(threshold=0.85)
-    ix.check_and_add("a", fingerprint(seed_text("post-2")))
-    ix.check_and_add("a", fingerprint(SEED))  # the same article, its text rewritten
-    assert ix.check_and_add("edited", fingerprint(EDITED)) == "a"
-    assert ix.check_and_add("p2", fingerprint(seed_text("post-2"))) is None
-    assert len(ix) == 3

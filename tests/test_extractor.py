@@ -265,11 +265,14 @@ def test_page_with_too_much_markup_is_refused_unparsed() -> None:
 
 
 def test_platform_name_is_not_the_site_name() -> None:
-    # Without og:site_name trafilatura takes the JSON-LD publisher, "Blogger" on stock themes.
+    # Without og:site_name trafilatura takes the JSON-LD publisher, "Blogger" on stock themes:
+    # the site is the blog's host then, derived.
     seed = (SITE / "post-us-russia-talks.html").read_text(encoding="utf-8")
     page = seed.replace('<meta content="Example News" property="og:site_name">', "")
     assert page != seed
-    assert extract_article(page.encode(), SEED_URL).site is None
+    article = extract_article(page.encode(), SEED_URL)
+    assert article.site == "example-news.blogspot.com"
+    assert article.provenance["site"] == "derived"
 
 
 def test_title_repeated_at_the_top_of_the_body_is_dropped() -> None:
@@ -323,13 +326,18 @@ def test_date_only_page_takes_the_feed_timestamp_of_that_day() -> None:
 
 
 def test_headline_matching_the_pages_h1_or_title_prefix_is_dropped() -> None:
-    # trafilatura's title comes from og:title; the body repeats the h1, which the <title>
-    # carries with a " - Site" suffix: either spelling marks the first line as the headline.
-    page = BARE_PAGE.format(
-        head='<title>Council approves budget after long debate - Example News</title>'
-             '<meta property="og:title" content="Budget passes">'
-    ).replace("<article>", "<article><h1>Council approves budget after long debate</h1>")
+    # og:title is another string than the h1, which the <title> carries with a " - Site"
+    # suffix: the h1 is the title, and the body's first line, repeating it, goes.
+    head = ('<title>Council approves budget after long debate - Example News</title>'
+            '<meta property="og:title" content="Budget passes">')
+    page = BARE_PAGE.format(head=head).replace("<article>", "<article><h1>Council approves budget after long debate</h1>")
     result = extract(page.encode(), "https://news.example.org/a.html")
+    assert result.article.title == "Council approves budget after long debate"
+    assert result.article.text.startswith("The city council approved")
+    # Without an h1 the title stays og:title's; the <title> prefix still marks the first line.
+    page = BARE_PAGE.format(head=head).replace("<article>", "<article><h2>Council approves budget after long debate</h2>")
+    result = extract(page.encode(), "https://news.example.org/a.html")
+    assert result.article.title == "Budget passes"
     assert result.article.text.startswith("The city council approved")
     kept = extract(page.encode(), "https://news.example.org/a.html", options=ExtractOptions(page_headlines=False))
     assert kept.article.text.startswith("Council approves budget after long debate")

@@ -1,10 +1,11 @@
 """The headline and the lead around an article's body text.
 
-The title is a field of its own: many themes put the h1 at the top of the body, sometimes
-after a kicker or a bare link, and trafilatura keeps it (``drop_leading_title``). The page
-spells its headline in several places (``page_headlines``). On pages in a language whose news
-count the lead as the article's first paragraph, the lead trafilatura skipped is put back
-(``shown_lead``).
+The title is a field of its own (``article_title``): the headline the page shows, also when its
+og:title or <title> carry the site's name, a section or an SEO variant beside it. Many themes
+put the h1 at the top of the body, sometimes after a kicker or a bare link, and trafilatura
+keeps it (``drop_leading_title``). The page spells its headline in several places
+(``page_headlines``). On pages in a language whose news count the lead as the article's first
+paragraph, the lead trafilatura skipped is put back (``shown_lead``).
 """
 
 from __future__ import annotations
@@ -28,11 +29,131 @@ LEAD_MATCH_WORDS = 12
 # Chosen on the two development sets, whose truths follow these two conventions (docs/extraction.md).
 LEAD_NOT_TEXT_LANGUAGES = ("en",)
 _NOT_SHOWN = frozenset({"meta", "script", "style", "head", "title", "noscript", "template"})
+# Between a title and the site's name or section in og:title / <title>: "Headline | Site",
+# "Site - Headline", "Headline » Local » News » Site".
+_TITLE_PARTS = re.compile(r"\s+(?:[|\-\u2013\u2014\u00b7\u00bb/:]{1,2})\s+|\s*[\uff5c\u00bb]\s*")
+_TLD = re.compile(r"\.(?:com|net|org|co\.uk|co|info|news|gg|[a-z]{2})$")
+MAX_SECTION_WORDS = 3  # "Local", "CNN Politics": a part of a title this short beside the headline is a label
+MAX_H1S = 3
 
 
 def title_words(title: str | None) -> list[str]:
     """A title as the token list the headline tests compare."""
     return _WORDS.findall((title or "").casefold())
+
+
+def article_title(
+    title: str | None, tree: HtmlElement, metas: dict[str, str], *,
+    structured_headline: str | None = None, site_names: tuple[str | None, ...] = (),
+) -> str | None:
+    """The article's headline, from ``title`` (trafilatura's: og:title, else the h1 or <title>).
+
+    1. An h1 the page's JSON-LD headline confirms: two parts of the page agree.
+    2. An h1 that is all or the larger part of one of the page's titles (og:title,
+       twitter:title, <title>, JSON-LD headline, ``title``; each also without the site's name):
+       "Headline | CNN Politics", "Analysis: Headline", "TechCrunch | Headline", "Headline-新华网".
+    3. ``title`` without the site's name (``site_names``) at either end, and without the
+       breadcrumb labels beside it ("Headline » Local » News » Site").
+    """
+    # A theme's logo or blog name in an h1 is the site's name, not the headline; so is a
+    # one-word section name ("News", "Politics").
+    keys = _site_keys(site_names)
+    h1s = [h for h in (_shown(e) for e in _first_h1s(tree)) if h and _headline_sized(title_words(h))
+           and site_key(h) not in keys]
+    if structured_headline:
+        confirmed = title_words(structured_headline)
+        for h1 in h1s:
+            if title_words(h1) == confirmed:
+                return _without_site(title if title_words(title) == confirmed else h1, site_names)
+    titles = [t for t in (title, metas.get("og:title"), metas.get("twitter:title"), _head_title(tree),
+                          structured_headline) if t]
+    titles += [_without_site(t, site_names) for t in titles]
+    for h1 in h1s:
+        words = title_words(h1)
+        if words == title_words(title):
+            return _without_site(title, site_names)
+        if any(_larger_part(words, title_words(t), keys) for t in titles):
+            return _without_site(h1, site_names)
+    return _without_site(title, site_names) if title else None
+
+
+def _headline_sized(words: list[str]) -> bool:
+    return 0 < len(words) <= MAX_HEADLINE_WORDS and (len(words) > 1 or (len(words[0]) >= 6 and not words[0].isascii()))
+
+
+def _site_keys(site_names: tuple[str | None, ...]) -> list[str]:
+    return [k for k in map(site_key, site_names) if len(k) >= 3]
+
+
+def _is_site(key: str, keys: list[str]) -> bool:
+    return bool(key) and any(key == k or key.startswith(k) or k.startswith(key) and len(key) >= 3 for k in keys)
+
+
+def _first_h1s(tree: HtmlElement) -> list[HtmlElement]:
+    found = []
+    for h1 in tree.iter("h1"):
+        found.append(h1)
+        if len(found) >= MAX_H1S:
+            break
+    return found
+
+
+def _shown(el: HtmlElement) -> str | None:
+    text = unicodedata.normalize("NFC", " ".join(el.text_content().split()))
+    return text or None
+
+
+def _head_title(tree: HtmlElement) -> str | None:
+    el = tree.find(".//title")
+    return _shown(el) if el is not None else None
+
+
+def _larger_part(part: list[str], whole: list[str], site_keys: list[str]) -> bool:
+    """``part`` is a run of ``whole``'s words holding at least half its characters. At the end
+    of ``whole``, what comes before it must be the site's name or a one-word label ("TechCrunch
+    | Headline", "Opinion | Headline"): "Headline | Blog name" is the blog's name in an h1."""
+    n = len(part)
+    if not part or n > len(whole) or 2 * sum(map(len, part)) < sum(map(len, whole)):
+        return False
+    for i in range(len(whole) - n + 1):
+        if whole[i:i + n] == part:
+            before = whole[:i]
+            if i and i + n == len(whole) and len(before) > 1 and not _is_site("".join(before), site_keys):
+                continue
+            return True
+    return False
+
+
+def site_key(name: str | None) -> str:
+    """A site's name as the title compares it: letters and digits, no "www." or ".com"."""
+    name = unicodedata.normalize("NFC", name or "").casefold().strip().removeprefix("www.")
+    return "".join(_WORDS.findall(_TLD.sub("", name)))
+
+
+def _without_site(title: str, site_names: tuple[str | None, ...]) -> str:
+    keys = _site_keys(site_names)
+    parts = _TITLE_PARTS.split(title)
+    if len(parts) < 2 or not keys:
+        return title
+
+    def is_site(part: str) -> bool:
+        return _is_site(site_key(part), keys)
+
+    start, end = 0, len(parts)
+    cut = False
+    while end - start > 1 and is_site(parts[end - 1]):
+        end, cut = end - 1, True
+    while end - start > 1 and is_site(parts[start]):
+        start, cut = start + 1, True
+    if not cut:
+        return title
+    kept = parts[start:end]
+    longest = max(kept, key=lambda p: len(title_words(p)))
+    if len(kept) > 1 and all(len(title_words(p)) <= MAX_SECTION_WORDS for p in kept if p is not longest):
+        return longest.strip()
+    # Rebuild from the original string: the separators between the kept parts stay as written.
+    first, last = kept[0], kept[-1]
+    return title[title.index(first): title.rindex(last) + len(last)].strip()
 
 
 def page_headlines(tree: HtmlElement, title: str | None, metas: dict[str, str]) -> list[list[str]]:

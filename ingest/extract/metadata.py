@@ -4,6 +4,7 @@ says nothing. ``provenance`` records where each field came from."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, TypeVar
@@ -15,6 +16,8 @@ from lxml.html import HtmlElement
 
 from newsflow.core.lang import primary_language
 from newsflow.core.record import Article, Origin
+from newsflow.ingest.extract.headline import article_title, site_key, title_words
+from newsflow.ingest.extract.structured import from_json_ld, microdata_authors
 from newsflow.ingest.extract.trafilatura_adapter import (
     Document, examine_meta, extract_author, extract_meta_json, extract_sitename, extract_title, set_date_params,
 )
@@ -27,9 +30,22 @@ if TYPE_CHECKING:
 # A page date this far from the feed's published date is a wrong guess (a copyright year,
 # a date in a sidebar): the feed's wins.
 MAX_DATE_DISAGREEMENT = timedelta(days=7)
+MIN_YEAR = 1990  # an older datePublished is a placeholder ("0001-01-01", "1970-01-01")
+# Words of a byline box that are no part of a name: update stamps, interface, desks.
+NOT_NAME_WORDS = frozenset({
+    "updated", "published", "posted", "print", "share", "email", "follow", "subscribe", "comments", "comment",
+    "read", "min", "ago", "am", "pm", "on", "at", "desk", "facebook", "twitter", "instagram", "linkedin",
+    "unknown", "admin", "administrator",
+})
+# What to call a hosting platform on its own domain, when the page names no site.
+PLATFORM_HOME_NAMES = {"medium": "Medium", "substack": "Substack", "tumblr": "Tumblr", "wordpress": "WordPress"}
 # htmldate keeps the time and offset when the page gives them (article:published_time, JSON-LD).
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 T = TypeVar("T")
+_NAME_LIST = re.compile(r"\s*,\s*(?:and\s+|&\s*)?|\s+(?:and|&)\s+")
+_BY = re.compile(r"^(?:by|von|par|por|di|door|av|af)\s+", re.IGNORECASE)
+_HANDLE_WORD = re.compile(r"\s*@\w+")
+_SUFFIX = re.compile(r"(?:jr|sr|ii|iii|iv|phd|md)\.?", re.IGNORECASE)  # "Martin Luther King, Jr."
 
 
 def page_metadata(doc: Document, tree: HtmlElement, url: str, *, feed_has_authors: bool = False) -> None:
@@ -44,6 +60,11 @@ def page_metadata(doc: Document, tree: HtmlElement, url: str, *, feed_has_author
     * htmldate's quick search only (meta tags, JSON-LD, url, time elements): the extensive
       one runs dateparser over the page text, which is slow and guesses wrong often; the
       feed entry's date fills the gap (``_published``).
+
+    Then what the page's schema.org data says (``structured``) comes first where it speaks:
+    the people it names as authors, its datePublished (with the page's offset). The title is
+    the headline the page shows (``headline.article_title``); the byline loses names that are
+    no person's (``_byline``).
     """
     meta = examine_meta(tree)
     if meta.author and " " not in meta.author:  # as trafilatura: a lone word is a handle, not a name
@@ -52,14 +73,143 @@ def page_metadata(doc: Document, tree: HtmlElement, url: str, *, feed_has_author
         meta = extract_meta_json(tree, meta)
     except Exception:  # noqa: BLE001 - trafilatura guards this call the same way (bugs in its JSON-LD code)
         pass
-    doc.title = meta.title or extract_title(tree)
-    scope = None if meta.author or feed_has_authors else _article_scope(tree)
-    doc.author = meta.author or (extract_author(scope) if scope is not None else None)
-    doc.description = meta.description
-    doc.sitename = meta.sitename or extract_sitename(tree)
+    schema = from_json_ld(tree)
+    metas = page_metas(tree)
+    brand = host_brand(url)
+    sites = (metas.get("og:site_name"), meta.sitename, schema.publisher, brand)
+    doc.title = article_title(meta.title or extract_title(tree), tree, metas, structured_headline=schema.headline,
+                              site_names=sites)
+    doc.sitename = meta.sitename or _title_site(extract_sitename(tree), brand, doc.title)
     if doc.sitename:
         doc.sitename = doc.sitename.lstrip("@")
-    doc.date = find_date(tree, url=meta.url or url, **{**set_date_params(False), "outputformat": _DATE_FORMAT})
+    doc.author = "; ".join(_authors(tree, meta.author, schema.authors, feed_has_authors, sites,
+                                    metas.get("article:section"))) or None
+    doc.description = meta.description
+    found = find_date(tree, url=meta.url or url, **{**set_date_params(False), "outputformat": _DATE_FORMAT})
+    doc.date = _precise_date(found, _iso_date(schema.published))
+
+
+def _iso_date(value: str | None) -> str | None:
+    """A schema.org datePublished in ISO 8601 (extended or basic: "20180619T055000+0900") as
+    ``_DATE_FORMAT``, its offset kept; None for anything else (htmldate reads those)."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if not MIN_YEAR <= parsed.year <= datetime.now(timezone.utc).year + 1:
+        return None
+    return parsed.strftime(_DATE_FORMAT)
+
+
+def _title_site(name: str | None, brand: str | None, title: str | None) -> str | None:
+    """trafilatura's site name from the <title>: its part with a dot ("CNN.com", "Verband
+    e.V."). Not when that part is the headline's ("PJ Morton (Ft. Stevie Wonder)") or holds a
+    number ("Bereits 9. ..."), unless it names the host."""
+    mine, host = site_key(name), site_key(brand)
+    if not mine:
+        return None
+    if host and (mine.startswith(host) or host.startswith(mine)):
+        return name
+    in_title = " ".join(title_words(name)) in " ".join(title_words(title))
+    return None if in_title or any(ch.isdigit() for ch in name or "") else name
+
+
+def host_brand(url: str) -> str | None:
+    """The name a site goes by when its pages name none: its registered domain ("cnn.com"),
+    or the whole host on a hosting platform's subdomain ("example-news.blogspot.com"), or the
+    platform's name on its own domain ("Medium")."""
+    host = (urlsplit(url).hostname or "").removeprefix("www.")
+    domain = extract_domain(url) if host else None
+    if not domain:
+        return None
+    platform = site_key(domain)
+    if platform in PLATFORM_NAMES or domain.split(".")[0] in PLATFORM_NAMES:
+        return PLATFORM_HOME_NAMES.get(domain.split(".")[0], domain) if host == domain else host
+    return domain
+
+
+def _authors(
+    tree: HtmlElement, meta_author: str | None, schema_people: list[str], feed_has_authors: bool,
+    sites: tuple[str | None, ...], section: str | None,
+) -> list[str]:
+    """The first source that names people (``_byline``): the JSON-LD's people (a login aside),
+    the meta tags' author, microdata people inside the article (the page if it has no
+    <article> or <main>), trafilatura's byline search inside the article (the dearest, so last).
+    Past the meta tags, nothing runs when the feed entry names the authors."""
+    def sources():  # type: ignore[no-untyped-def]
+        yield "; ".join(n for n in schema_people if not _handle(n))
+        yield meta_author
+        if feed_has_authors:
+            return
+        scope = _article_scope(tree)
+        # The whole page where it has no <article>: where it has, teaser cards are <article>s too.
+        yield "; ".join(microdata_authors(tree if scope is None else scope))
+        if scope is not None:
+            yield extract_author(scope)
+
+    for found in sources():
+        people = _byline(_split_authors(found), sites, section)
+        if people:
+            return people
+    return []
+
+
+def _byline(names: list[str], sites: tuple[str | None, ...], section: str | None) -> list[str]:
+    """The names that are people's, as trafilatura spells them ("By MEG KINNARD" -> "Meg
+    Kinnard"): not the site's own name beside people's ("Dana Ford, ..., and Tom Watkins, CNN";
+    alone it is the byline of a site that signs as itself), not the page's section or a desk,
+    no dates, update stamps or interface words."""
+    not_people = {k for k in map(site_key, (*sites, section)) if k}
+    kept: list[str] = []
+    seen: set[str] = set()
+    for raw in names:
+        name = _tidy_name(raw)
+        key = site_key(name)
+        if not key or key in seen:  # "Dana A. Ford" and "Dana A Ford"
+            continue
+        seen.add(key)
+        words = [w.strip(".,:;()") for w in name.casefold().split()]
+        if any(ch.isdigit() for ch in name) or "/" in name or "www." in name:
+            continue
+        if any(w in NOT_NAME_WORDS for w in words):
+            continue
+        kept.append(name)
+    people = [n for n in kept if site_key(n) not in not_people]
+    return people or kept[:1]
+
+
+def _tidy_name(name: str) -> str:
+    name = _BY.sub("", _HANDLE_WORD.sub("", name)).strip(" ,;:-")
+    if name.isupper() or name.islower():  # as trafilatura: "MEG KINNARD", "ann lee"
+        name = name.title()
+    return name
+
+
+def _handle(name: str) -> bool:
+    """"christian.stadtfeld", "mh": a login, not a name (non-Latin names have no spaces)."""
+    return " " not in name.strip() and name.isascii()
+
+
+def _precise_date(found: str | None, structured: str | None) -> str | None:
+    """htmldate's date, or the schema.org datePublished where that says more of the same
+    moment: the same day, with the time and offset htmldate lacks; or, where htmldate found a
+    bare day one off, a datePublished in a local time zone (a UTC one is a day off at night:
+    the bare day is the local one). Elsewhere htmldate's choice stands (a datePublished days
+    or years off is a republication's or a template's)."""
+    if not structured or not found:
+        return found or structured
+    try:
+        page, schema = datetime.fromisoformat(found), datetime.fromisoformat(structured)
+    except ValueError:
+        return found
+    if page.tzinfo is not None:
+        return found
+    local = schema.utcoffset() not in (None, timedelta(0))
+    if local and page.time() == datetime.min.time() and abs(page.date() - schema.date()) <= timedelta(days=1):
+        return structured
+    return structured if page.date() == schema.date() else found
 
 
 def _article_scope(tree: HtmlElement) -> HtmlElement | None:
@@ -115,8 +265,11 @@ def build_article(
         page_language(tree, metas) or primary_language(doc.language), primary_language(entry.language) if entry else None
     )
     site = _clean(metas.get("og:site_name")) or _clean(doc.sitename)
-    if site and site.lower() in PLATFORM_NAMES:
+    if site and site.lower() in PLATFORM_NAMES:  # a stock theme's publisher: "Blogger"
         site = None
+    prov_site: Origin = "page"
+    if not site:  # the page names none: the host's (``host_brand``)
+        site, prov_site = host_brand(article_url), "derived"
     categories = list(dict.fromkeys(c for c in entry.categories if c)) if entry else []
 
     for name, origin in (("title", prov_title), ("authors", prov_authors), ("summary", prov_summary),
@@ -125,7 +278,7 @@ def build_article(
         if origin:
             prov[name] = origin
     if site:
-        prov["site"] = "page"
+        prov["site"] = prov_site
     if categories:
         prov["categories"] = "feed"
     prov["source"] = "derived"
@@ -186,7 +339,9 @@ def _clean(value: str | None) -> str | None:
 
 
 def _split_authors(value: str | None) -> list[str]:
-    return list(dict.fromkeys(a for a in (_clean(p) for p in (value or "").split(";")) if a))
+    """"A; B" (trafilatura's joint), and a list in one string ("A, B and C, CNN")."""
+    names = (_clean(n) for part in (value or "").split(";") for n in _NAME_LIST.split(part))
+    return list(dict.fromkeys(n for n in names if n and not _SUFFIX.fullmatch(n)))
 
 
 def _parse_datetime(value: str | None) -> datetime | None:

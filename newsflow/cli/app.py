@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from newsflow.cli import bench, config_cmd, daemons, dlq, extract, feeds, kibana, run, search, services, setup, status, web
+from newsflow.cli import bench, config_cmd, daemons, dlq, extract, feeds, kibana, run, search, services, setup, status, stories, web
 from newsflow.cli.errors import DEBUG_ENV, NewsflowGroup
 
 app = typer.Typer(
@@ -32,6 +32,7 @@ app.add_typer(dlq.dlq_app, name="dlq")
 app.add_typer(config_cmd.config_app, name="config")
 app.command()(extract.extract)
 app.command()(search.search)
+app.command()(stories.stories)
 app.command()(run.run)
 app.command()(run.demo)
 app.command()(services.services)

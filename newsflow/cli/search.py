@@ -40,7 +40,7 @@ def search(
     if as_json:
         hits = [
             {"id": h.id, "score": h.score, "title": h.title, "url": h.url, "published_at": h.published_at,
-             "site": h.site, "language": h.language, "snippet": h.snippet}
+             "site": h.site, "language": h.language, "snippet": h.snippet, "story_id": _story(h)}
             for h in results.hits
         ]
         sys.stdout.write(orjson.dumps({"total": results.total, "hits": hits}, default=str, option=orjson.OPT_INDENT_2).decode() + "\n")
@@ -51,6 +51,13 @@ def search(
         out.print(f"\n[bold]{h.title or h.url}[/]  [dim]{date} · {h.site or ''} · {h.language or ''} · {h.score:.2f}[/]", highlight=False)
         out.print(f"  {h.url}", highlight=False, markup=False)
         out.print(f"  {snippet_markup(h.snippet)}", highlight=False)
+        if _story(h):
+            out.print(f"  [dim]story {_story(h)} (newsflow stories {_story(h)})[/]", highlight=False)
+
+
+def _story(hit: object) -> str | None:
+    article = getattr(hit, "article", None)
+    return article.enrichment.story_id if article is not None and article.enrichment is not None else None
 
 
 def _aware(value: Optional[datetime]) -> Optional[datetime]:

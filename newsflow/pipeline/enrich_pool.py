@@ -3,7 +3,8 @@
 Enrichment is CPU-bound Python (spaCy, YAKE), so threads would share one core; processes use
 them all. Each worker builds its own chain once (models loaded in the worker, not pickled), and
 ``bus.steps.RunTaskInPool`` keeps results in submission order, so offsets still commit in order.
-The near-duplicate index is per worker, as it is per enrich daemon in a consumer group.
+The chain keeps no state between articles (copies are found in the index by the index stage),
+so any worker can enrich any article.
 """
 
 from __future__ import annotations

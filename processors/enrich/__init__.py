@@ -11,7 +11,7 @@ Public API::
 
 from newsflow.processors.enrich.base import Enricher, EnricherUnavailable
 from newsflow.processors.enrich.chain import FACTORIES, EnrichChain, build_chain
-from newsflow.processors.enrich.fingerprint import NearDuplicateIndex, estimate_jaccard, fingerprint
+from newsflow.processors.enrich.fingerprint import estimate_jaccard, fingerprint
 
 __all__ = [
     "Enricher",
@@ -19,7 +19,6 @@ __all__ = [
     "EnrichChain",
     "FACTORIES",
     "build_chain",
-    "NearDuplicateIndex",
     "estimate_jaccard",
     "fingerprint",
 ]

@@ -2,8 +2,8 @@
 
 Building the chain loads every model and table, so a missing model fails at start-up. The
 enrichers run in a fixed order (language first: keyphrases and entities use it; entities before
-places), whatever the order in the config. Near-duplicates are checked against a per-process
-index after the fingerprint; that step is the chain's only state.
+places), whatever the order in the config. The chain keeps no state between articles: copies and
+stories are found against the index by the index stage (newsflow/pipeline/stories.py).
 
 One enricher failing on one article costs that enricher's fields only: they are left empty, the
 error is recorded on the article (``enrichment.errors``) and counted, and the article goes on.
@@ -22,7 +22,6 @@ from prometheus_client import Counter
 from newsflow.core.record import Article, Enrichment
 from newsflow.core.text import truncate
 from newsflow.processors.enrich.base import Enricher
-from newsflow.processors.enrich.fingerprint import NearDuplicateIndex
 
 if TYPE_CHECKING:
     from newsflow.processors.config import EnrichConfig
@@ -95,9 +94,8 @@ def capped(article: Article) -> Article:
 class EnrichChain:
     """``chain(article)`` -> a copy of the article with ``enrichment`` set. Thread-compatible, not thread-safe."""
 
-    def __init__(self, enrichers: Sequence[Enricher], near_duplicates: NearDuplicateIndex | None = None) -> None:
+    def __init__(self, enrichers: Sequence[Enricher]) -> None:
         self.enrichers = list(enrichers)
-        self.near_duplicates = near_duplicates
         # Cumulative seconds and calls per enricher, for metrics and the run summary.
         self.seconds: dict[str, float] = {e.NAME: 0.0 for e in self.enrichers}
         self.calls: dict[str, int] = {e.NAME: 0 for e in self.enrichers}
@@ -157,8 +155,6 @@ class EnrichChain:
 
     def _finish(self, article: Article, out: Enrichment) -> Article:
         out.versions = self.versions
-        if self.near_duplicates is not None and out.minhash:
-            out.near_duplicate_of = self.near_duplicates.check_and_add(article.id, out.minhash)
         return article.model_copy(update={"enrichment": out})
 
     def _count(self, name: str, seconds: float, n: int) -> None:
@@ -166,7 +162,7 @@ class EnrichChain:
         self.calls[name] += n
 
 
-def build_chain(cfg: "EnrichConfig", *, near_duplicates: bool = True) -> EnrichChain:
+def build_chain(cfg: "EnrichConfig") -> EnrichChain:
     """The chain for ``cfg.enrichers``, models loaded. Raises EnricherUnavailable, or ValueError for a bad list."""
     enabled = list(dict.fromkeys(cfg.enrichers))
     unknown = [n for n in enabled if n not in FACTORIES]
@@ -175,8 +171,4 @@ def build_chain(cfg: "EnrichConfig", *, near_duplicates: bool = True) -> EnrichC
     for name, needs in REQUIRES.items():
         if name in enabled and needs not in enabled:
             raise ValueError(f"enrich.enrichers: {name!r} needs {needs!r} enabled too")
-    enrichers = [FACTORIES[name](cfg) for name in FACTORIES if name in enabled]
-    index = None
-    if near_duplicates and "fingerprint" in enabled:
-        index = NearDuplicateIndex(threshold=cfg.near_duplicate_threshold)
-    return EnrichChain(enrichers, index)
+    return EnrichChain([FACTORIES[name](cfg) for name in FACTORIES if name in enabled])

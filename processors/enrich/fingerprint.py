@@ -1,4 +1,6 @@
-"""Near-duplicate fingerprint: MinHash over word 5-shingles, and a bounded LSH index.
+"""Near-duplicate fingerprint: MinHash over word 5-shingles, and the LSH band layout for a threshold.
+
+Story grouping (processors/story.py) turns the fingerprint into band keys the index looks up.
 
 The MinHash is datasketch 2's "affine32" scheme, computed here with numpy: importing datasketch
 imports scipy (its LSH tuning needs scipy.integrate), 37 MB of an enrich daemon for a dozen lines
@@ -15,7 +17,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -97,76 +98,6 @@ def lsh_params(threshold: float, num_perm: int = NUM_PERM) -> tuple[int, int]:
         if 1 - (1 - threshold**rows) ** bands >= MIN_RECALL:
             best = (bands, rows)
     return best
-
-
-class NearDuplicateIndex:
-    """Fingerprints seen by this process, to find an earlier article with nearly the same text.
-
-    Bounded: past ``capacity`` articles the oldest is forgotten. Per process and in memory, so
-    duplicates are found among the articles one worker has seen since it started.
-
-    A ring of numpy arrays, not datasketch's ``MinHashLSH``: that one keeps a dict entry per band
-    per article, ~3.5 kB an article (350 MB at the default capacity, the enrich daemon's whole
-    budget), while here an article costs its 64 uint32 values and one uint64 key per band,
-    ~340 bytes, allocated at start and never more. The banding is the same LSH (``lsh_params``);
-    a query compares the band keys of every slot at once (about a millisecond at 100,000).
-    """
-
-    def __init__(self, threshold: float = 0.85, capacity: int = 100_000) -> None:
-        self.threshold = threshold
-        self.capacity = capacity
-        self.bands, self.rows = lsh_params(threshold)
-        # np.zeros maps pages lazily: a slot costs memory once it is written.
-        self._sigs = np.zeros((capacity, NUM_PERM), dtype=np.uint32)
-        self._keys = np.zeros((capacity, self.bands), dtype=np.uint64)
-        self._ids: list[str | None] = [None] * capacity
-        self._slots: dict[str, int] = {}
-        self._next = 0
-        self._filled = 0
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._slots)
-
-    def _band_keys(self, sig: np.ndarray) -> np.ndarray:
-        """One 64-bit key per band: equal bands give equal keys; a rare collision only adds a
-        candidate, which the full comparison then rejects."""
-        rows = sig[: self.bands * self.rows].reshape(self.bands, self.rows).astype(np.uint64)
-        keys = np.zeros(self.bands, dtype=np.uint64)
-        for r in range(self.rows):
-            keys = keys * np.uint64(0x100000001B3) ^ rows[:, r]  # FNV-style mix, wrapping mod 2**64
-        return keys
-
-    def check_and_add(self, article_id: str, hashvalues: Sequence[int]) -> str | None:
-        """The id of the most similar other article at or above the threshold (None if none); then remember this one."""
-        if len(hashvalues) != NUM_PERM:
-            return None  # no text, or a fingerprint made with other settings
-        sig = np.asarray(hashvalues, dtype=np.uint32)
-        keys = self._band_keys(sig)
-        with self._lock:
-            best, best_sim = None, 0.0
-            candidates = np.flatnonzero((self._keys[: self._filled] == keys).any(axis=1))
-            if len(candidates):
-                sims = (self._sigs[candidates] == sig).mean(axis=1)
-                for slot, sim in zip(candidates.tolist(), sims.tolist()):
-                    other = self._ids[slot]
-                    if other == article_id:
-                        continue  # the same article again (another feed, an update) is not its own duplicate
-                    if sim >= self.threshold and sim > best_sim:
-                        best, best_sim = other, sim
-            slot = self._slots.get(article_id)
-            if slot is None:
-                slot = self._next
-                evicted = self._ids[slot]
-                if evicted is not None:
-                    del self._slots[evicted]  # the oldest is forgotten
-                self._next = (slot + 1) % self.capacity
-                self._filled = max(self._filled, slot + 1)
-                self._ids[slot] = article_id
-                self._slots[article_id] = slot
-            self._sigs[slot] = sig
-            self._keys[slot] = keys
-            return best
 
 
 class FingerprintEnricher:

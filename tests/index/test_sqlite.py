@@ -104,3 +104,23 @@ def test_a_newer_schema_is_refused(tmp_path):
     db.close()
     with pytest.raises(IndexUnavailable, match="newer"):
         SqliteIndex(path).setup()
+
+
+def test_an_index_of_schema_1_gets_the_story_tables_and_keeps_its_articles(tmp_path):
+    """Schema 1 had no story column or tables: opening it adds them; its articles stay, storyless."""
+    path = tmp_path / "index.sqlite3"
+    ix = SqliteIndex(path)
+    ix.setup()
+    ix.write([make(1, "Old", "an article from before stories")])
+    ix.close()
+    db = sqlite3.connect(path)  # back to schema 1: as an older newsflow left it
+    db.executescript("DROP INDEX articles_story; ALTER TABLE articles DROP COLUMN story_id; "
+                     "DROP TABLE article_keys; DROP TABLE stories; PRAGMA user_version = 1;")
+    db.close()
+    ix = SqliteIndex(path)
+    ix.setup()
+    columns = {row[1] for row in ix._db.execute("PRAGMA table_info(articles)")}
+    assert "story_id" in columns and ix._db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert ix.count() == 1 and ix.get(make(1, "Old", "x").id).title == "Old"
+    assert ix.write([make(2, "New", "an article after")])[0].outcome is Outcome.OK
+    ix.close()

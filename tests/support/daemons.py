@@ -183,19 +183,9 @@ class Pipeline:
 
     def topic_messages(self, topic: str) -> int:
         """Messages in ``topic`` (end minus beginning offsets over its partitions)."""
-        from kafka import KafkaConsumer
-        from kafka.structs import TopicPartition
+        from benchmarks.daemons import topic_messages
 
-        probe = KafkaConsumer(bootstrap_servers=self.kafka_servers, enable_auto_commit=False)
-        try:
-            parts = probe.partitions_for_topic(topic) or set()
-            tps = [TopicPartition(topic, p) for p in parts]
-            if not tps:
-                return 0
-            end, begin = probe.end_offsets(tps), probe.beginning_offsets(tps)
-            return sum(end[tp] - begin[tp] for tp in tps)
-        finally:
-            probe.close()
+        return topic_messages(self.kafka_servers, topic)
 
     def read_topic(self, topic: str, timeout: float = 20.0) -> list[Any]:
         """Every record now in ``topic`` (no consumer group, nothing committed)."""
