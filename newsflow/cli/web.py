@@ -34,16 +34,18 @@ def web(
     import uvicorn
 
     from newsflow.pipeline.backends import open_index
+    from newsflow.pipeline.stories import StoryIndex, with_stories
     from newsflow.status import feed_health
     from newsflow.web.app import Sources, create_app
 
     if not is_loopback(host) and not allow_remote:
         raise CliError(f"--host {host} is not a loopback address: the page has no login; add --allow-remote to serve it there", exit_code=2)
     s = load_settings(config)
-    index = open_index(s, create=False)
+    index = with_stories(open_index(s, create=False))  # reads only: its story store, never its write
     if not is_loopback(host):
         err.print(f"[yellow]warning: serving the whole index without a login on {host}:{port}[/]", highlight=False)
-    app = create_app(Sources(index=index, feeds=lambda: feed_health(s), backend=s.index.backend))
+    facts = index.store.get if isinstance(index, StoryIndex) else (lambda story_id: None)
+    app = create_app(Sources(index=index, feeds=lambda: feed_health(s), backend=s.index.backend, story_facts=facts))
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
     shown = f"[{host}]" if ":" in host else host
     out.print(f"newsflow web: http://{shown}:{port}/ ({s.index.backend} index; Ctrl-C stops)", highlight=False)

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from newsflow.core.errors import NewsflowError
-from newsflow.index.base import FACETS, Index, SearchQuery
+from newsflow.index.base import FACETS, Index, SearchQuery, Story
 from newsflow.web import render
 from newsflow.web.query import FACET_PARAM, parse
 
@@ -46,11 +46,13 @@ FACET_TITLES = {"site": "Sites", "language": "Languages", "persons": "People", "
 
 @dataclass
 class Sources:
-    """What the page reads: the index, the feed health rows, and a label for the backend."""
+    """What the page reads: the index, the feed health rows, a label for the backend, and the
+    story document of a story id (the whole story's facts, beyond the members a query matches)."""
 
     index: Index
     feeds: Callable[[], list[dict[str, Any]]]
     backend: str
+    story_facts: Callable[[str], Story | None] = lambda story_id: None
 
 
 def _day(value: datetime | None) -> str:
@@ -109,8 +111,13 @@ def create_app(sources: Sources) -> Starlette:
             return unavailable(request, exc)
         if not found:
             return page(request, "error.html", {"message": "no such story"}, status=404)
+        try:
+            facts = sources.story_facts(story_id)
+        except NewsflowError as exc:  # the members still show
+            log.warning("story document not read: %s", exc)
+            facts = None
         members.reverse()
-        return page(request, "story.html", {"story": found[0], "members": members, "asked": parse({})})
+        return page(request, "story.html", {"story": found[0], "facts": facts, "members": members, "asked": parse({})})
 
     def healthz(request: Request) -> Response:
         return PlainTextResponse("ok", headers=HEADERS)

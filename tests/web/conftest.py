@@ -1,5 +1,6 @@
 """``indexed``: the web corpus (corpus.py) written to a real index, once per backend: a SqliteIndex
-file, or the real Elasticsearch node under a unique alias (marked ``services``)."""
+file, or the real Elasticsearch node under a unique alias (marked ``services``), with the story
+documents the index stage would keep for its stories."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Iterator
 
 import pytest
 
-from newsflow.index.base import Index, Outcome
+from newsflow.index.base import Index, Outcome, StoryStore
+from newsflow.pipeline.stories import with_stories
 
 from .corpus import articles
 
@@ -20,6 +22,7 @@ class Indexed:
     index: Index
     data_dir: Path
     config_toml: str  # the [index] part of a config file that names this index
+    stories: StoryStore  # the story documents, computed from the corpus' members
 
 
 @pytest.fixture(params=["sqlite", pytest.param("elasticsearch", marks=pytest.mark.services)])
@@ -40,6 +43,8 @@ def indexed(request, tmp_path) -> Iterator[Indexed]:
     assert {r.outcome for r in index.write(articles())} == {Outcome.OK}
     if request.param == "elasticsearch":
         index.refresh()
-    yield Indexed(request.param, index, tmp_path, toml)
+    store = with_stories(index).store
+    store.put(list(store.compute(sorted({a.enrichment.story_id for a in articles()})).values()))
+    yield Indexed(request.param, index, tmp_path, toml, store)
     if request.param == "sqlite":
         index.close()

@@ -103,6 +103,7 @@ def test_search_facet_story_in_chromium(server, browser, indexed):
     assert browser.find_element(By.ID, "story-size").text == "3"
     rows = browser.find_elements(By.CSS_SELECTOR, "#members tr td:nth-child(2)")
     assert [r.text for r in rows] == ["Wire A", "Paper B", "Paper C"]
+    assert "by Wire A" in browser.find_element(By.ID, "story-facts").text  # the story document, via the CLI's store
     shot(browser, "story", indexed.backend)
     assert_no_script_ran(browser)
 

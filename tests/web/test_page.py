@@ -42,7 +42,7 @@ FEEDS = [{"url": "https://feeds.example/rss", "name": '<script>window.__pwned="f
 
 @pytest.fixture
 def client(indexed):
-    app = create_app(Sources(index=indexed.index, feeds=lambda: FEEDS, backend=indexed.backend))
+    app = create_app(Sources(index=indexed.index, feeds=lambda: FEEDS, backend=indexed.backend, story_facts=indexed.stories.get))
     with TestClient(app) as c:
         yield c
 
@@ -101,7 +101,11 @@ def test_story_page_lists_the_members_earliest_first(client):
     assert 'id="story-size">3<' in html
     rows = [a["href"] for a in page.links() if (a.get("href") or "").startswith("https://")]
     assert rows == ["https://wire-a.example/1", "https://paper-b.example/2", "https://paper-c.example/3"]
-    assert "rewrite" in " ".join(page.text)
+    text = " ".join(page.text)
+    assert "rewrite" in text
+    # The story document: who had it first, and every outlet.
+    words = " ".join(text.split())
+    assert "by Wire A" in words and "3 outlets: Paper B, Paper C, Wire A" in words
     get(client, "/story/no-such-story", status=404)
 
 
