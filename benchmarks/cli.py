@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from benchmarks import enrich, extraction, fuzz, pipeline, poll
+from benchmarks import enrich, extraction, fuzz, pipeline, planted, poll
 
 bench_app = typer.Typer(help="Benchmarks that print newsflow beside a baseline measured in the same run.", no_args_is_help=True)
 bench_app.command("enrich")(enrich.bench_enrich)
 bench_app.command("extraction")(extraction.bench_extraction)
 bench_app.command("fuzz")(fuzz.bench_fuzz)
 bench_app.command("pipeline")(pipeline.bench_pipeline)
+bench_app.command("planted")(planted.planted_cli)
 bench_app.command("poll")(poll.bench_poll)

@@ -266,9 +266,12 @@ def test_closing_promos_for_a_messaging_or_video_channel_go(line: str) -> None:
     assert strip_chrome(f"{BODY}\n\n{line}").text == BODY
 
 
-def test_a_call_to_action_inside_the_text_stays() -> None:
+def test_a_follow_prompt_inside_the_text_goes_and_a_sentence_naming_twitter_stays() -> None:
     text = f"{BODY}\n\nFollow us on Twitter for updates on the talks.\n\n{BODY}"
-    assert strip_chrome(text).text == text
+    assert strip_chrome(text).text == f"{BODY}\n\n{BODY}"
+    assert strip_chrome(text, calls_to_action=False).text == text
+    said = f"{BODY}\n\nThe minister said on Twitter that the talks had failed.\n\n{BODY}"
+    assert strip_chrome(said).text == said
 
 
 PARAS = [

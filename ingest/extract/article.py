@@ -36,6 +36,7 @@ from trafilatura import load_html
 from newsflow.ingest.config import ExtractConfig
 from newsflow.ingest.extract.body import body_text, layout_table
 from newsflow.ingest.extract.chrome import Removed
+from newsflow.ingest.extract.container import check_container
 from newsflow.ingest.extract.decoding import decode_page
 from newsflow.ingest.extract.depth import MAX_DEPTH, cut_by_depth
 from newsflow.ingest.extract.errors import ExtractionError
@@ -201,13 +202,15 @@ def _tidy(
     page: _Page, doc: Document, text: str, removed: list[Removed], readability: HtmlElement | None,
     boxes: RoleBoxes, settings: ExtractConfig, options: ExtractOptions, notes: list[str],
 ) -> tuple[str, list[Removed]]:
-    """The headline, the unconfirmed tail, role-box, credit and dateline lines out; the lead in."""
+    """The headline, the unconfirmed tail, role-box, credit and dateline lines out; the container
+    checked against readability's reading; the lead in."""
     removed = list(removed)
     headlines = page_headlines(page.tree, doc.title, page.metas) if options.page_headlines else [title_words(doc.title)]
     text, gone = drop_leading_title(text, [h for h in headlines if h])
     removed += gone
+    reading_text = " ".join(readability.itertext()) if readability is not None else ""
     if readability is not None and options.tail_check:
-        text, gone = unconfirmed_tail(text, " ".join(readability.itertext()))
+        text, gone = unconfirmed_tail(text, reading_text)
         removed += gone
     # Inside the text, after the tail check: readability confirms the text's last lines
     # as they were, and a credit under the last photo is often the last line it confirms.
@@ -217,6 +220,11 @@ def _tidy(
     if options.credits and settings.boilerplate_filter:
         text, gone = strip_credits(text)
         removed += gone
+    if readability is not None and options.container_check:
+        text, verdict, gone = check_container(text, readability, reading_text)
+        removed += gone
+        if verdict:
+            notes.append(f"trafilatura's container looked wrong ({verdict}): checked against readability's reading")
     if options.lead and lead_is_text(page_language(page.tree, page.metas)):
         lead = shown_lead(page.tree, doc.description, text, headlines)
         if lead:

@@ -34,7 +34,7 @@ import re
 from typing import Literal, NamedTuple
 
 from newsflow.ingest.extract.vocabulary import (
-    CALLS_TO_ACTION, INNER_CATEGORIES, PHRASES, PREFIXES, SECTION_HEADINGS, SIGNUP_LINES,
+    CALLS_TO_ACTION, INNER_CATEGORIES, PHRASES, PREFIXES, SECTION_HEADINGS, PROMPT_LINES,
 )
 
 Edge = Literal["head", "tail", "inner"]
@@ -46,7 +46,7 @@ MIN_SENTENCE_WORDS = 6
 MAX_INNER_SECTION_LINES = 6
 MAX_SEE_ALSO_WORDS = 20  # the headline after an inner "Read more:" label
 MAX_LINE_CHARS = 200  # a longer line is never chrome
-MAX_SIGNUP_WORDS = 30  # a sign-up box's line, fine print included
+MAX_PROMPT_WORDS = 30  # a sign-up box's line, fine print included
 MAX_PREFIX_WORDS = 20  # words after a prefix label
 MAX_SECTION_LINES = 15  # lines a trailing section may hold after its heading
 MAX_SECTION_LINE_WORDS = 16  # a related title, a date, a form field label; longer is text
@@ -84,8 +84,8 @@ _PHRASE_LINE = re.compile(rf"{_SEP}(?:(?:{_alternation(PHRASES)}){_END}{_SEP})+"
 # A line anywhere in the text made only of labels, buttons and markers (``INNER_CATEGORIES``).
 _INNER_LINE = re.compile(
     rf"{_SEP}(?:(?:{_alternation({c: PHRASES[c] for c in INNER_CATEGORIES})}){_END}{_SEP})+", re.IGNORECASE)
-_SIGNUP_LINE = re.compile(
-    _SEP + "(?:" + "|".join(p.replace(" ", r"\s+") for ps in SIGNUP_LINES.values() for p in ps) + ")", re.IGNORECASE)
+_PROMPT_LINE = re.compile(
+    _SEP + "(?:" + "|".join(p.replace(" ", r"\s+") for ps in PROMPT_LINES.values() for p in ps) + ")", re.IGNORECASE)
 _PREFIX = re.compile(rf"{_SEP}(?:{_alternation(PREFIXES)})", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)»]*\s*$")
@@ -185,7 +185,7 @@ def strip_chrome(text: str, *, inner: bool = True, calls_to_action: bool = True)
             i += 1
             continue
         span = _inner_section(lines, i, end)
-        marked = None if span else _inner_line(line)
+        marked = None if span else inner_chrome_line(line, prompts=calls_to_action)
         if marked:
             removed.append(Removed(line.strip(), marked, "inner"))
             if kept and not kept[-1].strip():
@@ -207,10 +207,11 @@ def strip_chrome(text: str, *, inner: bool = True, calls_to_action: bool = True)
     return FilterResult("\n".join(kept), removed)
 
 
-def _inner_line(line: str) -> str | None:
+def inner_chrome_line(line: str, *, prompts: bool = True) -> str | None:
     """The category of a line that is chrome wherever it stands (module doc), else None: markup
     leaked as text, a line of advertising labels, continuation markers, player or consent
-    buttons, share or comment-form words, or a sign-up box's prompt or fine print."""
+    buttons, share or comment-form words, or a prompt of a sign-up, follow, paywall or affiliate
+    box (``vocabulary.PROMPT_LINES``)."""
     line = line.strip()
     if not line or len(line) > MAX_LINE_CHARS:
         return None
@@ -219,7 +220,7 @@ def _inner_line(line: str) -> str | None:
     m = _INNER_LINE.fullmatch(line)
     if m:
         return _first_group(m)
-    if _SIGNUP_LINE.match(line) and len(_WORD.findall(line)) <= MAX_SIGNUP_WORDS:
+    if prompts and _PROMPT_LINE.match(line) and len(_WORD.findall(line)) <= MAX_PROMPT_WORDS:
         return "subscribe"
     return None
 

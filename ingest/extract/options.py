@@ -28,3 +28,5 @@ class ExtractOptions:
     # The unmistakable chrome inside the text, and closing calls to action (``chrome.strip_chrome``).
     inner_chrome: bool = True
     calls_to_action: bool = True
+    # readability's reading checks trafilatura's choice of container (``container.check_container``).
+    container_check: bool = True

@@ -181,7 +181,8 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
         "en": (r"(?:continue|keep) reading(?: (?:below|after (?:the )?(?:ad(?:vertisement)?|break)))?",
                r"(?:the )?(?:article|story|text) continues(?: (?:below|after (?:the )?(?:ad(?:vertisement)?|break)))?",
                r"scroll (?:down )?to continue(?: reading)?", r"continue below"),
-        "de": (r"lesen sie (?:weiter|hier weiter)(?: nach der (?:anzeige|werbung))?", r"weiter nach der (?:anzeige|werbung)",
+        "de": (r"lesen sie (?:(?:nach|unter) der (?:anzeige|werbung) )?(?:hier )?weiter(?: (?:nach|unter) der (?:anzeige|werbung))?",
+               r"weiter(?:lesen)? (?:nach|unter) der (?:anzeige|werbung)",
                r"(?:der )?artikel (?:geht|wird) (?:unter|nach|unterhalb) der (?:anzeige|werbung) (?:weiter|fortgesetzt)",
                r"(?:der )?artikel (?:geht|wird) (?:unten|unterhalb) (?:weiter|fortgesetzt)", r"weiterlesen (?:nach der|unter der) (?:anzeige|werbung)",
                r"fortsetzung (?:nach der|unter der) (?:anzeige|werbung)"),
@@ -303,20 +304,33 @@ CALLS_TO_ACTION = (
 # Categories of ``PHRASES`` whose lines are chrome wherever they stand, between paragraphs too:
 # a line made only of these is a label, a button or a marker, never a sentence of the article.
 INNER_CATEGORIES = ("advert", "continue", "player", "consent", "share", "comment_form")
-# A sign-up box's lines inside the text: a form's prompts and fine print (at a line's start) ...
-SIGNUP_LINES = {
+# Lines of a sign-up, follow, paywall or affiliate box inside the text (at a line's start): a
+# form's prompts and fine print, a promo for a channel or an app, a paywall's notice, an
+# affiliate disclosure. Short lines only (``chrome.MAX_PROMPT_WORDS``).
+PROMPT_LINES = {
     "en": (r"enter your e-?mail", r"your e-?mail(?: address)?\W*$", r"e-?mail address\W*$", r"by (?:signing up|subscribing|clicking)",
            r"thank(?:s| you) for (?:signing up|subscribing)", r"(?:please enter a )?(?:in)?valid e-?mail", r"sign up\W*$",
-           r"get (?:our|the) [\w ]{0,30}newsletter", r"sign up (?:for|to) (?:our|the) [\w ]{0,30}(?:newsletter|briefing|emails?)"),
+           r"get (?:our|the) [\w ]{0,30}newsletter", r"sign up (?:for|to) (?:our|the) [\w ]{0,30}(?:newsletter|briefing)\b",
+           r"follow (?:us|@\w+|[\w.]+(?: [\w.]+){0,3}) on (?:twitter|x|facebook|instagram|youtube|tiktok|linkedin|threads|bluesky)\b",
+           r"click here to (?:subscribe|sign up|follow|(?:get|download) (?:the|our) [\w ]{0,30}app\b)", r"(?:download|get) (?:our|the) [\w ]{0,30}app\b",
+           r"if you (?:buy|purchase) (?:something|anything|a product) (?:through|via|from) (?:this|our|a) ", r"we may (?:earn|receive|get) (?:a )?(?:small )?(?:commission|share)",
+           r"to (?:view|read|continue reading|unlock) (?:the |this )?(?:full|whole|rest of (?:the|this)) (?:story|article)",
+           r"(?:if you(?:'re| are) )?already a (?:subscriber|member)", r"support (?:our|independent) journalism"),
     "de": (r"(?:ihre|deine) e-mail(?:-adresse)?\W*$", r"e-mail-adresse eingeben", r"mit (?:der|ihrer) anmeldung",
            r"jetzt (?:kostenlos )?(?:anmelden|abonnieren)\W*$", r"(?:zum|für den) newsletter anmelden",
-           r"(?:melden sie sich|abonnieren sie) (?:jetzt )?(?:für )?(?:unseren|den) [\w ]{0,30}newsletter", r"vielen dank für (?:ihre|deine) anmeldung"),
+           r"(?:melden sie sich|abonnieren sie) (?:jetzt )?(?:für )?(?:unseren|den) [\w ]{0,30}newsletter", r"vielen dank für (?:ihre|deine) anmeldung",
+           r"mit (?:der|ihrer|deiner) registrierung", r"mit unserem newsletter", r"folg(?:en sie|t) uns auf", r"sie sind (?:aktuell |derzeit )?nicht (?:eingeloggt|angemeldet)",
+           r"(?:bei den|diese[rs]?) (?:verlinkungen|links?) (?:handelt es sich um|sind) affiliate", r"wenn (?:du|sie) über (?:diese[nr]? |einen )?links? "),
     "fr": (r"votre (?:adresse )?e-?mail\W*$", r"saisissez votre (?:adresse )?e-?mail", r"en vous inscrivant", r"je m'inscris\W*$",
            r"inscrivez-vous (?:à|a) (?:notre|la) [\w ]{0,30}(?:newsletter|lettre)", r"abonnez-vous (?:à|a) (?:notre|la) [\w ]{0,30}(?:newsletter|lettre)",
-           r"merci (?:pour votre|de votre) inscription", r"recevez (?:notre|la) [\w ]{0,30}newsletter"),
+           r"merci (?:pour votre|de votre) inscription", r"recevez (?:notre|la) [\w ]{0,30}newsletter",
+           r"suivez-nous sur", r"téléchargez (?:notre|l')application", r"(?:cet article|la suite) est réservée? aux abonnés", r"déjà abonnée?",
+           r"(?:cet article contient|ce contenu contient) des liens (?:sponsorisés|affiliés)"),
     "es": (r"tu (?:dirección de )?(?:correo|e-?mail)(?: electrónico)?\W*$", r"introduce tu (?:correo|e-?mail)", r"al (?:suscribirte|registrarte)",
            r"suscríbete (?:a|al) (?:nuestr[oa]|la|el) [\w ]{0,30}(?:newsletter|boletín)", r"regístrate\W*$",
-           r"gracias por (?:suscribirte|registrarte)", r"recibe (?:nuestr[oa]|la|el) [\w ]{0,30}(?:newsletter|boletín)"),
+           r"gracias por (?:suscribirte|registrarte)", r"recibe (?:nuestr[oa]|la|el) [\w ]{0,30}(?:newsletter|boletín)",
+           r"síguenos en", r"descarga (?:nuestra|la) app", r"hazte (?:miembro|socio|suscriptor)", r"¿?ya eres (?:suscriptor|miembro|socio)",
+           r"contenido exclusivo para (?:suscriptores|socios)"),
 }
 # Words in an element's class or id that name a role never article text: a newsletter or
 # sign-up form, a disclaimer, an affiliate disclosure, a photo credit, a cookie notice.
