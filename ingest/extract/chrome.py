@@ -230,7 +230,10 @@ def _inner_section(lines: list[str], i: int, end: int) -> int:
     related-stories heading, then only short lines that are not sentences (other stories'
     headlines), then the article again. 0 when line ``i`` heads no such box."""
     line = lines[i].strip()
-    if not line or chrome_category(line) != "related" or not _PHRASE_LINE.fullmatch(line):
+    if not line or len(line) > MAX_LINE_CHARS:
+        return 0
+    m = _PHRASE_LINE.fullmatch(line)  # a heading made of phrases only, not a "Read more: ..." line
+    if not m or _first_group(m) != "related":
         return 0
     j, titles = i + 1, 0
     while j < end and titles <= MAX_INNER_SECTION_LINES:
