@@ -127,9 +127,10 @@ def _first_group(m: re.Match[str]) -> str:
     return "comments" if name == "comment_form" else name  # a form's lines are the comments' chrome
 
 
-def strip_chrome(text: str, *, inner: bool = True, calls_to_action: bool = True) -> FilterResult:
+def strip_chrome(text: str, *, inner: bool = True, calls_to_action: bool = True, inner_lines: bool = True) -> FilterResult:
     """Remove chrome lines at the start and end of ``text``, and the few unmistakable kinds
-    inside it (``inner``); ``calls_to_action`` may end the text's chrome too (module doc).
+    inside it (``inner``); ``calls_to_action`` may end the text's chrome too (module doc);
+    ``inner_lines``: labels, markers, buttons and prompts between paragraphs (``inner_chrome_line``).
 
     Returns the cleaned text (inner line breaks and blank lines as they were, edges trimmed)
     and the removed lines with their category and edge, in the order they were removed.
@@ -185,7 +186,12 @@ def strip_chrome(text: str, *, inner: bool = True, calls_to_action: bool = True)
             i += 1
             continue
         span = _inner_section(lines, i, end)
-        marked = None if span else inner_chrome_line(line, prompts=calls_to_action)
+        if span:
+            marked = None
+        elif inner_lines:
+            marked = inner_chrome_line(line, prompts=calls_to_action)
+        else:
+            marked = "markup" if _MARKUP_JUNK.fullmatch(line.strip()) else None
         if marked:
             removed.append(Removed(line.strip(), marked, "inner"))
             if kept and not kept[-1].strip():

@@ -28,5 +28,8 @@ class ExtractOptions:
     # The unmistakable chrome inside the text, and closing calls to action (``chrome.strip_chrome``).
     inner_chrome: bool = True
     calls_to_action: bool = True
+    # Labels, continuation markers, player, consent, share and comment-form lines, and sign-up,
+    # follow, paywall and affiliate prompts between paragraphs (``chrome.inner_chrome_line``).
+    inner_lines: bool = True
     # readability's reading checks trafilatura's choice of container (``container.check_container``).
     container_check: bool = True
