@@ -46,6 +46,7 @@ MIN_SENTENCE_WORDS = 6
 MAX_INNER_SECTION_LINES = 6
 MAX_SEE_ALSO_WORDS = 20  # the headline after an inner "Read more:" label
 MAX_LINE_CHARS = 200  # a longer line is never chrome
+MAX_HEADING_CHARS = 80  # a related box's heading ("Das könnte Sie auch interessieren") is shorter
 MAX_PROMPT_WORDS = 30  # a sign-up box's line, fine print included
 MAX_PREFIX_WORDS = 20  # words after a prefix label
 MAX_SECTION_LINES = 15  # lines a trailing section may hold after its heading
@@ -236,7 +237,7 @@ def _inner_section(lines: list[str], i: int, end: int) -> int:
     related-stories heading, then only short lines that are not sentences (other stories'
     headlines), then the article again. 0 when line ``i`` heads no such box."""
     line = lines[i].strip()
-    if not line or len(line) > MAX_LINE_CHARS:
+    if not line or len(line) > MAX_HEADING_CHARS:  # most lines: no regex at all
         return 0
     m = _PHRASE_LINE.fullmatch(line)  # a heading made of phrases only, not a "Read more: ..." line
     if not m or _first_group(m) != "related":

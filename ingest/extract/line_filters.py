@@ -84,17 +84,22 @@ def unconfirmed_tail(text: str, other: str) -> FilterResult:
     other_words = " " + " ".join(_WORD.findall(other.casefold())) + " "
     lines = text.split("\n")
     sized = [(i, len(line)) for i, line in enumerate(lines) if _WORD.search(line)]
-    confirmed = {i for i, _ in sized if f" {' '.join(_WORD.findall(lines[i].casefold()))} " in other_words}
-    total = sum(n for _, n in sized)
-    if not total or sum(n for i, n in sized if i in confirmed) < MIN_CONFIRMED_SHARE * total:
-        return FilterResult(text, [])
+
+    def confirmed(i: int) -> bool:
+        return f" {' '.join(_WORD.findall(lines[i].casefold()))} " in other_words
+
     cut = len(lines)
     for i, _ in reversed(sized):
-        if i in confirmed:
+        if confirmed(i):
             break
         cut = i
     tail = [line.strip() for line in lines[cut:] if line.strip()]
-    if not tail or sum(len(line) for line in lines[cut:] if _WORD.search(line)) > MAX_UNCONFIRMED_TAIL_SHARE * total:
+    if not tail:  # most pages: the last line is confirmed, and no other line needs looking up
+        return FilterResult(text, [])
+    total = sum(n for _, n in sized)
+    if sum(n for i, n in sized if i < cut and confirmed(i)) < MIN_CONFIRMED_SHARE * total:
+        return FilterResult(text, [])
+    if sum(len(line) for line in lines[cut:] if _WORD.search(line)) > MAX_UNCONFIRMED_TAIL_SHARE * total:
         return FilterResult(text, [])
     return FilterResult("\n".join(lines[:cut]).rstrip(), [Removed(line, "unconfirmed", "tail") for line in tail])
 
