@@ -300,6 +300,7 @@ ABLATION: dict[str, Variant] = {
     "- credits and datelines": Variant(options=ExtractOptions(credits=False)),
     "- inner lines (labels, markers, buttons, prompts)": Variant(options=ExtractOptions(inner_lines=False)),
     "- container check": Variant(options=ExtractOptions(container_check=False)),
+    "- form boxes": Variant(options=ExtractOptions(form_boxes=False)),
 }
 
 

@@ -41,7 +41,9 @@ from newsflow.ingest.extract.decoding import decode_page
 from newsflow.ingest.extract.depth import MAX_DEPTH, cut_by_depth
 from newsflow.ingest.extract.errors import ExtractionError
 from newsflow.ingest.extract.headline import drop_leading_title, lead_is_text, page_headlines, shown_lead, title_words
-from newsflow.ingest.extract.line_filters import RoleBoxes, lines_in_boxes, strip_credits, unconfirmed_tail
+from newsflow.ingest.extract.line_filters import (
+    MIN_FORM_LINE_WORDS, RoleBoxes, form_boxes, lines_in_boxes, quotes, strip_credits, unconfirmed_tail,
+)
 from newsflow.ingest.extract.metadata import build_article, page_language, page_metadata, page_metas
 from newsflow.ingest.extract.options import ExtractOptions
 from newsflow.ingest.extract.trafilatura_adapter import Document, read_body
@@ -217,6 +219,11 @@ def _tidy(
     if options.role_boxes:
         text, gone = lines_in_boxes(text, boxes.texts)
         removed += gone
+    if options.form_boxes:
+        # A form quoting the page's headline is a "share by email" form previewing the article.
+        forms = [box for box in form_boxes(page.tree) if not any(len(h) >= 2 and quotes(box, h) for h in headlines)]
+        text, gone = lines_in_boxes(text, forms, MIN_FORM_LINE_WORDS)
+        removed += [Removed(r.line, "form", r.edge) for r in gone]
     if options.credits and settings.boilerplate_filter:
         text, gone = strip_credits(text)
         removed += gone

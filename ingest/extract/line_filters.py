@@ -31,6 +31,8 @@ MAX_UNCONFIRMED_TAIL_SHARE = 0.3
 MIN_BOX_LINE_WORDS = 4  # shorter lines leave a role box only when they are most of it
 MAX_CREDIT_WORDS = 15
 MAX_MARKED_WORDS = 40  # an advertising label or a © notice may carry a sentence or two
+MAX_FORM_BOX_WORDS = 60  # a sign-up or comment form's box: heading, labels, fine print
+MIN_FORM_LINE_WORDS = 2  # a form's labels are short ("Name *"); one word alone may be anything
 
 _WORD = re.compile(r"\w+")
 # A line that labels a picture or a paid post, not article text: an image credit or source
@@ -51,6 +53,8 @@ _DATE_LINE = re.compile(
 )
 # Role names in an element's class or id, once its taxonomy classes are set aside.
 ROLE_WORDS = re.compile("|".join(ROLE_NAMES), re.IGNORECASE)
+# An input field for an email address (type, name, id or placeholder says so).
+_EMAIL_FIELD = re.compile(r"mail", re.IGNORECASE)
 _TAXONOMY_CLASS = re.compile(rf"\b(?:{'|'.join(TAXONOMY_CLASS_PREFIXES)})-\S*", re.IGNORECASE)
 _ROLE_STOP = frozenset({"body", "html", "article", "main"})
 
@@ -140,12 +144,54 @@ class RoleBoxes:
         return found
 
 
-def lines_in_boxes(text: str, boxes: list[str]) -> FilterResult:
+def form_boxes(tree: HtmlElement) -> list[str]:
+    """The texts of the small boxes around a page's email fields and text areas: a newsletter
+    sign-up or a comment form, with its heading, labels and fine print, in any language. A box is
+    the largest ancestor of the field (below <article>/<main>/<body>) holding at most
+    ``MAX_FORM_BOX_WORDS`` words, so a page wrapped whole in a <form> (ASP.NET) has none."""
+    boxes: list[str] = []
+    seen: set[HtmlElement] = set()
+    for field_el in tree.iter("input", "textarea"):
+        if field_el.tag == "input" and not _EMAIL_FIELD.search(
+                f"{field_el.get('type') or ''} {field_el.get('name') or ''} {field_el.get('id') or ''} {field_el.get('placeholder') or ''}"):
+            continue
+        box, box_text = None, ""
+        for parent in field_el.iterancestors():
+            if not isinstance(parent.tag, str) or parent.tag in _ROLE_STOP:
+                break
+            text = _shown_text(parent)
+            if len(text.split()) > MAX_FORM_BOX_WORDS:
+                break
+            box, box_text = parent, text
+        if box is not None and box not in seen and box_text.strip():
+            seen.add(box)
+            boxes.append(box_text)
+    return boxes
+
+
+def quotes(box: str, words: list[str]) -> bool:
+    """Whether the text ``box`` holds the token sequence ``words`` (casefolded ``\\w+`` tokens)."""
+    return f" {' '.join(words)} " in " " + " ".join(_WORD.findall(box.casefold())) + " "
+
+
+def _shown_text(el: HtmlElement) -> str:
+    """The text of ``el`` but what a text area holds: a "share by email" form comes prefilled
+    with the article's own lead."""
+    parts = []
+    for node in el.iter():
+        if node is not el and node.tail:
+            parts.append(node.tail)
+        if node.text and node.tag != "textarea" and isinstance(node.tag, str):
+            parts.append(node.text)
+    return " ".join(parts)
+
+
+def lines_in_boxes(text: str, boxes: list[str], min_words: int = MIN_BOX_LINE_WORDS) -> FilterResult:
     """Drop the lines of ``text`` that the page shows inside one of ``boxes`` (the texts of
     elements whose class or id names a non-article role: a newsletter form, a disclaimer, a
-    photo credit; ``RoleBoxes``). Lines are compared as word sequences; a
-    short line (under ``MIN_BOX_LINE_WORDS`` words) must be most of its box, as a few words
-    can sit inside any box by chance."""
+    photo credit; ``RoleBoxes``; or a form, ``form_boxes``). Lines are compared as word sequences;
+    a short line (under ``min_words`` words) must be most of its box, as a few words can sit inside
+    any box by chance."""
     keyed = [" " + " ".join(_WORD.findall(box.casefold())) + " " for box in boxes]
     keyed = [box for box in keyed if box.strip()]
     if not keyed:
@@ -154,7 +200,7 @@ def lines_in_boxes(text: str, boxes: list[str]) -> FilterResult:
     def in_box(line: str) -> bool:
         words = _WORD.findall(line.casefold())
         key = f" {' '.join(words)} "
-        return any(key in box and (len(words) >= MIN_BOX_LINE_WORDS or 2 * len(key) >= len(box)) for box in keyed)
+        return any(key in box and (len(words) >= min_words or 2 * len(key) >= len(box)) for box in keyed)
 
     return _drop_lines(text, in_box, "box")
 

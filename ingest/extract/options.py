@@ -23,6 +23,9 @@ class ExtractOptions:
     lead: bool = True
     # Lines whose source element has a non-article role (``line_filters.RoleBoxes``).
     role_boxes: bool = True
+    # Lines inside the small box around an email field or a text area: a sign-up or comment form
+    # (``line_filters.form_boxes``).
+    form_boxes: bool = True
     # Image credits, advertising labels, datelines (``line_filters.strip_credits``).
     credits: bool = True
     # The unmistakable chrome inside the text, and closing calls to action (``chrome.strip_chrome``).

@@ -13,21 +13,23 @@ from __future__ import annotations
 PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
     # A comment form's prompts and fine print (also heads of a trailing section).
     "comment_form": {
-        "en": (r"post a comment", r"leave a (?:comment|reply)", r"add (?:a )?comment", r"write a comment", r"cancel reply",
+        "en": (r"(?:post|leave|add|write|submit) (?:a |your )?(?:comment|reply)", r"cancel reply",
+               r"(?:name|e-?mail|website|comment) ?\*",
                r"your email address will not be published", r"required fields are marked \*?",
                r"save my name, email, and website in this browser for the next time i comment",
                r"comments are closed", r"\d+ comments?", r"comments? \(\d+\)", r"show comments", r"view comments", r"load comments",
                r"join the (?:conversation|discussion)", r"reply"),
         "de": (r"(?:deine|ihre) e-mail-adresse wird nicht veröffentlicht", r"erforderliche felder sind mit \*? ?markiert",
-               r"kommentar abschicken", r"antworten abbrechen", r"kommentar veröffentlichen", r"kommentar schreiben",
-               r"\d+ kommentare?", r"kommentare anzeigen", r"antworten"),
+               r"kommentar (?:abschicken|absenden|schreiben|verfassen|abgeben|hinterlassen|veröffentlichen)", r"antworten abbrechen",
+               r"(?:name|e-mail|webseite|website|kommentar) ?\*", r"\d+ kommentare?", r"kommentare anzeigen", r"antworten"),
         "fr": (r"votre adresse (?:e-mail|de messagerie|courriel) ne sera pas publiée",
                r"les champs obligatoires sont indiqués avec \*?", r"annuler la réponse", r"laisser une réponse",
-               r"publier un commentaire", r"laisser un commentaire", r"ajouter un commentaire", r"\d+ commentaires?",
+               r"(?:écrire|rédiger|poster|publier|laisser|ajouter) (?:un|votre) commentaire", r"(?:nom|e-?mail|site web|commentaire) ?\*", r"\d+ commentaires?",
                r"voir les commentaires", r"répondre"),
         "es": (r"tu (?:dirección de )?correo electrónico no (?:será|se) publicad[ao]",
                r"los campos obligatorios están marcados con \*?", r"cancelar respuesta", r"deja una respuesta",
-               r"publicar un comentario", r"deja(?:r)? un comentario", r"\d+ comentarios?", r"ver comentarios", r"responder"),
+               r"(?:escrib[ea]|escribir|deja|dejar|publica|publicar|añade|añadir) (?:un|tu) comentario",
+               r"(?:nombre|correo(?: electrónico)?|sitio web|comentario) ?\*", r"\d+ comentarios?", r"ver comentarios", r"responder"),
     },
     "comments": {
         "en": (
@@ -106,7 +108,7 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
         "en": (r"subscribe", r"post comments \(atom\)", r"\(atom\)", r"follow us", r"newsletter"),
         "de": (r"abonnieren", r"kommentare zum post \(atom\)", r"folgen sie uns"),
         "fr": (r"s'abonner", r"abonnez-vous", r"inscription à", r"publier les commentaires \(atom\)"),
-        "es": (r"suscribirse(?: a)?", r"suscríbete", r"enviar comentarios \(atom\)"),
+        "es": (r"suscribirse(?: a)?", r"suscríbete", r"suscribirme", r"enviar comentarios \(atom\)"),
         "it": (r"iscriviti(?: a)?", r"commenti sul post \(atom\)"),
         "pt": (r"assinar", r"assine", r"postar comentários \(atom\)"),
         "nl": (r"abonneren", r"reacties posten \(atom\)"),
@@ -178,8 +180,8 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     # Markers that the article goes on after an advertisement or a box.
     "continue": {
-        "en": (r"(?:continue|keep) reading(?: (?:below|after (?:the )?(?:ad(?:vertisement)?|break)))?",
-               r"(?:the )?(?:article|story|text) continues(?: (?:below|after (?:the )?(?:ad(?:vertisement)?|break)))?",
+        "en": (r"(?:continue|keep) reading(?: (?:below|after (?:the |this )?(?:ad(?:vertisement)?|break)))?",
+               r"(?:the )?(?:article|story|text) continues(?: (?:below|after (?:the |this )?(?:ad(?:vertisement)?|break)))?",
                r"scroll (?:down )?to continue(?: reading)?", r"continue below"),
         "de": (r"lesen sie (?:(?:nach|unter) der (?:anzeige|werbung) )?(?:hier )?weiter(?: (?:nach|unter) der (?:anzeige|werbung))?",
                r"weiter(?:lesen)? (?:nach|unter) der (?:anzeige|werbung)",
@@ -189,8 +191,8 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
         "fr": (r"la suite (?:après|sous) (?:cette |la )?publicité", r"(?:lire|voir) la suite (?:ci-dessous|plus bas)",
                r"(?:l'article|la suite de l'article|suite de l'article) (?:continue |se poursuit )?(?:ci-dessous|après (?:cette |la )?publicité)",
                r"continuer (?:la )?lecture"),
-        "es": (r"(?:sigue|continúa|continuar|seguir) leyendo(?: (?:debajo|abajo|después de la publicidad))?",
-               r"(?:la noticia|el artículo|el texto) (?:continúa|sigue) (?:debajo|abajo|(?:tras|después de) (?:la )?(?:publicidad|anuncio))",
+        "es": (r"(?:sigue|continúa|continuar|seguir) leyendo(?: (?:debajo|abajo|(?:tras|después de) (?:la |el |este |esta )?(?:publicidad|anuncio)|(?:tras|después) del anuncio))?",
+               r"(?:la noticia|el artículo|el texto) (?:continúa|sigue) (?:debajo|abajo|(?:tras|después de) (?:la |el )?(?:publicidad|anuncio)|(?:tras|después) del anuncio)",
                r"(?:continúa|sigue) (?:tras|después de) (?:la )?publicidad"),
     },
     # A video or audio player's interface (video.js, JW Player and the like) read as text.
@@ -303,12 +305,12 @@ CALLS_TO_ACTION = (
 )
 # Categories of ``PHRASES`` whose lines are chrome wherever they stand, between paragraphs too:
 # a line made only of these is a label, a button or a marker, never a sentence of the article.
-INNER_CATEGORIES = ("advert", "continue", "player", "consent", "share", "comment_form")
+INNER_CATEGORIES = ("advert", "continue", "player", "consent", "share", "comment_form", "subscribe")
 # Lines of a sign-up, follow, paywall or affiliate box inside the text (at a line's start): a
 # form's prompts and fine print, a promo for a channel or an app, a paywall's notice, an
 # affiliate disclosure. Short lines only (``chrome.MAX_PROMPT_WORDS``).
 PROMPT_LINES = {
-    "en": (r"enter your e-?mail", r"your e-?mail(?: address)?\W*$", r"e-?mail address\W*$", r"by (?:signing up|subscribing|clicking)",
+    "en": (r"enter your e-?mail", r"(?:get|have) [\w ']{0,50}(?:to|in|into) your inbox", r"your e-?mail(?: address)?\W*$", r"e-?mail address\W*$", r"by (?:signing up|subscribing|clicking)",
            r"thank(?:s| you) for (?:signing up|subscribing)", r"(?:please enter a )?(?:in)?valid e-?mail", r"sign up\W*$",
            r"get (?:our|the) [\w ]{0,30}newsletter", r"sign up (?:for|to) (?:our|the) [\w ]{0,30}(?:newsletter|briefing)\b",
            r"follow (?:us|@\w+|[\w.]+(?: [\w.]+){0,3}) on (?:twitter|x|facebook|instagram|youtube|tiktok|linkedin|threads|bluesky)\b",
@@ -316,17 +318,17 @@ PROMPT_LINES = {
            r"if you (?:buy|purchase) (?:something|anything|a product) (?:through|via|from) (?:this|our|a) ", r"we may (?:earn|receive|get) (?:a )?(?:small )?(?:commission|share)",
            r"to (?:view|read|continue reading|unlock) (?:the |this )?(?:full|whole|rest of (?:the|this)) (?:story|article)",
            r"(?:if you(?:'re| are) )?already a (?:subscriber|member)", r"support (?:our|independent) journalism"),
-    "de": (r"(?:ihre|deine) e-mail(?:-adresse)?\W*$", r"e-mail-adresse eingeben", r"mit (?:der|ihrer) anmeldung",
+    "de": (r"(?:ihre|deine) e-mail(?:-adresse)?\W*$", r"e-mail-adresse\W*$", r"e-mail-adresse eingeben", r"mit (?:der|ihrer) anmeldung",
            r"jetzt (?:kostenlos )?(?:anmelden|abonnieren)\W*$", r"(?:zum|für den) newsletter anmelden",
            r"(?:melden sie sich|abonnieren sie) (?:jetzt )?(?:für )?(?:unseren|den) [\w ]{0,30}newsletter", r"vielen dank für (?:ihre|deine) anmeldung",
            r"mit (?:der|ihrer|deiner) registrierung", r"mit unserem newsletter", r"folg(?:en sie|t) uns auf", r"sie sind (?:aktuell |derzeit )?nicht (?:eingeloggt|angemeldet)",
            r"(?:bei den|diese[rs]?) (?:verlinkungen|links?) (?:handelt es sich um|sind) affiliate", r"wenn (?:du|sie) über (?:diese[nr]? |einen )?links? "),
-    "fr": (r"votre (?:adresse )?e-?mail\W*$", r"saisissez votre (?:adresse )?e-?mail", r"en vous inscrivant", r"je m'inscris\W*$",
+    "fr": (r"votre (?:adresse )?e-?mail\W*$", r"adresse e-?mail\W*$", r"saisissez votre (?:adresse )?e-?mail", r"en vous inscrivant", r"je m'inscris\W*$",
            r"inscrivez-vous (?:à|a) (?:notre|la) [\w ]{0,30}(?:newsletter|lettre)", r"abonnez-vous (?:à|a) (?:notre|la) [\w ]{0,30}(?:newsletter|lettre)",
            r"merci (?:pour votre|de votre) inscription", r"recevez (?:notre|la) [\w ]{0,30}newsletter",
            r"suivez-nous sur", r"téléchargez (?:notre|l')application", r"(?:cet article|la suite) est réservée? aux abonnés", r"déjà abonnée?",
            r"(?:cet article contient|ce contenu contient) des liens (?:sponsorisés|affiliés)"),
-    "es": (r"tu (?:dirección de )?(?:correo|e-?mail)(?: electrónico)?\W*$", r"introduce tu (?:correo|e-?mail)", r"al (?:suscribirte|registrarte)",
+    "es": (r"tu (?:dirección de )?(?:correo|e-?mail)(?: electrónico)?\W*$", r"(?:dirección de )?correo electrónico\W*$", r"introduce tu (?:correo|e-?mail)", r"al (?:suscribirte|registrarte)",
            r"suscríbete (?:a|al) (?:nuestr[oa]|la|el) [\w ]{0,30}(?:newsletter|boletín)", r"regístrate\W*$",
            r"gracias por (?:suscribirte|registrarte)", r"recibe (?:nuestr[oa]|la|el) [\w ]{0,30}(?:newsletter|boletín)",
            r"síguenos en", r"descarga (?:nuestra|la) app", r"hazte (?:miembro|socio|suscriptor)", r"¿?ya eres (?:suscriptor|miembro|socio)",
