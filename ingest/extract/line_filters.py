@@ -155,17 +155,18 @@ def form_boxes(tree: HtmlElement) -> list[str]:
         if field_el.tag == "input" and not _EMAIL_FIELD.search(
                 f"{field_el.get('type') or ''} {field_el.get('name') or ''} {field_el.get('id') or ''} {field_el.get('placeholder') or ''}"):
             continue
-        box, box_text = None, ""
+        box = None
         for parent in field_el.iterancestors():
             if not isinstance(parent.tag, str) or parent.tag in _ROLE_STOP:
                 break
-            text = _shown_text(parent)
-            if len(text.split()) > MAX_FORM_BOX_WORDS:
+            if len(parent.text_content().split()) > MAX_FORM_BOX_WORDS:  # lxml's own walk: cheap
                 break
-            box, box_text = parent, text
-        if box is not None and box not in seen and box_text.strip():
+            box = parent
+        if box is not None and box not in seen:
             seen.add(box)
-            boxes.append(box_text)
+            text = _shown_text(box)
+            if text.strip():
+                boxes.append(text)
     return boxes
 
 
