@@ -13,7 +13,9 @@ The steps of ``extract``, each in its own module of this package:
 5. the text is tidied: the headline goes when the body repeats it (as the page's h1, <title>
    or og:title spell it: ``headline``); readability confirms the text's last lines; blocks
    whose source element is named for a role never article text (newsletter form, disclaimer,
-   photo credit) go, and so do credit, advertising-label and dateline lines (``line_filters``);
+   photo credit) go, and so do lines inside a sign-up or comment form's box and credit,
+   advertising-label and dateline lines (``line_filters``); a container trafilatura chose wrongly
+   is checked against readability's reading (``container``);
    on pages in a language whose news count the lead as the article's first paragraph (not
    English), the lead trafilatura skipped is put back (``headline``);
 6. the Article, gaps filled from the feed entry, ``provenance`` saying where each field came

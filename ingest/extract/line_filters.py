@@ -5,6 +5,8 @@
 * **role boxes**: a line the page shows inside an element whose class or id names a role
   never article text: a newsletter form, a disclaimer, a photo credit (``RoleBoxes`` tells
   the elements as trafilatura reads them, ``lines_in_boxes`` drops the lines);
+* **form boxes**: a line the page shows inside the small box around an email field or a text
+  area: a sign-up or comment form, in any language (``form_boxes``, then ``lines_in_boxes``);
 * **the tail check**: the last lines a second extractor (readability) does not confirm
   (``unconfirmed_tail``).
 
