@@ -8,6 +8,7 @@ import logging
 import threading
 from typing import Any
 
+from newsflow.bus.strategies.base import Deadline
 from newsflow.pipeline.backends import open_broker, open_index, topic_partitions
 from newsflow.pipeline.config import PipelineSettings
 from newsflow.pipeline.enrich_stage import enrich_processor
@@ -46,12 +47,12 @@ def poll_forever(settings: PipelineSettings, stop: threading.Event, health: Heal
     try:
         asyncio.run(close_after(poller, run_until(poller, stop)))
     finally:
+        deadline = Deadline(settings.daemon.shutdown_timeout)
         if publisher is not None:
             publisher.publish()  # the last word on each feed before we go
             publisher.index.close()
         poller.close()
-        producer.flush(settings.daemon.shutdown_timeout)
-        producer.close()
+        producer.close(deadline.remaining())  # flushes first; what the bus did not ack stays unseen
         if server:
             server.stop()
     log.info("poller stopped")
@@ -87,7 +88,7 @@ def consume_forever(settings: PipelineSettings, stage: str, stop: threading.Even
     try:
         processor.run(stop)
     finally:
-        producer.close()
+        producer.close(processor.shutdown_left())
         if index is not None:
             index.close()
         if pool is not None:

@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY
 
 from newsflow.bus.backend import Broker
 from newsflow.bus.processor import StreamProcessor
+from newsflow.bus.strategies.base import Deadline
 from newsflow.ingest.poll_stats import PollStats
 from newsflow.pipeline.backends import group, open_broker, open_index, topic_partitions
 from newsflow.pipeline.config import PipelineSettings
@@ -111,11 +112,12 @@ def run_all(
         else:
             stats = asyncio.run(close_after(poller, run_until(poller, stop)))
     finally:
+        deadline = Deadline(settings.daemon.shutdown_timeout)  # the stages stop side by side
         stage_stop.set()
         for thread in threads:
-            thread.join(settings.daemon.shutdown_timeout)
+            thread.join(deadline.remaining())
         poller.close()
-        producer.close()
+        producer.close(deadline.remaining())
         if hasattr(index, "write_feed_status"):  # Elasticsearch: feed health for Kibana
             from newsflow.pipeline.feed_status import FeedStatusPublisher
 
