@@ -43,6 +43,10 @@ class KafkaConfig(Section):
     )
     max_poll_interval_ms: int = Field(default=300_000, ge=1000, description="longest gap between polls before eviction")
     timeout: float = Field(default=30.0, gt=0, description="seconds to wait for the broker (connect, flush)")
+    # How long the producer keeps a record it could not deliver (broker down) before it reports
+    # it refused: the poller then keeps the article and sends it again (ingest/retry_queue.py),
+    # the enrich stage retries the produce, neither commits past it.
+    delivery_timeout: float = Field(default=120.0, ge=1, description="seconds a produce may wait for the broker's ack")
     # One offset commit, the lag sample and the consumer's close wait at most this long: a commit
     # not done by then is retried with the next one (offsets are cumulative, so nothing is lost),
     # and a stage is never held for the whole `timeout` by a coordinator that moved or restarted.

@@ -53,7 +53,9 @@ class KafkaBusProducer:
                 linger_ms=LINGER_MS,
                 compression_type=None if cfg.compression == "none" else cfg.compression,
                 max_block_ms=int(cfg.timeout * 1000),  # bounds send() when metadata is unavailable
-                delivery_timeout_ms=max(120_000, int(cfg.timeout * 1000) + 30_000),  # bounds each future
+                delivery_timeout_ms=int(cfg.delivery_timeout * 1000),  # bounds each future
+                # Each request within it (kafka-python does not enforce the Java client's rule).
+                request_timeout_ms=min(30_000, max(1000, int(cfg.delivery_timeout * 1000) - LINGER_MS)),
                 # No allow_auto_create_topics=False: kafka-python 3.0.12 ignores it (its ClusterMetadata
                 # never receives the flag), so the broker's auto.create.topics.enable decides.
             )
