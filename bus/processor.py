@@ -72,6 +72,7 @@ class StreamProcessor:
         self._shutdown_timeout = shutdown_timeout
         self._close_reserve = min(close_reserve, shutdown_timeout / 2)
         self._shutdown_deadline: Deadline | None = None
+        self._stopped_at: float | None = None  # when ``stop`` was set: the budget runs from there
         self._reconnect = reconnect
         self._bus_backoff = backoff or Backoff(maximum=30.0)
         self._crash_backoff = Backoff(initial=1.0, maximum=60.0)
@@ -112,6 +113,7 @@ class StreamProcessor:
         }
 
     def run(self, stop: threading.Event) -> None:
+        threading.Thread(target=self._note_stop, args=(stop,), name=f"{self.stage}-stop-clock", daemon=True).start()
         self._subscribe()
         try:
             while not stop.is_set():
@@ -260,9 +262,16 @@ class StreamProcessor:
         """Seconds left of ``shutdown_timeout`` since the stop (None: not stopping)."""
         return None if self._shutdown_deadline is None else self._shutdown_deadline.remaining()
 
+    def _note_stop(self, stop: threading.Event) -> None:
+        stop.wait()
+        self._stopped_at = time.monotonic()
+
     def _shutdown(self) -> None:
-        self._shutdown_deadline = deadline = Deadline(self._shutdown_timeout)
-        drain = self._shutdown_timeout - self._close_reserve
+        # The loop notices the stop between two steps (a commit may be under way): the budget
+        # runs from the signal, not from here.
+        since = time.monotonic() - (self._stopped_at or time.monotonic())
+        self._shutdown_deadline = deadline = Deadline(max(0.0, self._shutdown_timeout - since))
+        drain = max(0.0, self._shutdown_timeout - since - self._close_reserve)
         log.info("%s: stopping; finishing in-flight work (up to %.0fs)", self.stage, drain)
         self._held.clear()  # not submitted, so not committed: read again next time
         self._close_strategy(drain)

@@ -248,8 +248,7 @@ class Poller:
         # poll could not write its state, so a broken feed can never be polled in a tight loop.
         not_before: dict[str, float] = {}
         pruned_at: float | None = None
-        retry_stop = asyncio.Event()
-        retry = asyncio.create_task(self.refused.run(retry_stop, lambda item: self._resent(item, self.stats)))
+        retry = asyncio.create_task(self.refused.run(stop, lambda item: self._resent(item, self.stats)))
         while not stop.is_set():
             now = self._clock()
             if pruned_at is None or now - pruned_at >= PRUNE_EVERY:
@@ -274,8 +273,8 @@ class Poller:
             upcoming = [t for t in upcoming if t > now]
             sleep = min(max((min(upcoming) - now) if upcoming else 60.0, 0.01), 60.0)
             await self._sleep(stop, sleep)
-        await self._finish(list(in_flight.values()), stop)
-        await self._stop_retries(retry, retry_stop)
+        # Retries in flight get the same grace as the entries; their articles stay kept if cut off.
+        await self._finish([*in_flight.values(), retry], stop)
         self.stats.articles_waiting = self.refused.pending
         return self.stats
 
@@ -455,13 +454,13 @@ class Poller:
         entries = [e for e in parsed.entries if not (e.entry_id in ids or ids.add(e.entry_id))]
         seen = self.store.seen_among(feed_url, [e.entry_id for e in entries])
         unseen = [e for e in entries if e.entry_id not in seen]
-        # Entries whose article waits in the retry queue are not fetched again; they count as
-        # pending, so the feed's validators stay cleared until the bus took them (a crash meanwhile
-        # loses only what was in memory, and the next poll fetches that again).
+        # Entries whose article waits in the retry queue are not fetched again. Those held in
+        # memory alone count as pending: the feed's validators stay cleared until the bus took
+        # them, so after a crash the next poll reads the feed and fetches them again.
         held = self.refused.holds(feed_url, [e.entry_id for e in unseen])
         fresh = [e for e in unseen if e.entry_id not in held]
         todo = fresh[: self.config.max_entries_per_poll]
-        outcome = _EntriesOutcome(pending=len(unseen) - len(todo))
+        outcome = _EntriesOutcome(pending=len(fresh) - len(todo) + self.refused.only_in_memory(feed_url, list(held)))
         limit = asyncio.Semaphore(ENTRY_CONCURRENCY)
 
         async def one(entry: FeedEntry) -> str:

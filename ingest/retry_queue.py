@@ -105,6 +105,10 @@ class RetryQueue:
             held |= self._store.spilled_among(feed_url, [e for e in entry_ids if e not in held])
         return held
 
+    def only_in_memory(self, feed_url: str, entry_ids: Sequence[str]) -> int:
+        """How many of ``entry_ids`` wait in memory alone: a crash would lose them."""
+        return sum(1 for e in entry_ids if (r := self._memory.get((feed_url, e))) is not None and not r.seq)
+
     def add(self, item: Refused) -> None:
         """Keep an article the bus refused: in memory while there is room, else in the state."""
         if item.key in self._memory:

@@ -57,8 +57,10 @@ def test_articles_kafka_refused_reach_the_topic_once_it_is_back_and_after_a_poll
             private_kafka.up()
             back = time.monotonic()
             wait_until(lambda: len(keys()) >= n + 1, 120, "the refused articles on the topic")
-            print(f"{n} refused articles on the topic {time.monotonic() - back:.1f}s after the broker was back "
-                  f"(delivery_timeout 6s, bus_retry_max 2s, min_interval {config.min_interval:.0f}s)")
+            spilled = _sample("newsflow_articles_spilled_total") - spilled_before
+            print(f"{n} refused articles on the topic {time.monotonic() - back:.1f}s after the broker was back, "
+                  f"{spilled:.0f} of them spilled to the state (delivery_timeout 6s, bus_retry_max 2s, "
+                  f"bus_retry_memory {cap}, min_interval {config.min_interval:.0f}s)")
             wait_until(lambda: run.poller.refused.pending == 0, 30, "the queue to empty")
             state = run.poller.store.get(feed)
             assert state is not None and state.status == STATUS_OK and state.waiting == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 
 log = logging.getLogger(__name__)
 
@@ -35,3 +36,22 @@ def exit_when_overdue(stop: threading.Event, timeout: float, grace: float = GRAC
     thread = threading.Thread(target=watch, name="shutdown-backstop", daemon=True)
     thread.start()
     return thread
+
+
+class StopDeadline:
+    """``timeout`` seconds from the moment ``stop`` is set (noted by a helper thread), so steps
+    that begin later, e.g. after a grace period, share what is left of the one budget."""
+
+    def __init__(self, stop: threading.Event, timeout: float) -> None:
+        self._timeout = timeout
+        self._stopped_at: float | None = None
+
+        def note() -> None:
+            stop.wait()
+            self._stopped_at = time.monotonic()
+
+        threading.Thread(target=note, name="stop-clock", daemon=True).start()
+
+    def remaining(self) -> float:
+        started = self._stopped_at if self._stopped_at is not None else time.monotonic()
+        return max(0.0, self._timeout - (time.monotonic() - started))

@@ -8,7 +8,7 @@ import logging
 import threading
 from typing import Any
 
-from newsflow.bus.strategies.base import Deadline
+from newsflow.daemon.shutdown import StopDeadline
 from newsflow.pipeline.backends import open_broker, open_index, topic_partitions
 from newsflow.pipeline.config import PipelineSettings
 from newsflow.pipeline.enrich_stage import enrich_processor
@@ -44,10 +44,10 @@ def poll_forever(settings: PipelineSettings, stop: threading.Event, health: Heal
     # Ready while polling and while the bus takes what it emits; not ready once stopping.
     server = health(settings, lambda: not stop.is_set() and sink.healthy)
     log.info("poller started", extra={"feeds": len(settings.feeds), "bus": settings.bus.backend})
+    deadline = StopDeadline(stop, settings.daemon.shutdown_timeout)
     try:
         asyncio.run(close_after(poller, run_until(poller, stop)))
     finally:
-        deadline = Deadline(settings.daemon.shutdown_timeout)
         if publisher is not None:
             publisher.publish()  # the last word on each feed before we go
             publisher.index.close()

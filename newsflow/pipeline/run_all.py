@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 
 from newsflow.bus.backend import Broker
 from newsflow.bus.processor import StreamProcessor
-from newsflow.bus.strategies.base import Deadline
+from newsflow.daemon.shutdown import StopDeadline
 from newsflow.ingest.poll_stats import PollStats
 from newsflow.pipeline.backends import group, open_broker, open_index, topic_partitions
 from newsflow.pipeline.config import PipelineSettings
@@ -105,6 +105,8 @@ def run_all(
         )
 
     server = health(settings, ready) if health is not None else None
+    # One budget from the signal (--once: from the end of the drain); the stages stop side by side.
+    deadline = StopDeadline(stage_stop if once else stop, settings.daemon.shutdown_timeout)
     try:
         if once:
             stats = asyncio.run(close_after(poller, poll_once_until(poller, stop)))
@@ -112,7 +114,6 @@ def run_all(
         else:
             stats = asyncio.run(close_after(poller, run_until(poller, stop)))
     finally:
-        deadline = Deadline(settings.daemon.shutdown_timeout)  # the stages stop side by side
         stage_stop.set()
         for thread in threads:
             thread.join(deadline.remaining())
