@@ -10,6 +10,7 @@ restarted on the same data, as in the issue's drills:
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -85,9 +86,12 @@ def test_commits_after_a_broker_restart_return_within_the_commit_timeout_and_the
         assert not ok, "a commit succeeded with the broker killed"
         assert took <= COMMIT_TIMEOUT + SLACK, f"a commit with the broker down took {took:.1f}s"
 
+        # Commit all through the restart, as the stage loop does: while the broker starts, its
+        # coordinator loads the group's offsets, and each attempt must still end within the bound.
         restarting = time.monotonic()
-        private_kafka.up()
-        back = time.monotonic()
+        ready: list[float] = []
+        starter = threading.Thread(target=lambda: (private_kafka.up(), ready.append(time.monotonic() - restarting)))
+        starter.start()
         durations: list[float] = []
 
         def committed() -> bool:
@@ -96,10 +100,12 @@ def test_commits_after_a_broker_restart_return_within_the_commit_timeout_and_the
             durations.append(took)
             return ok
 
-        wait_until(committed, 120, "a commit after the broker restart")
-        print(f"first commit {time.monotonic() - back:.1f}s after the broker was back "
-              f"({time.monotonic() - restarting:.1f}s after its restart began); "
-              f"{len(durations)} attempts, the longest {max(durations):.1f}s (commit_timeout {COMMIT_TIMEOUT}s)")
+        wait_until(committed, 180, "a commit after the broker restart")
+        first = time.monotonic() - restarting
+        starter.join(300)
+        print(f"first commit {first:.1f}s after the restart began (the broker answered ready after "
+              f"{ready[0] if ready else float('nan'):.1f}s); {len(durations)} attempts, "
+              f"the longest {max(durations):.1f}s (commit_timeout {COMMIT_TIMEOUT}s)")
         assert max(durations) <= COMMIT_TIMEOUT + SLACK, f"a commit took {max(durations):.1f}s"
     finally:
         consumer.close()
