@@ -5,7 +5,8 @@ restarted on the same data, as in the issue's drills:
   (the bound is the contract), and the consumer commits again once the broker is back;
 * an enrich daemon told to stop while the broker is down exits 0 within
   ``daemon.shutdown_timeout`` (plus start-up slack), and after a restart with the broker back
-  every article it had not committed is delivered again: nothing is lost.
+  every article it had not committed is delivered again: nothing is lost;
+* so does the poll daemon, whose refused articles wait in its state over the restart.
 """
 
 from __future__ import annotations
@@ -155,3 +156,69 @@ def test_enrich_daemon_stopped_while_the_broker_is_down_exits_in_time_and_loses_
 
     wait_until(all_enriched, 180, "every article enriched after the restart", interval=2.0, describe=enrich.log_tail)
     wait_until(lambda: p.committed("enrich") >= n, 60, "enrich to commit everything")
+
+
+def test_poll_daemon_stopped_while_the_broker_is_down_exits_in_time_and_its_kept_articles_arrive(
+    private_kafka, daemons, tmp_path
+):
+    """Pages are served slowly, so the broker dies mid-poll: articles are refused and kept, the
+    daemon is stopped, and after the restart every article of the feed is on the topic."""
+    from newsflow.bus.kafka import KafkaBroker
+    from tests.conftest import unique
+    from tests.support.daemons import http_get, metric, metric_samples
+    from tests.support.feeds_http import LocalServer, atom_feed, html_page
+    from tests.support.private_kafka import free_port
+
+    shutdown_timeout, n = 10.0, 12
+    p = Pipeline(unique("nf-pollstop"), tmp_path, private_kafka.servers, [], partitions=2)
+    broker = KafkaBroker(_bus(private_kafka))
+    broker.create_topics({p.cleaned: 2, p.enriched: 2, p.dead_letters: 1})
+    with LocalServer() as server:
+        server.static("/feed", atom_feed([(f"e{i}", server.url(f"/p/{i}"), f"Story {i}") for i in range(n)]),
+                      "application/atom+xml")
+
+        def slow_page(request, i: int) -> None:
+            time.sleep(1.0)
+            request.send(200, html_page(f"Story {i}", 8), {"Content-Type": "text/html"})
+
+        for i in range(n):
+            server.route(f"/p/{i}", lambda r, i=i: slow_page(r, i))
+        cfg = p.write_config(
+            feeds=[{"url": server.url("/feed")}],
+            index={"backend": "sqlite"},
+            poller={"per_host_delay": 0.0, "allow_addresses": ["127.0.0.1"], "obey_robots": False,
+                    "min_interval": 3600.0, "default_interval": 3600.0, "bus_retry_max": 2.0},
+            bus={"kafka": {"bootstrap_servers": private_kafka.servers, "timeout": 5.0, "delivery_timeout": 4.0,
+                           "commit_timeout": COMMIT_TIMEOUT}},
+            daemon={"shutdown_timeout": shutdown_timeout, "log_format": "json", "log_level": "INFO"},
+        )
+        poll = daemons("poll", cfg, metrics_port=free_port()).start()
+
+        def on_topic() -> set[str]:
+            return {r.key.decode() for r in p.read_topic(p.cleaned, timeout=30)}
+
+        wait_until(lambda: poll.assert_alive() or on_topic(), 120, "the first article on the topic", describe=poll.log_tail)
+        private_kafka.kill()
+
+        def waiting() -> float:
+            poll.assert_alive()
+            return metric(metric_samples(http_get(poll.url("/metrics"))[1]), "newsflow_articles_waiting_for_bus") or 0
+
+        wait_until(waiting, 60, "an article refused and kept", describe=poll.log_tail)
+        code, took = poll.terminate(timeout=shutdown_timeout + 50)
+        print(f"poll exited {code} {took:.1f}s after SIGTERM with the broker down (shutdown_timeout {shutdown_timeout:.0f}s)")
+        assert code == 0, poll.log_tail()
+        assert took <= shutdown_timeout + SLACK, f"poll took {took:.1f}s to stop:\n{poll.log_tail()}"
+
+        private_kafka.up()
+        poll.start()
+        want = {a for a in (_page_id(server.url(f"/p/{i}")) for i in range(n))}
+        wait_until(lambda: poll.assert_alive() or want <= on_topic(), 120, "every article on the topic after the restart",
+                   interval=1.0, describe=poll.log_tail)
+
+
+def _page_id(url: str) -> str:
+    from newsflow.core.record import article_id
+    from newsflow.ingest.urls import canonical_url
+
+    return article_id(canonical_url(url))
