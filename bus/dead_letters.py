@@ -28,6 +28,7 @@ import orjson
 
 from newsflow.bus.backend import Consumer, Producer
 from newsflow.bus.metrics import DEAD_LETTERS
+from newsflow.core import faults
 from newsflow.bus.types import BrokerMessage
 
 log = logging.getLogger(__name__)
@@ -166,12 +167,13 @@ class DeadLetters:
         future = self.producer.produce(
             self.topic, raw.key if raw is not None else None, orjson.dumps(doc), [("newsflow-stage", self.stage.encode())]
         )
-        future.add_done_callback(self._count)
+        future.add_done_callback(lambda f: self._count(f, doc["error"]))
         return future
 
-    def _count(self, future: "Future[BrokerMessage]") -> None:
+    def _count(self, future: "Future[BrokerMessage]", reason: str) -> None:
         if not future.cancelled() and future.exception() is None:
             DEAD_LETTERS.labels(self.stage).inc()
+            faults.emit(faults.DEAD_LETTERS, self.stage, reason[:300])  # the recorder counts bursts
 
 
 # Says why a dead letter would fail again as it is (then replay refuses it), or None.

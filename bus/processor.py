@@ -33,6 +33,7 @@ from newsflow.bus.metrics import CONSUMER_LAG, MESSAGES_PROCESSED, PROCESSOR_ERR
 from newsflow.bus.strategies import Backoff, ProcessingStrategy
 from newsflow.bus.strategies.base import Deadline
 from newsflow.bus.types import BrokerMessage, Message, Partition
+from newsflow.core import faults
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +215,7 @@ class StreamProcessor:
             self.rebalances += 1
             REBALANCES.labels(self.stage).inc()
             log.info("%s: assigned %s", self.stage, _describe(partitions))
+            faults.emit(faults.ASSIGN, self.stage, _describe(partitions))
             if self._strategy is not None:  # an incremental assignment: rebuild over all partitions
                 self._close_strategy(self._join_timeout)
             self._assigned |= set(partitions)
@@ -231,6 +233,7 @@ class StreamProcessor:
             self.rebalances += 1
             REBALANCES.labels(self.stage).inc()
             log.info("%s: revoked %s", self.stage, _describe(partitions))
+            faults.emit(faults.REVOKE, self.stage, _describe(partitions))
             # Finish and commit what is in flight while the partitions are still ours.
             self._close_strategy(self._join_timeout)
             revoked = set(partitions)

@@ -19,6 +19,8 @@ class ElasticsearchConfig(Section):
     verify_certs: bool = True
     alias: str = "newsflow-articles"
     feed_status_index: str = "newsflow-feed-status"
+    # Fault history of the daemons (`newsflow status`), see index/events_elastic.py.
+    events_index: str = "newsflow-events"
     shards: int = Field(default=1, ge=1)
     replicas: int = Field(default=0, ge=0)
     request_timeout: float = Field(default=30.0, gt=0)

@@ -182,12 +182,12 @@ class ElasticIndex:
         self._indices = (0.0, [])
 
     def destroy(self) -> None:
-        """Delete the indices behind the alias, the template and the feed status index (tests, resets)."""
+        """Delete the indices behind the alias, the template, the feed status and events indices (tests, resets)."""
         with self._guard("destroy"):
             # By name: clusters refuse wildcard deletes by default (action.destructive_requires_name).
             found = self._es.indices.get(index=f"{self._alias}-*", expand_wildcards="all", ignore_unavailable=True)
             names = list(found.body)
-            for name in [*names, self._cfg.feed_status_index]:
+            for name in [*names, self._cfg.feed_status_index, self._cfg.events_index]:
                 self._es.options(ignore_status=404).indices.delete(index=name)
             self._es.options(ignore_status=404).indices.delete_index_template(name=self._alias)
         self._indices = (0.0, [])

@@ -1,12 +1,17 @@
-"""What `newsflow status` reports: feed health, topic lag per consumer group, dead letters and index counts.
+"""What `newsflow status` reports: the services' reachability, feed health, consumer groups (state,
+members, lag), dead letters, index counts, and the daemons' recent fault history.
 
-Each section is read on its own: when a service is down, its section reports the error and
-the others still print (the exit code is then 1). Works on either bus and either index; it
-creates nothing (no topics, index or state file) as a side effect.
+Answers within seconds whatever is down: the services are probed first, all at once, with short
+timeouts (``PROBE_TIMEOUT``); the sections of an unreachable service are skipped (one line names
+the service), the others are read concurrently with short client timeouts (``READ_TIMEOUT``),
+and a section still unfinished at ``DEADLINE`` is reported as timed out. Works on either bus and
+either index; it creates nothing (no topics, index or state file) as a side effect.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -15,6 +20,10 @@ from newsflow.pipeline.backends import group
 
 # The stage groups and the topic each consumes.
 STAGES = (("enrich", "cleaned"), ("index", "enriched"))
+PROBE_TIMEOUT = 2.0  # seconds a reachability probe may take
+READ_TIMEOUT = 5.0  # seconds a client request of a section may take
+DEADLINE = 15.0  # seconds after which a section still reading is given up
+HISTORY = 20  # fault events shown by default
 
 
 def _iso(ts: float | None) -> str | None:
@@ -59,30 +68,41 @@ def feed_health(settings: Settings) -> list[dict[str, Any]]:
     return rows
 
 
-def topic_lag(settings: Settings) -> list[dict[str, Any]]:
-    """Per stage group and partition of the topic it consumes: messages not committed yet."""
+def groups(settings: Settings) -> list[dict[str, Any]]:
+    """The stage groups: state (stable, rebalancing, empty, dead), members and their partitions,
+    lag per partition of the topic each consumes."""
     topics = settings.bus.topics
-    rows = []
-    for stage, attr in STAGES:
-        grp, topic = group(settings, stage), getattr(topics, attr)
-        for partition, lag in sorted(_group_lag(settings, grp, topic).items()):
-            rows.append({"group": grp, "topic": topic, "partition": partition, "lag": lag})
-    return rows
-
-
-def _group_lag(settings: Settings, grp: str, topic: str) -> dict[int, int]:
+    wanted = {group(settings, stage): [getattr(topics, attr)] for stage, attr in STAGES}
     if settings.bus.backend == "kafka":
         from newsflow.bus.kafka import KafkaBroker
 
-        return {p.index: n for p, n in KafkaBroker(settings.bus).group_lag(grp, [topic]).items()}
-    broker = _local_broker(settings)
-    if broker is None:
-        return {}
-    try:
-        committed = broker.committed(grp, topic)
-        return {p.index: max(0, end - committed.get(p, 0)) for p, end in broker.end_offsets(topic).items()}
-    finally:
-        broker.close()
+        views = KafkaBroker(settings.bus).describe_groups(wanted)
+    else:
+        broker = _local_broker(settings)
+        if broker is None:
+            return []
+        try:
+            views = broker.describe_groups(wanted)
+        finally:
+            broker.close()
+    return [
+        {
+            "group": v.name,
+            "state": v.state,
+            "members": [
+                {"member_id": m.member_id, "client_id": m.client_id, "host": m.host, "alive": m.alive,
+                 "partitions": [f"{p.topic}[{p.index}]" for p in m.partitions]}
+                for m in v.members
+            ],
+            "lag": [{"topic": p.topic, "partition": p.index, "lag": n} for p, n in sorted(v.lag.items())],
+        }
+        for v in views
+    ]
+
+
+def lag_rows(group_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per stage group and partition of the topic it consumes: messages not committed yet."""
+    return [{"group": g["group"], **row} for g in group_rows for row in g["lag"]]
 
 
 def dead_letters(settings: Settings) -> dict[str, Any]:
@@ -141,21 +161,93 @@ def index_counts(settings: Settings) -> dict[str, Any]:
         idx.close()
 
 
-SECTIONS: dict[str, Callable[[Settings], Any]] = {
-    "feeds": feed_health,
-    "lag": topic_lag,
-    "dead_letters": dead_letters,
-    "index": index_counts,
-}
+def history(settings: Settings, limit: int = HISTORY, since: float | None = None) -> list[dict[str, Any]]:
+    """The daemons' recent fault events, oldest first (pipeline/fault_log.py records them)."""
+    from newsflow.pipeline.backends import open_event_store
+
+    if settings.index.backend != "elasticsearch" and not settings.state_db.exists():
+        return []  # nothing ran yet
+    store = open_event_store(settings, readonly=True)
+    try:
+        events = store.recent(limit, since)
+    finally:
+        store.close()
+    return [{**e.to_dict(), "time": _iso(e.time)} for e in events]
 
 
-def collect(settings: Settings) -> dict[str, Any]:
-    """Every section; one that cannot be read is None, with its error under ``errors``."""
-    report: dict[str, Any] = {"bus": settings.bus.backend, "errors": {}}
-    for name, read in SECTIONS.items():
+def unreachable(settings: Settings) -> dict[str, str]:
+    """The configured services that do not answer (service -> why), probed concurrently."""
+    from newsflow.pipeline.backends import service_probes
+
+    probes = service_probes(settings, index=True)  # imports the clients before the clock starts
+    # A Kafka probe may wait PROBE_TIMEOUT to connect and as long for the answer; the margin is for
+    # a loaded host. A probe still running then counts as "no answer".
+    results = _concurrently(probes, 2 * PROBE_TIMEOUT + 2)
+    return {name: reason if isinstance(reason, str) else f"{type(reason).__name__}: {reason}"
+            for name, reason in results.items() if reason is not None}
+
+
+# The service each section needs; a section of an unreachable one is skipped.
+NEEDS = {"groups": "kafka", "dead_letters": "kafka", "index": "elasticsearch"}
+
+
+def _quick(settings: Settings) -> Settings:
+    """The settings with short client timeouts: status must answer in seconds."""
+    kafka = settings.bus.kafka.model_copy(update={"timeout": min(settings.bus.kafka.timeout, READ_TIMEOUT)})
+    es = settings.index.elasticsearch.model_copy(
+        update={"request_timeout": min(settings.index.elasticsearch.request_timeout, READ_TIMEOUT)})
+    return settings.model_copy(update={
+        "bus": settings.bus.model_copy(update={"kafka": kafka}),
+        "index": settings.index.model_copy(update={"elasticsearch": es}),
+    })
+
+
+def _concurrently(calls: dict[str, Callable[[], Any]], deadline: float) -> dict[str, Any]:
+    """Run every call in its own daemon thread (a hung client must not hold the exit); a call
+    still running at ``deadline`` raises TimeoutError in its place, one that failed its error."""
+    results: dict[str, Any] = {}
+
+    def run(name: str, call: Callable[[], Any]) -> None:
         try:
-            report[name] = read(settings)
-        except Exception as exc:  # a service that is down must not hide the other sections
+            results[name] = call()
+        except Exception as exc:
+            results[name] = exc
+
+    threads = [threading.Thread(target=run, args=item, daemon=True) for item in calls.items()]
+    for t in threads:
+        t.start()
+    end = time.monotonic() + deadline
+    for t in threads:
+        t.join(max(0.0, end - time.monotonic()))
+    return {name: results.get(name, TimeoutError(f"no answer within {deadline:.0f}s")) for name in calls}
+
+
+def collect(settings: Settings, *, limit: int = HISTORY, since: float | None = None) -> dict[str, Any]:
+    """Every section; one that cannot be read is None, with its error under ``errors``; the
+    services that did not answer are under ``unreachable`` (their sections are not tried)."""
+    down = unreachable(settings)
+    report: dict[str, Any] = {"bus": settings.bus.backend, "unreachable": down, "errors": {}}
+    quick = _quick(settings)
+    sections: dict[str, Callable[[], Any]] = {
+        "feeds": lambda: feed_health(quick),
+        "groups": lambda: groups(quick),
+        "dead_letters": lambda: dead_letters(quick),
+        "index": lambda: index_counts(quick),
+        "history": lambda: history(quick, limit, since),
+    }
+    needs = {**NEEDS, "history": "elasticsearch"} if settings.index.backend == "elasticsearch" else NEEDS
+    for name, service in needs.items():
+        if service in down:
+            del sections[name]
             report[name] = None
-            report["errors"][name] = f"{type(exc).__name__}: {exc}"
+            report["errors"][name] = f"{service} unreachable"
+    for name, result in _concurrently(sections, DEADLINE).items():
+        if isinstance(result, Exception):  # a service that fails must not hide the other sections
+            report[name] = None
+            report["errors"][name] = f"{type(result).__name__}: {result}"
+        else:
+            report[name] = result
+    report["lag"] = lag_rows(report["groups"]) if report.get("groups") is not None else None
+    if "groups" in report["errors"]:
+        report["errors"]["lag"] = report["errors"]["groups"]
     return report

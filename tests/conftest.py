@@ -104,7 +104,8 @@ def es_config(es_hosts):
     from newsflow.index.config import ElasticsearchConfig
 
     # Distinct prefixes: the status index must not match the articles template pattern <alias>-*.
-    return ElasticsearchConfig(hosts=es_hosts, alias=unique("nf-test"), feed_status_index=unique("nf-test-status"))
+    return ElasticsearchConfig(hosts=es_hosts, alias=unique("nf-test"), feed_status_index=unique("nf-test-status"),
+                               events_index=unique("nf-test-events"))
 
 
 @pytest.fixture

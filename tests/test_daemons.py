@@ -316,7 +316,10 @@ def test_status_on_the_real_services_shows_lag_dead_letters_failing_feeds_and_un
     res = newsflow("status", "-c", str(down_es), "--json")
     assert res.returncode == 1
     partial = json.loads(res.stdout)
-    assert set(partial["errors"]) == {"index"} and partial["index"] is None
+    # The history lives in the (unreachable) cluster too; one line names it.
+    assert set(partial["errors"]) == {"index", "history"} and partial["index"] is None
+    assert set(partial["unreachable"]) == {"elasticsearch"}
+    assert res.stderr.count("error: elasticsearch unreachable") == 1 and "Traceback" not in res.stderr
     assert partial["dead_letters"]["count"] == 2
 
 

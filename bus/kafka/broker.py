@@ -11,7 +11,9 @@ from kafka.structs import TopicPartition
 
 from newsflow.bus.config import BusConfig
 from newsflow.bus.kafka.client import client_config, unavailable
+from newsflow.bus.groups import GroupView
 from newsflow.bus.kafka.consumer import KafkaBusConsumer
+from newsflow.bus.kafka.groups import group_view
 from newsflow.bus.kafka.producer import KafkaBusProducer
 from newsflow.bus.types import Partition
 
@@ -97,26 +99,47 @@ class KafkaBroker:
         """Per partition of ``topics``: messages the group has not committed yet (for
         ``run --once`` draining and ``newsflow status``)."""
         admin = self._admin()
-        probe = KafkaConsumer(**self._common, enable_auto_commit=False, request_timeout_ms=self._timeout_ms)
+        probe = self._probe()
         try:
-            committed = {
-                (tp.topic, tp.partition): om.offset
-                for tp, om in admin.list_group_offsets({group: None}).get(group, {}).items()
-                if om is not None and om.offset >= 0
-            }
-            lag: dict[Partition, int] = {}
-            for topic in topics:
-                parts = probe.partitions_for_topic(topic) or set()
-                tps = [TopicPartition(topic, p) for p in parts]
-                for tp, end in probe.end_offsets(tps).items():
-                    start = committed.get((tp.topic, tp.partition), 0)
-                    lag[Partition(tp.topic, tp.partition)] = max(0, end - start)
-            return lag
+            return self._lag(admin, probe, group, topics)
         except kerr.KafkaError as exc:
             raise unavailable(exc, f"lag of group {group}") from exc
         finally:
             probe.close()
             admin.close()
+
+    def describe_groups(self, groups: Mapping[str, Sequence[str]]) -> list[GroupView]:
+        """State, members and lag (on the topics given per group) of each group, for `newsflow status`."""
+        admin = self._admin()
+        probe = self._probe()
+        try:
+            raw = admin.describe_groups(list(groups))
+            return [group_view(name, raw.get(name) or {}, self._lag(admin, probe, name, topics))
+                    for name, topics in groups.items()]
+        except kerr.KafkaError as exc:
+            raise unavailable(exc, "describe groups") from exc
+        finally:
+            probe.close()
+            admin.close()
+
+    def _probe(self) -> KafkaConsumer:
+        return KafkaConsumer(**self._common, enable_auto_commit=False, request_timeout_ms=self._timeout_ms)
+
+    @staticmethod
+    def _lag(admin: KafkaAdminClient, probe: KafkaConsumer, group: str, topics: Sequence[str]) -> dict[Partition, int]:
+        committed = {
+            (tp.topic, tp.partition): om.offset
+            for tp, om in admin.list_group_offsets({group: None}).get(group, {}).items()
+            if om is not None and om.offset >= 0
+        }
+        lag: dict[Partition, int] = {}
+        for topic in topics:
+            parts = probe.partitions_for_topic(topic) or set()
+            tps = [TopicPartition(topic, p) for p in parts]
+            for tp, end in probe.end_offsets(tps).items():
+                start = committed.get((tp.topic, tp.partition), 0)
+                lag[Partition(tp.topic, tp.partition)] = max(0, end - start)
+        return lag
 
     def caught_up(self, group: str, topics: Sequence[str]) -> bool:
         return not any(self.group_lag(group, topics).values())

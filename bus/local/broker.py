@@ -25,7 +25,8 @@ from typing import Iterable, Mapping, Sequence
 
 from newsflow.bus.backend import BusUnavailable
 from newsflow.bus.local.consumer import WAIT_SLICE, LocalConsumer
-from newsflow.bus.local.groups import Groups
+from newsflow.bus.groups import GroupView
+from newsflow.bus.local.groups import Groups, describe, forget_dead
 from newsflow.bus.local.storage import LocalStorage, partition_for
 from newsflow.bus.types import BrokerMessage, Partition
 
@@ -61,7 +62,7 @@ class LocalBroker:
         self._closed = False
         self._last_purge = 0.0
         self._storage = LocalStorage(self.path, synchronous)
-        self._groups = Groups(self._storage.partitions_of)
+        self._groups = Groups(self._storage.partitions_of, self._storage if self.path is not None else None)
         self._maybe_purge()
 
     # -- Broker protocol ---------------------------------------------------------------
@@ -107,6 +108,19 @@ class LocalBroker:
         with self._lock:
             self._check_open()
             return self._storage.committed(group, topic)
+
+    def describe_groups(self, groups: Mapping[str, Sequence[str]]) -> list[GroupView]:
+        """State, members and lag (on the topics given per group) of each group, for `newsflow status`."""
+        with self._lock:
+            self._check_open()
+            views = []
+            for name, topics in groups.items():
+                lag: dict[Partition, int] = {}
+                for topic in topics:
+                    committed = self._storage.committed(name, topic)
+                    lag.update({p: max(0, end - committed.get(p, 0)) for p, end in self._storage.ends(topic).items()})
+                views.append(describe(self._storage, name, lag))
+            return views
 
     def backlog(self, topic: str) -> int:
         """Messages of ``topic`` not yet committed by every group with a live subscriber."""
@@ -230,6 +244,8 @@ class LocalBroker:
             log.info("local bus retention purged %d messages", deleted)
 
     def _join(self, group: str, member: LocalConsumer) -> None:
+        if self.path is not None:
+            forget_dead(self._storage, [group])
         self._groups.join(group, member)
         self._cond.notify_all()
 

@@ -176,6 +176,7 @@ class LocalConsumer:
             self._positions = {p: positions.get(p, 0) for p in self._assigned}
             self._awaiting_assignment = False
             assigned = sorted(self._assigned)
+            broker._groups.save(self.group)
         if self._on_assign is not None:
             self._on_assign(assigned)
 

@@ -49,6 +49,16 @@ CREATE TABLE IF NOT EXISTS offsets (
     committed_at REAL NOT NULL,
     PRIMARY KEY (grp, topic, partition)
 );
+CREATE TABLE IF NOT EXISTS members (
+    grp TEXT NOT NULL,
+    member TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    partitions TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (grp, member)
+);
 """
 
 
@@ -208,3 +218,28 @@ class LocalStorage:
                 )
         except sqlite3.Error as exc:
             raise BusUnavailable(f"local bus commit failed: {exc}") from exc
+
+    # -- group membership (what `newsflow status` shows; the groups themselves live in memory) --
+
+    def save_members(self, group: str, host: str, pid: int, rows: Sequence[tuple[str, str, list[Partition]]]) -> None:
+        """Replace this process's members of ``group`` by ``rows`` of (member, state, partitions)."""
+        now = time.time()
+        with self.transaction():
+            self._db.execute("DELETE FROM members WHERE grp = ? AND host = ? AND pid = ?", (group, host, pid))
+            self._db.executemany(
+                "INSERT OR REPLACE INTO members(grp, member, host, pid, state, partitions, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(group, m, host, pid, state, orjson.dumps([[p.topic, p.index] for p in sorted(parts)]).decode(), now)
+                 for m, state, parts in rows],
+            )
+
+    def forget_members(self, host: str, pids: Sequence[int]) -> None:
+        """Drop the rows of processes that are gone (they were SIGKILLed and could not)."""
+        with self.transaction():
+            self._db.executemany("DELETE FROM members WHERE host = ? AND pid = ?", [(host, pid) for pid in pids])
+
+    def members(self, group: str) -> list[tuple[str, str, int, str, list[Partition]]]:
+        rows = self._db.execute(
+            "SELECT member, host, pid, state, partitions FROM members WHERE grp = ? ORDER BY member", (group,)
+        ).fetchall()
+        return [(m, host, pid, state, [Partition(t, i) for t, i in orjson.loads(parts)]) for m, host, pid, state, parts in rows]

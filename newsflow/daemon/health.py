@@ -30,9 +30,11 @@ def install_signal_handlers(stop: threading.Event) -> None:
 
 class HealthServer:
     """``/health/live``: the process loop turns. ``/health/ready``: its dependencies answer.
-    ``/metrics``: Prometheus text format."""
+    ``/metrics``: Prometheus text format.
 
-    def __init__(self, host: str, port: int, ready: Callable[[], bool], live: Callable[[], bool] = lambda: True):
+    ``ready`` returns True when ready, else False or why not (a string: the 503's body says it)."""
+
+    def __init__(self, host: str, port: int, ready: Callable[[], "bool | str"], live: Callable[[], bool] = lambda: True):
         self.ready, self.live = ready, live
         outer = self
 
@@ -44,8 +46,10 @@ class HealthServer:
                     ok = outer._check(outer.live)
                     self._send(200 if ok else 503, b"ok\n" if ok else b"not live\n")
                 elif self.path.startswith("/health/ready"):
-                    ok = outer._check(outer.ready)
-                    self._send(200 if ok else 503, b"ready\n" if ok else b"not ready\n")
+                    verdict = outer._verdict()
+                    ok = verdict is True
+                    body = "ready\n" if ok else f"not ready: {verdict}\n" if verdict else "not ready\n"
+                    self._send(200 if ok else 503, body.encode())
                 else:
                     self._send(404, b"not found\n")
 
@@ -70,6 +74,13 @@ class HealthServer:
             return bool(fn())
         except Exception:  # a failing check means "not ready", never a crashed endpoint
             return False
+
+    def _verdict(self) -> "bool | str":
+        try:
+            verdict = self.ready()
+        except Exception as exc:  # a failing check means "not ready", never a crashed endpoint
+            return f"{type(exc).__name__}: {exc}"
+        return verdict if isinstance(verdict, str) and verdict else bool(verdict)
 
     def start(self) -> "HealthServer":
         self._thread.start()

@@ -8,6 +8,7 @@ from typing import Any, Callable
 from newsflow.bus.backend import Broker
 from newsflow.bus.metrics import DEAD_LETTERS
 from newsflow.bus.processor import StreamProcessor
+from newsflow.core.faults import EventStore
 from newsflow.index.base import Index
 from newsflow.pipeline.config import PipelineSettings
 
@@ -48,6 +49,37 @@ def open_index(settings: PipelineSettings, *, create: bool = True) -> Index:
     if create:
         idx.setup()
     return idx
+
+
+def service_probes(settings: PipelineSettings, *, index: bool) -> dict[str, Callable[[], "str | None"]]:
+    """The reachability probes of the services a stage depends on (``index``: it writes to the
+    index); the embedded bus and index are files, always there."""
+    timeout = settings.daemon.probe_timeout
+    probes: dict[str, Callable[[], str | None]] = {}
+    if settings.bus.backend == "kafka":
+        from newsflow.bus.kafka.probe import unreachable as kafka_down
+
+        kafka = settings.bus.kafka
+        probes["kafka"] = lambda: kafka_down(kafka, timeout)
+    if index and settings.index.backend == "elasticsearch":
+        from newsflow.index.elastic_probe import unreachable as es_down
+
+        cfg = settings.index.elasticsearch
+        probes["elasticsearch"] = lambda: es_down(cfg, timeout)
+    return probes
+
+
+def open_event_store(settings: PipelineSettings, *, readonly: bool = False) -> EventStore:
+    """The status store of the fault history: the events index beside an Elasticsearch index, the
+    state database on the embedded default (index/events_elastic.py says why)."""
+    keep = {"max_events": settings.daemon.history_events, "max_age": settings.daemon.history_days * 86400}
+    if settings.index.backend == "elasticsearch":
+        from newsflow.index.events_elastic import ElasticEventStore
+
+        return ElasticEventStore(settings.index.elasticsearch, **keep, timeout=settings.daemon.probe_timeout * 2)
+    from newsflow.index.events_sqlite import SqliteEventStore
+
+    return SqliteEventStore(settings.state_db, **keep, readonly=readonly)
 
 
 def topic_partitions(settings: PipelineSettings) -> dict[str, int]:

@@ -14,6 +14,7 @@ from newsflow.pipeline.config import PipelineSettings
 from newsflow.pipeline.enrich_stage import enrich_processor
 from newsflow.pipeline.index_stage import index_processor
 from newsflow.pipeline.poll_stage import ArticleSink, build_poller, close_after, run_until
+from newsflow.pipeline.watch import readiness, watched
 
 log = logging.getLogger(__name__)
 
@@ -41,20 +42,21 @@ def poll_forever(settings: PipelineSettings, stop: threading.Event, health: Heal
 
         names = {f.url: f.name for f in settings.feeds}
         publisher = FeedStatusPublisher(poller.store, open_index(settings), names).start(stop)
-    # Ready while polling and while the bus takes what it emits; not ready once stopping.
-    server = health(settings, lambda: not stop.is_set() and sink.healthy)
     log.info("poller started", extra={"feeds": len(settings.feeds), "bus": settings.bus.backend})
     deadline = StopDeadline(stop, settings.daemon.shutdown_timeout)
-    try:
-        asyncio.run(close_after(poller, run_until(poller, stop)))
-    finally:
-        if publisher is not None:
-            publisher.publish()  # the last word on each feed before we go
-            publisher.index.close()
-        poller.close()
-        producer.close(deadline.remaining())  # flushes first; what the bus did not ack stays unseen
-        if server:
-            server.stop()
+    with watched(settings, "poll", index=False) as reach:
+        # Ready while polling, the bus is reachable and takes what it emits; not ready once stopping.
+        server = health(settings, lambda: readiness(reach, not stop.is_set() and sink.healthy))
+        try:
+            asyncio.run(close_after(poller, run_until(poller, stop)))
+        finally:
+            if publisher is not None:
+                publisher.publish()  # the last word on each feed before we go
+                publisher.index.close()
+            poller.close()
+            producer.close(deadline.remaining())  # flushes first; what the bus did not ack stays unseen
+            if server:
+                server.stop()
     log.info("poller stopped")
 
 
@@ -81,18 +83,20 @@ def consume_forever(settings: PipelineSettings, stage: str, stop: threading.Even
     else:
         index = open_index(settings)
         processor = index_processor(settings, broker, producer, index)
-    # Ready while the group has assigned this member partitions (StreamProcessor.owns_partitions)
-    # and the index answers; not ready once stopping.
-    server = health(settings, lambda: not stop.is_set() and processor.owns_partitions and index_ready(index))
     log.info("%s stage started", stage, extra={"bus": settings.bus.backend})
-    try:
-        processor.run(stop)
-    finally:
-        producer.close(processor.shutdown_left())
-        if index is not None:
-            index.close()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-        if server:
-            server.stop()
+    with watched(settings, stage, index=index is not None) as reach:
+        # Ready while the bus (and the index) are reachable, the group has assigned this member
+        # partitions (StreamProcessor.owns_partitions) and the index is not red; not once stopping.
+        server = health(settings, lambda: readiness(
+            reach, not stop.is_set() and processor.owns_partitions and index_ready(index)))
+        try:
+            processor.run(stop)
+        finally:
+            producer.close(processor.shutdown_left())
+            if index is not None:
+                index.close()
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+            if server:
+                server.stop()
     log.info("%s stage stopped", stage)

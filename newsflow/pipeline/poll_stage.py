@@ -8,6 +8,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from newsflow.bus.backend import Producer
+from newsflow.core import faults
 from newsflow.core.record import Article, article_headers
 from newsflow.ingest.poll_stats import PollStats
 from newsflow.pipeline.config import PipelineSettings
@@ -30,14 +31,22 @@ class ArticleSink:
     def __call__(self, article: Article) -> "Future[Any]":
         try:
             future = self._producer.produce(self._topic, article.id.encode(), article.to_json(), self._headers)
-        except Exception:
-            self.healthy = False
+        except Exception as exc:
+            self._refused(exc)
             raise
         future.add_done_callback(self._delivered)
         return future
 
     def _delivered(self, future: "Future[Any]") -> None:
-        self.healthy = future.exception() is None
+        error = future.exception()
+        if error is not None:
+            self._refused(error)
+        else:
+            self.healthy = True
+
+    def _refused(self, error: BaseException) -> None:
+        self.healthy = False
+        faults.emit(faults.BUS_REFUSAL, "poll", f"{type(error).__name__}: {error}"[:300])  # recorded as bursts
 
 
 def build_poller(settings: PipelineSettings, sink: Any) -> Any:

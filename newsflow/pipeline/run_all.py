@@ -20,6 +20,7 @@ from newsflow.pipeline.daemons import HealthFactory, index_ready
 from newsflow.pipeline.enrich_stage import enrich_processor
 from newsflow.pipeline.index_stage import index_processor
 from newsflow.pipeline.poll_stage import ArticleSink, build_poller, close_after, poll_once_until, run_until
+from newsflow.pipeline.watch import readiness, watched
 
 
 class DrainTimeout(Exception):
@@ -92,47 +93,48 @@ def run_all(
         enrich_processor(settings, broker, producer, chain),
         index_processor(settings, broker, producer, index),
     ]
-    threads = [start_thread(p, stage_stop) for p in processors]
-    sink = ArticleSink(producer, settings.bus.topics.cleaned)
-    poller = build_poller(settings, sink)
+    with watched(settings, "run", index=True) as reach:
+        threads = [start_thread(p, stage_stop) for p in processors]
+        sink = ArticleSink(producer, settings.bus.topics.cleaned)
+        poller = build_poller(settings, sink)
 
-    def ready() -> bool:
-        return (
-            not stop.is_set()
-            and sink.healthy
-            and all(t.is_alive() and p.owns_partitions for t, p in zip(threads, processors))
-            and index_ready(index)
-        )
+        def ready() -> "bool | str":
+            return readiness(reach, (
+                not stop.is_set()
+                and sink.healthy
+                and all(t.is_alive() and p.owns_partitions for t, p in zip(threads, processors))
+                and index_ready(index)
+            ))
 
-    server = health(settings, ready) if health is not None else None
-    # One budget from the signal (--once: from the end of the drain); the stages stop side by side.
-    deadline = StopDeadline(stage_stop if once else stop, settings.daemon.shutdown_timeout)
-    try:
-        if once:
-            stats = asyncio.run(close_after(poller, poll_once_until(poller, stop)))
-            wait_drained(broker, settings, stop)
-        else:
-            stats = asyncio.run(close_after(poller, run_until(poller, stop)))
-    finally:
-        stage_stop.set()
-        for thread in threads:
-            thread.join(deadline.remaining())
-        poller.close()
-        producer.close(deadline.remaining())
-        if hasattr(index, "write_feed_status"):  # Elasticsearch: feed health for Kibana
-            from newsflow.pipeline.feed_status import FeedStatusPublisher
+        server = health(settings, ready) if health is not None else None
+        # One budget from the signal (--once: from the end of the drain); the stages stop side by side.
+        deadline = StopDeadline(stage_stop if once else stop, settings.daemon.shutdown_timeout)
+        try:
+            if once:
+                stats = asyncio.run(close_after(poller, poll_once_until(poller, stop)))
+                wait_drained(broker, settings, stop)
+            else:
+                stats = asyncio.run(close_after(poller, run_until(poller, stop)))
+        finally:
+            stage_stop.set()
+            for thread in threads:
+                thread.join(deadline.remaining())
+            poller.close()
+            producer.close(deadline.remaining())
+            if hasattr(index, "write_feed_status"):  # Elasticsearch: feed health for Kibana
+                from newsflow.pipeline.feed_status import FeedStatusPublisher
 
-            FeedStatusPublisher(poller.store, index, {f.url: f.name for f in settings.feeds}).publish()
-        refresh = getattr(index, "refresh", None)  # Elasticsearch counts are near-real-time
-        if refresh:
-            refresh()
-        indexed = index.count()
-        index.close()
-        close = getattr(broker, "close", None)
-        if close:
-            close()
-        if server is not None:
-            server.stop()
+                FeedStatusPublisher(poller.store, index, {f.url: f.name for f in settings.feeds}).publish()
+            refresh = getattr(index, "refresh", None)  # Elasticsearch counts are near-real-time
+            if refresh:
+                refresh()
+            indexed = index.count()
+            index.close()
+            close = getattr(broker, "close", None)
+            if close:
+                close()
+            if server is not None:
+                server.stop()
     return RunSummary(stats, indexed, dead_letter_counts(), time.monotonic() - started)
 
 

@@ -98,6 +98,10 @@ class Pipeline:
     def status_index(self) -> str:
         return f"{self.prefix}-status"  # not matching the articles template pattern <alias>-*
 
+    @property
+    def events_index(self) -> str:
+        return f"{self.prefix}-events"
+
     def group(self, stage: str) -> str:
         return f"{self.prefix}-{stage}"
 
@@ -123,6 +127,7 @@ class Pipeline:
                     "hosts": list(self.es_hosts),
                     "alias": self.alias,
                     "feed_status_index": self.status_index,
+                    "events_index": self.events_index,
                 },
             },
             "poller": {"per_host_delay": 0.0, "allow_addresses": ["127.0.0.1"]},  # the test sites
@@ -261,7 +266,8 @@ class Pipeline:
         except Exception as exc:  # cleanup must not hide the test's own result
             print(f"cleanup of kafka topics/groups {self.prefix} failed: {exc!r}")
         try:
-            cfg = ElasticsearchConfig(hosts=self.es_hosts, alias=self.alias, feed_status_index=self.status_index)
+            cfg = ElasticsearchConfig(hosts=self.es_hosts, alias=self.alias, feed_status_index=self.status_index,
+                                      events_index=self.events_index)
             idx = ElasticIndex(cfg)
             try:
                 idx.destroy()
