@@ -75,7 +75,7 @@ class StreamProcessor:
         self._shutdown_deadline: Deadline | None = None
         self._stopped_at: float | None = None  # when ``stop`` was set: the budget runs from there
         self._reconnect = reconnect
-        self._bus_backoff = backoff or Backoff(maximum=30.0)
+        self._bus_backoff = backoff or Backoff()
         self._crash_backoff = Backoff(initial=1.0, maximum=60.0)
         self._last_crash = 0.0
         self._strategy: ProcessingStrategy[BrokerMessage] | None = None
