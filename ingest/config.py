@@ -61,6 +61,12 @@ class PollerConfig(Section):
     # shown for this long is forgotten, so the state file does not grow for ever.
     article_memory_days: float = Field(default=90.0, gt=0, description="forget an article's feeds after this many days unseen")
     failing_after: int = Field(default=5, ge=1, description="consecutive errors before a feed is flagged failing")
+    # An extracted article the bus refused is kept and sent again (ingest/retry_queue.py): after
+    # bus_retry_initial seconds, doubling up to bus_retry_max while the bus refuses (jittered).
+    # Up to bus_retry_memory articles wait in memory; more go to the state database.
+    bus_retry_initial: float = Field(default=0.5, gt=0, description="first delay before a refused article is sent again")
+    bus_retry_max: float = Field(default=10.0, gt=0, description="longest delay between retries while the bus refuses")
+    bus_retry_memory: int = Field(default=500, ge=1, description="refused articles held in memory; more wait in the state DB")
     # Send requests for an origin to another one, keeping the logical url (and so the
     # article ids): {"https://example-news.blogspot.com": "http://127.0.0.1:8080"}.
     # For the demo, mirrors and benchmarks; empty in production.

@@ -49,6 +49,7 @@ def feeds_list(config: Optional[Path] = ConfigOpt, as_json: bool = typer.Option(
                 "url": feed.url,
                 "name": feed.name or (st.title if st else None),
                 "status": (st.status if st else "new"),
+                "waiting": st.waiting if st else 0,  # articles the bus refused, kept for a retry
                 "last_success": st.last_success if st else None,
                 "next_poll": st.next_poll if st else None,
                 "consecutive_errors": st.consecutive_errors if st else 0,
@@ -62,7 +63,7 @@ def feeds_list(config: Optional[Path] = ConfigOpt, as_json: bool = typer.Option(
     for r in rows:
         table.add_row(
             r["name"] or r["url"] if not r["name"] else f"{r['name']}\n{r['url']}",
-            r["status"],
+            f"{r['status']}: {r['waiting']} articles waiting for the bus" if r["waiting"] else r["status"],
             _fmt_time(r["last_success"]),
             _fmt_time(r["next_poll"]),
             str(r["consecutive_errors"]),
