@@ -27,7 +27,7 @@ from newsflow.ingest.discovery import (
     trafilatura_candidates,
 )
 from newsflow.ingest.feedparse import FeedError, parse_feed
-from newsflow.ingest.fetch_result import FetchError, FetchResult
+from newsflow.ingest.fetch_result import Disallowed, FetchError, FetchResult
 from newsflow.ingest.fetcher import Fetcher
 from newsflow.ingest.robots import RobotsPolicy, agent_token
 from newsflow.ingest.sitemap import is_sitemap, parse_sitemap
@@ -51,6 +51,8 @@ class Discovery:
 async def discover(fetcher: Fetcher, url: str, *, obey_robots: bool = True) -> Discovery:
     """Find and verify the feeds of the site at ``url``. FetchError when the page itself fails."""
     robots = RobotsPolicy(fetcher, agent_token(fetcher.config.user_agent)) if obey_robots else None
+    if robots is not None and not await robots.allowed(url):
+        raise Disallowed("the site's robots.txt disallows this page", url)
     page = await fetcher.fetch(url, headers={"Accept": _ANY_ACCEPT},
                                allow=robots.allowed if robots is not None else None)
     itself = await asyncio.to_thread(_as_feed, page, Candidate(url, "link"))

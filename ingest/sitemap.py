@@ -28,7 +28,7 @@ from newsflow.ingest.feedparse import MAX_ID_CHARS, FeedEntry, FeedError, Parsed
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024
 MAX_SITEMAP_URLS = 50_000
 
-_GZIP_MAGIC = b"\x1f\x8b"
+GZIP_MAGIC = b"\x1f\x8b"
 _ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(urlset|sitemapindex)[\s>/]")
 _PROLOG = re.compile(rb"^(?:\s|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>\[]*(?:\[.*?\])?\s*>)*", re.S)
 
@@ -50,11 +50,15 @@ class ParsedSitemap:
 
 
 def is_sitemap(body: bytes) -> bool:
-    """True for a gzip body (feeds are never served gzipped without Content-Encoding) or an XML
-    document whose root is <urlset> or <sitemapindex>."""
-    if body.startswith(_GZIP_MAGIC):
-        return True
-    head = body[:4096].lstrip(b"\xef\xbb\xbf")
+    """True for an XML document whose root is <urlset> or <sitemapindex>, gzipped (a .xml.gz
+    served without Content-Encoding) or not."""
+    head = body[:4096]
+    if body.startswith(GZIP_MAGIC):
+        try:  # only the head is inflated: the sniff costs no more than 4 kB
+            head = zlib.decompressobj(zlib.MAX_WBITS | 16).decompress(body, 4096)
+        except zlib.error:
+            return False
+    head = head.lstrip(b"\xef\xbb\xbf")
     m = _PROLOG.match(head)
     return _ROOT.match(head, m.end() if m else 0) is not None
 
@@ -76,7 +80,7 @@ def parse_sitemap(
 ) -> ParsedSitemap:
     """Parse a sitemap or sitemap index fetched from ``url``. Entries (and children) come newest
     first; with ``recent_days``, those dated older than that are left out (undated ones are kept)."""
-    if body.startswith(_GZIP_MAGIC):
+    if body.startswith(GZIP_MAGIC):
         body = gunzip(body)
     elif len(body) > MAX_SITEMAP_BYTES:
         raise FeedError(f"sitemap of {len(body)} bytes is over the {MAX_SITEMAP_BYTES}-byte limit", kind="too_large")

@@ -18,7 +18,7 @@ from newsflow.ingest.config import PollerConfig
 from newsflow.ingest.feedparse import FeedEntry, FeedError, ParsedFeed, parse_feed
 from newsflow.ingest.fetch_result import FetchError, FetchResult
 from newsflow.ingest.fetcher import Fetcher
-from newsflow.ingest.sitemap import MAX_SITEMAP_URLS, ChildSitemap, is_sitemap, parse_sitemap
+from newsflow.ingest.sitemap import GZIP_MAGIC, MAX_SITEMAP_URLS, ChildSitemap, gunzip, is_sitemap, parse_sitemap
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 async def parse_source(fetcher: Fetcher, res: FetchResult, config: PollerConfig) -> ParsedFeed:
     """The entries of a fetched feed or sitemap; FeedError when the body is neither."""
     if not is_sitemap(res.body):
+        body = gunzip(res.body) if res.body.startswith(GZIP_MAGIC) else res.body  # a .rss.gz, capped
         # Off the loop: a big feed takes feedparser a while, and fetches must keep moving.
-        return await asyncio.to_thread(parse_feed, res.body, res.url, res.content_type)
+        return await asyncio.to_thread(parse_feed, body, res.url, res.content_type)
     return await _read_sitemap(fetcher, res.body, res.url, config, depth=0, budget=[config.sitemap_max_children])
 
 

@@ -199,3 +199,15 @@ def test_cli_add_site_without_feeds_is_one_error_line(tmp_path: Path) -> None:
         proc = _cli("add", server.url("/"), "-c", str(cfg))
     assert proc.returncode == 1 and "no feed found" in proc.stderr and "Traceback" not in proc.stderr
     assert read_feeds(cfg) == []
+
+
+def test_robots_txt_is_obeyed_for_candidates() -> None:
+    with LocalServer() as server:
+        server.static("/robots.txt", b"User-agent: *\nDisallow: /private/\n", "text/plain")
+        server.static("/", PLAIN % (b"Robots", b'<a href="/private/feed.xml">RSS</a><a href="/public/rss.xml">RSS</a>'), "text/html")
+        server.static("/private/feed.xml", atom_feed([("1", server.url("/a"), "A")], "Private"), "application/atom+xml")
+        server.static("/public/rss.xml", atom_feed([("2", server.url("/b"), "B")], "Public"), "application/atom+xml")
+        found = run_discover(server.url("/"))
+        private_requests = server.requests("/private/feed.xml")
+    assert [f.url for f in found.feeds] == [server.url("/public/rss.xml")]
+    assert private_requests == [] and any("robots.txt" in why for u, why in found.rejected if u.endswith("/private/feed.xml"))
