@@ -38,7 +38,7 @@ _FEEDISH_HREF = re.compile(
     re.I,
 )
 _FEEDISH_TEXT = re.compile(r"^\s*(?:rss|atom|feed|rss feed|atom feed|subscribe(?: via rss)?)\s*$", re.I)
-_COMMENTS = re.compile(r"comment", re.I)
+_COMMENTS = re.compile(r"(?<![a-z])comments?(?![a-z])", re.I)  # not "commentary"
 _TOPIC_SEGMENTS = frozenset({"tag", "tags", "category", "categories", "topic", "topics", "label", "labels", "author", "authors", "-"})
 _TOPIC_QUERY = re.compile(r"(?:^|&)(?:tag|category|cat|label|author)=", re.I)
 

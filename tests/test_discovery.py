@@ -54,6 +54,7 @@ def test_candidates_from_head_links_and_body_anchors() -> None:
     ("https://b.example/category/world/feed", None, "topic"),
     ("https://b.example/feeds/posts/default/-/Europe", None, "topic"),
     ("https://b.example/feed?tag=x", None, "topic"),
+    ("https://commentary.example/feed", "Commentary Magazine", "main"),
 ])
 def test_feed_roles(url: str, title: str | None, role: str) -> None:
     assert feed_role(url, title) == role

@@ -102,7 +102,7 @@ def _discover(url: str, config: Optional[Path], *, quiet_failure: bool = False) 
 
 def _print_discovery(found: "Discovery", *, adding: bool) -> None:
     chosen = {f.url for f in found.chosen}
-    out.print(f"{found.url}: {len(found.feeds)} feed{'s' if len(found.feeds) != 1 else ''} found", highlight=False)
+    out.print(f"{found.url}: {len(found.feeds)} feed{'s' if len(found.feeds) != 1 else ''} found", markup=False, highlight=False, soft_wrap=True)
     for f in found.feeds:
         if f.url in chosen:
             verdict = "added" if adding else "would be added"
@@ -115,11 +115,11 @@ def _print_discovery(found: "Discovery", *, adding: bool) -> None:
         else:
             verdict = "skipped: same entries as a feed above"
         title = f' "{f.title}"' if f.title else ""
-        out.print(f"  {f.url}  [{f.format}, {f.role}]{title} - {_SOURCE_WORDS[f.candidate.source]}; {verdict}", highlight=False)
+        out.print(f"  {f.url}  [{f.format}, {f.role}]{title} - {_SOURCE_WORDS[f.candidate.source]}; {verdict}", markup=False, highlight=False, soft_wrap=True)
     if found.note:
-        out.print(f"note: {found.note}", highlight=False)
+        out.print(f"note: {found.note}", markup=False, highlight=False, soft_wrap=True)
     for u, why in found.rejected:
-        out.print(f"  not a feed: {u} ({why})", highlight=False)
+        out.print(f"  not a feed: {u} ({why})", markup=False, highlight=False, soft_wrap=True)
 
 
 @feeds_app.command("list")
