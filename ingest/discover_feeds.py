@@ -4,7 +4,9 @@ cap, politeness, robots.txt, user agent): ``newsflow feeds discover`` and ``feed
 The page is fetched once. A url that already is a feed (or a sitemap) is that source. Else
 its candidates (ingest/discovery.py: what the page declares, trafilatura's finder over the same
 bytes) are each fetched and parsed; only when none is a main feed are the common feed paths
-probed, one after another, stopping at the first main feed, so a site costs a few requests.
+probed, one after another, stopping at the first main feed, so a site costs a few requests. A
+site with no feed at all may still list sitemaps in its robots.txt: those are verified and
+offered (a news sitemap first).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from newsflow.ingest.sitemap import is_sitemap, parse_sitemap
 _ANY_ACCEPT = ("text/html, application/xhtml+xml;q=0.9, application/atom+xml;q=0.9, application/rss+xml;q=0.9, "
                "application/xml;q=0.8, */*;q=0.5")
 MAX_DECLARED = 12  # candidates from the page verified at most (a page may list hundreds of tag feeds)
+MAX_SITEMAPS = 3  # sitemaps of robots.txt verified at most
 
 
 @dataclass
@@ -77,6 +80,13 @@ async def discover(fetcher: Fetcher, url: str, *, obey_robots: bool = True) -> D
                 verified.append(feed)
                 if feed.role == "main" and feed.pollable:
                     break
+    if not any(f.pollable for f in verified):
+        # No feed at all: the sitemaps robots.txt lists (a news sitemap is a source too).
+        reader = robots or RobotsPolicy(fetcher, agent_token(fetcher.config.user_agent))
+        for sitemap in (await reader.sitemaps(page.url))[:MAX_SITEMAPS]:
+            feed = await _verify(fetcher, robots, Candidate(sitemap, "robots"), found)
+            if feed is not None:
+                verified.append(feed)
     found.feeds = rank(verified, page.url)
     found.chosen, found.note = choose(found.feeds)
     return found

@@ -4,7 +4,8 @@ data in, no I/O (the probing is ingest/discover_feeds.py).
 Where candidates come from, strongest first: ``<link rel="alternate">`` with a feed type in the
 page head (how sites declare feeds), ``<a>`` links in the body that look like feeds,
 trafilatura's feed finder over the same page (its own heuristics, e.g. feed-looking hrefs
-without a type), and the paths blog engines serve feeds at. Each is verified by fetching and parsing it before it counts.
+without a type), the paths blog engines serve feeds at, and last, for a site without feeds, the
+sitemaps its robots.txt lists. Each is verified by fetching and parsing it before it counts.
 
 Ranking puts the site's main feed first: comment feeds, and per-tag / category / author feeds,
 come after every main feed and are chosen only when the site has nothing else.
@@ -20,7 +21,7 @@ from lxml import etree
 from trafilatura.feeds import FeedParameters, determine_feed
 
 # Declared source of a candidate, strongest first (its index is its rank).
-SOURCES = ("link", "anchor", "trafilatura", "path")
+SOURCES = ("link", "anchor", "trafilatura", "path", "robots")
 ROLES = ("main", "topic", "comments")
 FEED_TYPES = {
     "application/rss+xml": "rss", "application/atom+xml": "atom", "application/feed+json": "json",
@@ -129,7 +130,9 @@ def rank(feeds: list[VerifiedFeed], site_url: str) -> list[VerifiedFeed]:
     unique = {f.url: f for f in reversed(feeds)}.values()  # one per final url, the first one found
     return sorted(unique, key=lambda f: (
         ROLES.index(f.role), not f.pollable, SOURCES.index(f.candidate.source),
-        (urlsplit(f.url).hostname or "").removeprefix("www.") != host, len(f.url),
+        (urlsplit(f.url).hostname or "").removeprefix("www.") != host,
+        f.format == "sitemap" and "news" not in f.url.lower(),  # a news sitemap before the site's whole map
+        len(f.url),
     ))
 
 
@@ -145,6 +148,8 @@ def choose(ranked: list[VerifiedFeed]) -> tuple[list[VerifiedFeed], str | None]:
     for feed in (f for f in pollable if f.role == role):
         if any(_twins(feed, other) for other in chosen):
             continue
+        if feed.format == "sitemap" and any(c.format == "sitemap" for c in chosen):
+            continue  # one sitemap: the site's others list the same pages
         chosen.append(feed)
     note = None
     if role != "main":

@@ -212,3 +212,17 @@ def test_robots_txt_is_obeyed_for_candidates() -> None:
         private_requests = server.requests("/private/feed.xml")
     assert [f.url for f in found.feeds] == [server.url("/public/rss.xml")]
     assert private_requests == [] and any("robots.txt" in why for u, why in found.rejected if u.endswith("/private/feed.xml"))
+
+
+def test_site_without_feeds_offers_the_news_sitemap_of_its_robots_txt() -> None:
+    sm = "http://www.sitemaps.org/schemas/sitemap/0.9"
+    with LocalServer() as server:
+        server.static("/robots.txt", f"User-agent: *\nSitemap: {server.url('/sitemap.xml')}\nSitemap: /news-sitemap.xml\n".encode(),
+                      "text/plain")
+        server.static("/", PLAIN % (b"No feeds", b""), "text/html")
+        server.static("/sitemap.xml", f"<sitemapindex xmlns='{sm}'><sitemap><loc>{server.url('/s1.xml')}</loc></sitemap></sitemapindex>".encode())
+        server.static("/news-sitemap.xml", f"<urlset xmlns='{sm}'><url><loc>{server.url('/a')}</loc></url></urlset>".encode())
+        found = run_discover(server.url("/"))
+    assert [(f.url, f.format, f.candidate.source) for f in found.feeds] == [
+        (server.url("/news-sitemap.xml"), "sitemap", "robots"), (server.url("/sitemap.xml"), "sitemap", "robots")]
+    assert [f.url for f in found.chosen] == [server.url("/news-sitemap.xml")]

@@ -74,7 +74,8 @@ def feeds_discover(url: str, config: Optional[Path] = ConfigOpt, as_json: bool =
 
 
 _SOURCE_WORDS = {"link": "declared in the page head", "trafilatura": "found by trafilatura", "anchor": "linked from the page",
-                 "path": "at a common feed path"}
+                 "path": "at a common feed path",
+                 "robots": "listed in robots.txt"}
 
 
 def _discover(url: str, config: Optional[Path], *, quiet_failure: bool = False) -> "Discovery | None":
