@@ -78,6 +78,11 @@ class PollerConfig(Section):
     # "i/N": this poller takes only the feeds whose host hash mod N is i (ingest/shard.py), so N
     # pollers share one feed list with no coordination. None: every feed.
     shard: str | None = None
+    # Sitemap sources (ingest/sitemap_source.py): an index's children are read newest first,
+    # those (and urls) dated older than the window left out; the bounds stop a runaway index.
+    sitemap_recent_days: float = Field(default=7.0, gt=0, description="sitemap urls and child sitemaps older than this are skipped")
+    sitemap_max_children: int = Field(default=20, ge=1, description="child sitemaps read per poll of a sitemap index")
+    sitemap_max_depth: int = Field(default=2, ge=1, description="levels of nested sitemap indexes followed")
 
     @field_validator("shard")
     @classmethod

@@ -29,7 +29,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from newsflow.ingest import metrics
-from newsflow.ingest.feedparse import FeedEntry, FeedError, ParsedFeed, parse_feed
+from newsflow.ingest.feedparse import FeedEntry, FeedError, ParsedFeed
+from newsflow.ingest.sitemap_source import parse_source
 from newsflow.ingest.feedstate import STATUS_ERROR, STATUS_FAILING, STATUS_OK, FeedState, FeedStateStore
 from newsflow.ingest.fetch_result import FetchError, FetchResult
 from newsflow.ingest.fetcher import Fetcher
@@ -358,8 +359,7 @@ class Poller:
             self._feed_quiet(state, params, res, "unchanged", now)
             return "unchanged"
         try:
-            # Off the loop: a big feed takes feedparser a while, and fetches must keep moving.
-            parsed = await asyncio.to_thread(parse_feed, res.body, res.url, res.content_type)
+            parsed = await parse_source(self.fetcher, res, self.config)  # a feed, or a sitemap
         except FeedError as exc:
             self._feed_failed(state, params, exc.kind, str(exc), res.retry_after, stats)
             return "error"
