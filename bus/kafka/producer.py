@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import Future
 from typing import Any, Mapping, Sequence
 
@@ -44,39 +45,89 @@ class KafkaBusProducer:
 
     def __init__(self, common: Mapping[str, Any], cfg: KafkaConfig) -> None:
         self._timeout = cfg.timeout
+        self._common = dict(common)
+        self._cfg = cfg
+        self._lock = threading.Lock()
+        self._replacing = False
+        self._closed = False
+        self._producer = self._build()
+
+    def _build(self) -> KafkaProducer:
         try:
-            self._producer = KafkaProducer(
-                **common,
+            return KafkaProducer(
+                **self._common,
                 acks="all",
                 enable_idempotence=True,  # broker dedups the producer's own retries
                 max_in_flight_requests_per_connection=5,  # the most idempotence allows with ordering
                 linger_ms=LINGER_MS,
-                compression_type=None if cfg.compression == "none" else cfg.compression,
-                max_block_ms=int(cfg.timeout * 1000),  # bounds send() when metadata is unavailable
-                delivery_timeout_ms=int(cfg.delivery_timeout * 1000),  # bounds each future
+                compression_type=None if self._cfg.compression == "none" else self._cfg.compression,
+                max_block_ms=int(self._cfg.timeout * 1000),  # bounds send() when metadata is unavailable
+                delivery_timeout_ms=int(self._cfg.delivery_timeout * 1000),  # bounds each future
                 # Each request within it (kafka-python does not enforce the Java client's rule).
-                request_timeout_ms=min(30_000, max(1000, int(cfg.delivery_timeout * 1000) - LINGER_MS)),
+                request_timeout_ms=min(30_000, max(1000, int(self._cfg.delivery_timeout * 1000) - LINGER_MS)),
                 # No allow_auto_create_topics=False: kafka-python 3.0.12 ignores it (its ClusterMetadata
                 # never receives the flag), so the broker's auto.create.topics.enable decides.
             )
         except kerr.KafkaError as exc:
-            raise unavailable(exc, f"producer cannot reach {common['bootstrap_servers']}") from exc
+            raise unavailable(exc, f"producer cannot reach {self._common['bootstrap_servers']}") from exc
+
+    def _replace(self, old: KafkaProducer) -> None:
+        """Swap in a new producer after records expired in ``old``, from a helper thread (building
+        one waits for the broker), then discard ``old``.
+
+        After batches expired in flight (an outage longer than ``delivery_timeout``), kafka-python
+        3.0.12's idempotent producer sent nothing more once the broker was back (`bench faults
+        --outage 150`): its sequence state no longer matched the broker's. A new producer starts a
+        new idempotent session; what the old one still held fails, and the caller sends it again."""
+        wait = 1.0
+        while not self._closed:
+            try:
+                fresh = self._build()
+                break
+            except Exception as exc:  # the broker is still away: try again
+                log.debug("kafka producer: no new producer yet: %s", exc)
+                time.sleep(wait)
+                wait = min(wait * 2, 10.0)
+        else:
+            return
+        with self._lock:
+            closing = self._closed
+            if not closing:
+                self._producer, self._replacing = fresh, False
+        if closing:  # close() handles the current one
+            _discard(fresh)
+            return
+        log.warning("kafka producer: records expired; replaced by a new producer, the old one's "
+                    "unacknowledged records fail and are sent again")
+        _discard(old)
+
+    def _expired(self, producer: KafkaProducer) -> None:
+        with self._lock:
+            if producer is not self._producer or self._replacing or self._closed:
+                return
+            self._replacing = True
+        threading.Thread(target=self._replace, args=(producer,), name="kafka-producer-replace", daemon=True).start()
 
     def produce(
         self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]] = ()
     ) -> "Future[BrokerMessage]":
         hdrs = tuple((str(k), bytes(v)) for k, v in headers)
+        producer = self._producer
         try:
-            sent = self._producer.send(topic, value=value, key=key, headers=list(hdrs) or None)
+            sent = producer.send(topic, value=value, key=key, headers=list(hdrs) or None)
         except kerr.KafkaError as exc:
             raise unavailable(exc, f"cannot send to {topic} (is the broker up and does the topic exist?)") from exc
         result: Future[BrokerMessage] = Future()
 
         def ok(md: Any) -> None:
-            result.set_result(BrokerMessage(Partition(md.topic, md.partition), md.offset, key, value, hdrs))
+            if not result.cancelled():  # the caller gave up on it (a poll's deadline)
+                result.set_result(BrokerMessage(Partition(md.topic, md.partition), md.offset, key, value, hdrs))
 
         def failed(exc: BaseException) -> None:
-            result.set_exception(unavailable(exc, f"delivery to {topic} failed"))
+            if isinstance(exc, kerr.KafkaTimeoutError):  # expired after delivery_timeout
+                self._expired(producer)
+            if not result.cancelled():
+                result.set_exception(unavailable(exc, f"delivery to {topic} failed"))
 
         sent.add_callback(ok)
         sent.add_errback(failed)
@@ -93,9 +144,18 @@ class KafkaBusProducer:
 
         Records still unacknowledged then are dropped: each stage commits an offset only after
         its output was acknowledged, so what they came from is delivered again."""
+        with self._lock:
+            self._closed = True
         budget = self._timeout if timeout is None else min(timeout, self._timeout)
-        if not _finished_within(budget, lambda: self._producer.flush(timeout=budget)):
+        flushed = _finished_within(budget, lambda: self._producer.flush(timeout=budget))
+        if not flushed:
             log.warning("kafka producer: records unacknowledged after %.1fs; closing without them", budget)
-            self._producer._sender.force_close()  # noqa: SLF001 - kafka-python's close() would flush again first
-        if not _finished_within(1.0, lambda: self._producer.close(timeout=0.5)):
-            self._producer._closed = True  # noqa: SLF001 - or its __del__ tries the same close again at exit
+        _discard(self._producer, force=not flushed)
+
+
+def _discard(producer: KafkaProducer, force: bool = True) -> None:
+    """Close; ``force``: at once, what is unacknowledged fails (kafka-python's close() would flush again first)."""
+    if force:
+        producer._sender.force_close()  # noqa: SLF001
+    if not _finished_within(1.0, lambda: producer.close(timeout=0.5)):
+        producer._closed = True  # noqa: SLF001 - or its __del__ tries the same close again at exit

@@ -38,6 +38,8 @@ class ArticleSink:
         return future
 
     def _delivered(self, future: "Future[Any]") -> None:
+        if future.cancelled():  # given up by the poll (its deadline), not refused by the bus
+            return
         error = future.exception()
         if error is not None:
             self._refused(error)
