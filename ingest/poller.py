@@ -549,6 +549,14 @@ class Poller:
         known = [f for i in ids for f in (carried if i == aid else self.store.article_feeds(i))]
         feeds = list(dict.fromkeys([*known, *article.feeds, feed_url]))
         article = article.model_copy(update={"feeds": feeds, "original_url": article.original_url or entry.link})
+        if self.refused.pending:
+            # The bus is refusing: queue behind the articles already waiting rather than hold this
+            # feed's poll for a sink_timeout per article (its deadline then cut the rest off).
+            stats.article_errors["sink"] += 1
+            metrics.ARTICLE_ERRORS.labels("sink").inc()
+            self.refused.add(Refused(feed_url, entry.entry_id, ids, article))
+            log.info("bus refusing; %s queued for a retry", url, extra={"feed": feed_url, "url": url, "article_id": article.id})
+            return "retry"
         try:
             future = await asyncio.to_thread(self._sink, article)  # may block: bus backpressure
             await asyncio.wait_for(asyncio.wrap_future(future), self.sink_timeout)

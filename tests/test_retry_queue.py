@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,39 @@ def test_run_once_returns_while_the_bus_refuses_and_the_next_run_sends_what_wait
         assert second.articles_emitted == n and second.articles_waiting == 0
         assert sorted(taking.ids) == sorted(set(taking.ids)) and len(taking.ids) == n
         assert _page_fetches(server, n) == n, "a page was fetched again"
+
+
+class SlowRefusingSink(CollectingSink):
+    """A bus that is down: each produce fails only after ``delay`` (the producer's delivery timeout)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+        self.calls = 0
+
+    def __call__(self, article):
+        self.calls += 1
+        if not self.fail:
+            return super().__call__(article)
+        fut: Future = Future()
+        threading.Timer(self.delay, lambda: fut.set_exception(TimeoutError("delivery timed out"))).start()
+        return fut
+
+
+def test_while_the_bus_refuses_new_articles_queue_without_waiting_a_delivery_timeout_each(tmp_path: Path) -> None:
+    """An outage longer than the delivery timeout must not hold each feed's poll for one timeout
+    per article (its deadline then cut off the rest, left for the next poll minutes later)."""
+    n = 8
+    sink = SlowRefusingSink(delay=1.0)
+    sink.fail = True
+    with LocalServer() as server:
+        feeds = [_site(server, n, prefix=f"f{k}") for k in range(2)]
+        with Running(_config(), tmp_path / "state.sqlite3", sink, feeds) as run:
+            assert run.poller is not None
+            _wait(lambda: run.poller.refused.pending == 2 * n, 30, "every article kept")
+            # Produced: the articles in flight when the first refusal came, and the queue's probes;
+            # the others were queued at once.
+            assert sink.calls < 2 * n, f"{sink.calls} produce attempts for {2 * n} articles"
+            sink.fail = False
+            _wait(lambda: len(set(sink.ids)) == 2 * n, 30, "the kept articles to reach the bus")
+            assert all(len(server.requests(f"/f{k}-feed")) == 1 for k in range(2)), "a feed was polled again"
