@@ -15,3 +15,6 @@ EXTRACTION_SECONDS = Histogram(
     "Time to extract one article page",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+ARCHIVE_RECORDS = Counter("newsflow_archive_records_total", "WARC records written to the raw archive, by kind (page, feed)", ["kind"])
+ARCHIVE_BYTES = Counter("newsflow_archive_bytes_total", "Compressed bytes written to the raw archive")
+ARCHIVE_ERRORS = Counter("newsflow_archive_errors_total", "Pages or feeds the raw archive could not write, by kind", ["kind"])

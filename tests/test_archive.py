@@ -1,0 +1,182 @@
+"""The raw archive and `newsflow reprocess` on the embedded default (issue 18, items 1-2): the seed
+site over real HTTP on 127.0.0.1 -> poller (archive on) -> WARC files; then the index wiped and the
+server stopped, `newsflow reprocess` restores every article from the archive alone."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from prometheus_client import REGISTRY
+from warcio.archiveiterator import ArchiveIterator
+
+from newsflow.core.record import Article
+from newsflow.index.base import SearchQuery
+from newsflow.ingest.archive_reader import read_ref, scan
+from newsflow.ingest.archive_writer import archive_dir, parse_ref
+from newsflow.ingest.extract.version import EXTRACTOR_VERSION
+from newsflow.pipeline.backends import open_index
+from newsflow.pipeline.reprocess import Selection, reprocess
+from newsflow.pipeline.run_all import run_all
+from newsflow.settings import Settings, load
+from newsflow.static_site import SEED_FEEDS, SEED_ORIGIN, SEED_SITE, serve
+
+REPO = Path(__file__).resolve().parents[1]
+SEED_POSTS = ("post-2.html", "post-3.html", "post-us-russia-talks.html")
+
+
+def _config(data_dir: Path, base: str, **archive: object) -> Path:
+    """A config file for the CLI: the seed feeds, served on ``base``."""
+    feeds = "".join(f'[[feeds]]\nurl = "{u}"\n' for u in SEED_FEEDS)
+    extra = "".join(f"{k} = {json.dumps(v)}\n" for k, v in archive.items())
+    path = data_dir.parent / f"{data_dir.name}.toml"
+    path.write_text(
+        f'data_dir = "{data_dir}"\n{feeds}'
+        f'[poller]\nper_host_delay = 0.0\nallow_addresses = ["127.0.0.1"]\nhost_map = {{"{SEED_ORIGIN}" = "{base}"}}\n'
+        f"[archive]\n{extra}"
+    )
+    return path
+
+
+def _settings(config: Path) -> Settings:
+    return load(config)
+
+
+def _articles(s: Settings) -> dict[str, Article]:
+    idx = open_index(s, create=False)
+    try:
+        return {h.id: idx.get(h.id) for h in idx.search(SearchQuery(limit=100)).hits}
+    finally:
+        idx.close()
+
+
+def _wipe_index(s: Settings) -> None:
+    for path in s.index_db.parent.glob(s.index_db.name + "*"):
+        path.unlink()
+
+
+def _newsflow(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "newsflow", *args], capture_output=True, text=True, cwd=REPO,
+                          timeout=600, env={**os.environ, "NO_COLOR": "1"})
+
+
+@pytest.fixture(scope="module")
+def archived(tmp_path_factory: pytest.TempPathFactory):
+    """One `run --once` over the seed site with the archive on (the default); the server is gone after."""
+    tmp = tmp_path_factory.mktemp("archive")
+    with serve(SEED_SITE) as base:
+        config = _config(tmp / "data", base)
+        s = _settings(config)
+        summary = run_all(s, once=True)
+    return config, s, summary, _articles(s)
+
+
+def test_every_page_is_in_a_warc_file_that_warcio_reads(archived) -> None:
+    _config_path, s, summary, articles = archived
+    assert summary.indexed_total == 3
+    root = archive_dir(s.archive, s.data_dir)
+    files = sorted(root.glob("*.warc.gz"))
+    assert files
+    records = []
+    for path in files:
+        with open(path, "rb") as fh:
+            for record in ArchiveIterator(fh):
+                records.append((record.rec_type, record.rec_headers.get_header("WARC-Target-URI")))
+    responses = [uri for kind, uri in records if kind == "response"]
+    # Two feeds (each a changed snapshot) and each post once per feed that carried it.
+    assert sorted(set(responses)) == sorted([*SEED_FEEDS, *(f"{SEED_ORIGIN}/{p}" for p in SEED_POSTS)])
+    assert len([kind for kind, _ in records if kind == "metadata"]) == len(responses)
+
+
+def test_archive_ref_points_at_the_page_as_served(archived) -> None:
+    _config_path, s, _summary, articles = archived
+    root = archive_dir(s.archive, s.data_dir)
+    assert len(articles) == 3
+    for article in articles.values():
+        assert article.archive_ref and article.extractor_version == EXTRACTOR_VERSION
+        name, offset, length = parse_ref(article.archive_ref)
+        assert (root / name).stat().st_size >= offset + length
+        page = read_ref(root, article.archive_ref)
+        assert page.result.url == article.url
+        served = (SEED_SITE / article.url.rsplit("/", 1)[1]).read_bytes()
+        assert page.result.body == served
+        assert page.entry is not None and page.entry.link is not None and page.feed_url in SEED_FEEDS
+
+
+def test_reprocess_restores_every_article_without_the_server(archived) -> None:
+    config, s, _summary, before = archived
+    _wipe_index(s)
+    assert not s.index_db.exists()
+    done = _newsflow("reprocess", "-c", str(config))
+    assert done.returncode == 0, done.stderr
+    assert "articles reprocessed: 6" in done.stdout  # each post once per feed that carried it
+    after = _articles(s)
+    assert sorted(after) == sorted(before)  # the same ids
+    for aid, article in after.items():
+        assert article.text == before[aid].text
+        assert sorted(article.feeds) == sorted(SEED_FEEDS)
+        assert article.archive_ref is not None and article.enrichment is not None
+        assert article.enrichment.versions == before[aid].enrichment.versions
+
+
+def test_outdated_reprocesses_only_older_articles(archived) -> None:
+    _config_path, s, _summary, _before = archived
+    idx = open_index(s)
+    try:
+        old_id, old = next(iter(sorted(_articles(s).items())))
+        idx.write([old.model_copy(update={"extractor_version": "0"})])
+    finally:
+        idx.close()
+    summary = reprocess(s, Selection(outdated=True))
+    pages_of_old = [p for p in scan(archive_dir(s.archive, s.data_dir)) if p.meta.get("link_id") == old_id]
+    assert summary.sent == len(pages_of_old) == 2
+    assert summary.up_to_date == 4
+    assert _articles(s)[old_id].extractor_version == EXTRACTOR_VERSION
+
+
+def test_selection_by_feed_and_site(archived) -> None:
+    _config_path, s, _summary, _before = archived
+    assert reprocess(s, Selection(feed=SEED_FEEDS[0])).sent == 3
+    assert reprocess(s, Selection(site="nowhere.example")).pages == 0
+    assert reprocess(s, Selection(site="blogspot.com")).sent == 6
+
+
+def test_an_interrupted_reprocess_resumes_after_its_checkpoint(archived) -> None:
+    import threading
+
+    _config_path, s, _summary, _before = archived
+    stop = threading.Event()
+
+    def stop_after_two(pages):
+        for n, page in enumerate(pages):
+            yield page
+            if n == 3:  # two feed snapshots, then two pages
+                stop.set()
+
+    first = reprocess(s, Selection(until=None, site="example-news.blogspot.com"), stop=stop, track=stop_after_two)
+    assert first.sent == 2
+    second = reprocess(s, Selection(until=None, site="example-news.blogspot.com"))
+    assert second.resumed_after is not None
+    assert second.sent == 6  # counted over both runs: the first two are not sent again
+    assert second.pages == 4
+
+
+def test_unwritable_archive_is_an_error_line_and_articles_are_still_indexed(tmp_path, caplog) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the archive directory should be")
+    errors_before = REGISTRY.get_sample_value("newsflow_archive_errors_total", {"kind": "page"}) or 0.0
+    with serve(SEED_SITE) as base:
+        s = _settings(_config(tmp_path / "data", base, dir=str(blocker / "archive")))
+        with caplog.at_level(logging.ERROR, logger="newsflow.ingest.archive_writer"):
+            summary = run_all(s, once=True)
+    assert summary.indexed_total == 3
+    assert all(a.archive_ref is None for a in _articles(s).values())
+    lines = [r.getMessage() for r in caplog.records if r.name == "newsflow.ingest.archive_writer"]
+    assert len(lines) == 1 and "cannot write" in lines[0] and str(blocker) in lines[0]
+    errors = REGISTRY.get_sample_value("newsflow_archive_errors_total", {"kind": "page"}) or 0.0
+    assert errors - errors_before == 6
