@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from benchmarks import enrich, extraction, faults, fuzz, metadata, pipeline, poll, stories
+from benchmarks import archive, enrich, extraction, faults, fuzz, metadata, pipeline, poll, stories
 
 bench_app = typer.Typer(help="Benchmarks that print newsflow beside a baseline measured in the same run.", no_args_is_help=True)
+bench_app.command("archive")(archive.bench_archive)
 bench_app.command("enrich")(enrich.bench_enrich)
 bench_app.command("extraction")(extraction.bench_extraction)
 bench_app.command("faults")(faults.bench_faults)

@@ -83,3 +83,11 @@ def test_bench_stories_prints_grouping_quality_beside_its_cost():
     for row in ("fingerprint \\(MinHash, the fingerprint enricher\\)", "sqlite: index write, plain \\(baseline\\)",
                 "sqlite: index write with story grouping", "sqlite: grouping alone \\(difference\\)"):
         assert re.search(rf"│ {row}\s+│\s+-?{NUMBER} │", text), row + "\n" + text
+
+
+@pytest.mark.timeout(180)
+def test_bench_archive_prints_its_cost_beside_extraction():
+    text = _bench("archive", "--pages", "5", timeout=170)
+    for label in ("baseline: extraction CPU \\(no archive\\)", "archive write CPU", "archive read CPU"):
+        assert re.search(rf"{label}[^│]*│\s*{NUMBER} ms", text), text
+    assert re.search(rf"archive bytes \(gzip, both records\)\s*│\s*{NUMBER} KiB", text), text
