@@ -138,7 +138,7 @@ class WarcArchive:
                 self._records(fh, res, meta, fetched_at)
                 fh.flush()
                 end = fh.tell()
-            except OSError as exc:
+            except Exception as exc:  # OSError above all (disk full, unwritable); whatever it is, the page goes on
                 self._close(sync=False)
                 self._failed_at = now
                 return self._failed(kind, f"{type(exc).__name__}: {exc}", quiet=False)

@@ -20,7 +20,7 @@ from newsflow.index.base import SearchQuery
 from newsflow.ingest.archive_reader import read_ref, scan
 from newsflow.ingest.archive_writer import archive_dir, parse_ref
 from newsflow.ingest.extract.version import EXTRACTOR_VERSION
-from newsflow.pipeline.backends import open_index
+from newsflow.pipeline.backends import open_event_store, open_index
 from newsflow.pipeline.reprocess import Selection, reprocess
 from newsflow.pipeline.run_all import run_all
 from newsflow.settings import Settings, load
@@ -180,3 +180,10 @@ def test_unwritable_archive_is_an_error_line_and_articles_are_still_indexed(tmp_
     assert len(lines) == 1 and "cannot write" in lines[0] and str(blocker) in lines[0]
     errors = REGISTRY.get_sample_value("newsflow_archive_errors_total", {"kind": "page"}) or 0.0
     assert errors - errors_before == 6
+    # The fault history (`newsflow status`) has them as one burst: 6 pages and the 2 feed snapshots.
+    store = open_event_store(s, readonly=True)
+    try:
+        bursts = [e for e in store.recent(100) if e.kind == "archive_failed"]
+    finally:
+        store.close()
+    assert bursts and sum(e.count for e in bursts) == 8 and "pages not archived" in bursts[0].detail

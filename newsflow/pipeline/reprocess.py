@@ -156,14 +156,20 @@ def reprocess(
                 "archive_ref": page.ref, "feeds": feeds, "fetched_at": page.fetched_at,
                 "original_url": article.original_url or (page.entry.link if page.entry else None),
             })
-            producer.produce(topics.reprocess, article.id.encode(), article.to_json(), headers).result(
-                settings.bus.kafka.timeout)
-            summary.sent += 1
+            acks.append(producer.produce(topics.reprocess, article.id.encode(), article.to_json(), headers))
         finished[0] += 1
         if finished[0] % CHECKPOINT_EVERY == 0:
+            acknowledged()
             checkpoint.save(page.file, page.end, summary.sent)
 
+    def acknowledged() -> None:
+        """Wait for the bus to take what was sent: a checkpoint never passes an unacknowledged page."""
+        while acks:
+            acks.pop(0).result(settings.bus.kafka.timeout)
+            summary.sent += 1
+
     finished = [0]
+    acks: list[Future[Any]] = []
     last: ArchivedPage | None = None
     try:
         for page in track(scan(root, after)):
@@ -183,6 +189,7 @@ def reprocess(
                 finish_one()
         while window:  # stopping too: the pages in flight are a few, and then the checkpoint is exact
             finish_one()
+        acknowledged()
         if stop.is_set():
             if last is not None:
                 checkpoint.save(last.file, last.end, summary.sent)
