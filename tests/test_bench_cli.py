@@ -91,3 +91,11 @@ def test_bench_archive_prints_its_cost_beside_extraction():
     for label in ("baseline: extraction CPU \\(no archive\\)", "archive write CPU", "archive read CPU"):
         assert re.search(rf"{label}[^│]*│\s*{NUMBER} ms", text), text
     assert re.search(rf"archive bytes \(gzip, both records\)\s*│\s*{NUMBER} KiB", text), text
+
+
+@pytest.mark.timeout(400)
+def test_bench_reprocess_prints_live_delay_alone_and_beside_a_reprocess():
+    text = _bench("reprocess", "--archived", "20", "--live", "20", timeout=390)
+    for label in ("live alone \\(baseline\\)", "live beside reprocess"):
+        assert re.search(rf"{label}\s*│\s*20\s*│\s*{NUMBER}\s*│\s*{NUMBER}\s*│\s*{NUMBER}\s*│\s*{NUMBER}", text), text
+    assert "articles reprocessed: 40" in text, text  # the archived pages and the first live pass's, not the second's
