@@ -33,6 +33,7 @@ import os
 import threading
 import time
 from datetime import datetime, timezone
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Callable
 
@@ -88,8 +89,6 @@ def _http_headers(res: FetchResult) -> StatusAndHeaders:
 
 
 def _reason(status: int) -> str:
-    from http import HTTPStatus
-
     try:
         return HTTPStatus(status).phrase
     except ValueError:

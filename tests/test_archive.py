@@ -126,17 +126,23 @@ def test_reprocess_restores_every_article_without_the_server(archived) -> None:
 
 def test_outdated_reprocesses_only_older_articles(archived) -> None:
     _config_path, s, _summary, _before = archived
+    # One article from an older extractor, one enriched by an older enricher, one up to date.
+    (old_id, old), (stale_id, stale), _current = sorted(_articles(s).items())
+    assert stale.enrichment is not None and "language" in stale.enrichment.versions
+    stale_enrichment = stale.enrichment.model_copy(update={"versions": {**stale.enrichment.versions, "language": "0"}})
     idx = open_index(s)
     try:
-        old_id, old = next(iter(sorted(_articles(s).items())))
-        idx.write([old.model_copy(update={"extractor_version": "0"})])
+        idx.write([old.model_copy(update={"extractor_version": "0"}),
+                   stale.model_copy(update={"enrichment": stale_enrichment})])
     finally:
         idx.close()
     summary = reprocess(s, Selection(outdated=True))
-    pages_of_old = [p for p in scan(archive_dir(s.archive, s.data_dir)) if p.meta.get("link_id") == old_id]
-    assert summary.sent == len(pages_of_old) == 2
-    assert summary.up_to_date == 4
-    assert _articles(s)[old_id].extractor_version == EXTRACTOR_VERSION
+    pages = [p for p in scan(archive_dir(s.archive, s.data_dir)) if p.meta.get("link_id") in (old_id, stale_id)]
+    assert summary.sent == len(pages) == 4  # each carried by both feeds
+    assert summary.up_to_date == 2
+    after = _articles(s)
+    assert after[old_id].extractor_version == EXTRACTOR_VERSION
+    assert after[stale_id].enrichment.versions == _current[1].enrichment.versions
 
 
 def test_selection_by_feed_and_site(archived) -> None:
