@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from prometheus_client import REGISTRY
 from warcio.archiveiterator import ArchiveIterator
@@ -20,6 +21,7 @@ from newsflow.index.base import SearchQuery
 from newsflow.ingest.archive_reader import read_ref, scan
 from newsflow.ingest.archive_writer import archive_dir, parse_ref
 from newsflow.ingest.extract.version import EXTRACTOR_VERSION
+from newsflow.ingest.fetch_result import FetchResult
 from newsflow.pipeline.backends import open_event_store, open_index
 from newsflow.pipeline.reprocess import Selection, reprocess
 from newsflow.pipeline.run_all import run_all
@@ -193,3 +195,55 @@ def test_unwritable_archive_is_an_error_line_and_articles_are_still_indexed(tmp_
     finally:
         store.close()
     assert bursts and sum(e.count for e in bursts) == 8 and "pages not archived" in bursts[0].detail
+
+
+def _page(n: int) -> FetchResult:
+    import random
+
+    body = random.Random(n).randbytes(2000) + f"<p>page {n}</p>".encode()  # incompressible: sizes grow predictably
+    return FetchResult(f"https://example.org/{n}.html", 200, httpx.Headers({"content-type": "text/html"}), body, 0.0)
+
+
+def test_files_rotate_by_size_and_time_and_old_ones_are_pruned(tmp_path) -> None:
+    from newsflow.ingest.archive_writer import WarcArchive
+    from newsflow.ingest.config import ArchiveConfig
+
+    now = [1_800_000_000.0]
+    cfg = ArchiveConfig(max_file_bytes=5000, max_file_seconds=60, max_total_bytes=12_000)
+    archive = WarcArchive(cfg, tmp_path, clock=lambda: now[0])
+    refs = []
+    for n in range(12):
+        refs.append(archive.write_page(_page(n), feed_url="https://example.org/feed", entry=None, link_id=None,
+                                       fetched_at=now[0]))
+        now[0] += 1.0
+    archive.close()
+    names = {parse_ref(r)[0] for r in refs}
+    assert len(names) >= 5  # rotated past 5000 bytes: two pages a file
+    files = sorted(p.name for p in tmp_path.glob("*.warc.gz"))
+    assert sum((tmp_path / f).stat().st_size for f in files) <= 12_000 + 5000 + 2500  # the total, with the open file
+    assert files[-1] == parse_ref(refs[-1])[0] and parse_ref(refs[0])[0] not in files  # the oldest went first
+    page = read_ref(tmp_path, refs[-1])
+    assert page.result.url == "https://example.org/11.html" and page.result.body == _page(11).body
+
+    # Time: a file open longer than max_file_seconds is closed before the next write.
+    timed = WarcArchive(ArchiveConfig(max_file_seconds=60), tmp_path / "timed", clock=lambda: now[0])
+    first = timed.write_page(_page(1), feed_url="f", entry=None, link_id=None, fetched_at=now[0])
+    now[0] += 61
+    second = timed.write_page(_page(2), feed_url="f", entry=None, link_id=None, fetched_at=now[0])
+    timed.close()
+    assert parse_ref(first)[0] != parse_ref(second)[0]
+
+
+def test_retention_days_deletes_old_closed_files(tmp_path) -> None:
+    from newsflow.ingest.archive_writer import WarcArchive
+    from newsflow.ingest.config import ArchiveConfig
+
+    old = tmp_path / "newsflow-20200101T000000-1-00001.warc.gz"
+    old.write_bytes(b"")
+    os.utime(old, (1_000_000.0, 1_000_000.0))
+    fresh = tmp_path / "newsflow-20200101T000000-1-00002.warc.gz"
+    fresh.write_bytes(b"")
+    archive = WarcArchive(ArchiveConfig(retention_days=30), tmp_path)
+    assert archive.write_page(_page(1), feed_url="f", entry=None, link_id=None, fetched_at=1.0)
+    archive.close()
+    assert not old.exists() and fresh.exists()
