@@ -247,3 +247,17 @@ def test_retention_days_deletes_old_closed_files(tmp_path) -> None:
     assert archive.write_page(_page(1), feed_url="f", entry=None, link_id=None, fetched_at=1.0)
     archive.close()
     assert not old.exists() and fresh.exists()
+
+
+def test_archive_off_writes_nothing_and_reprocess_says_so(tmp_path) -> None:
+    with serve(SEED_SITE) as base:
+        config = _config(tmp_path / "data", base, enabled=False)
+        s = _settings(config)
+        summary = run_all(s, once=True)
+    assert summary.indexed_total == 3
+    assert not archive_dir(s.archive, s.data_dir).exists()
+    assert all(a.archive_ref is None for a in _articles(s).values())
+    done = _newsflow("reprocess", "-c", str(config))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"error: no archive in {archive_dir(s.archive, s.data_dir)}: nothing to "
+                                                "reprocess (archive.enabled on, then poll)"]
