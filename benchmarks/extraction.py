@@ -298,6 +298,9 @@ ABLATION: dict[str, Variant] = {
     "- lead": Variant(options=ExtractOptions(lead=False)),
     "- role boxes": Variant(options=ExtractOptions(role_boxes=False)),
     "- credits and datelines": Variant(options=ExtractOptions(credits=False)),
+    "- inner lines (labels, markers, buttons, prompts)": Variant(options=ExtractOptions(inner_lines=False)),
+    "- container check": Variant(options=ExtractOptions(container_check=False)),
+    "- form boxes": Variant(options=ExtractOptions(form_boxes=False)),
 }
 
 

@@ -27,7 +27,9 @@ class Producer(Protocol):
 
     def flush(self, timeout: float | None = None) -> None: ...
 
-    def close(self) -> None: ...
+    def close(self, timeout: float | None = None) -> None:
+        """Send what is buffered and close, within ``timeout`` seconds; what the broker did not
+        acknowledge by then is dropped (its source was not committed: it is delivered again)."""
 
 
 class Consumer(Protocol):
@@ -42,7 +44,9 @@ class Consumer(Protocol):
         """The next record of an assigned partition, or None when none arrived within timeout."""
 
     def commit(self, offsets: Mapping[Partition, int]) -> None:
-        """Durably record, per partition, the next offset to read. Called only by CommitOffsets."""
+        """Durably record, per partition, the next offset to read: one attempt, bounded in time
+        (Kafka: ``bus.kafka.commit_timeout``), raising BusUnavailable when it cannot be done now.
+        Called only by CommitOffsets, which keeps the offsets and retries."""
 
     def pause(self, partitions: Sequence[Partition]) -> None: ...
 
@@ -57,7 +61,8 @@ class Consumer(Protocol):
     def lag(self) -> dict[Partition, int]:
         """Messages not yet committed by this consumer's group, per assigned partition."""
 
-    def close(self) -> None: ...
+    def close(self, timeout: float | None = None) -> None:
+        """Leave the group and close, within ``timeout`` seconds."""
 
 
 class Broker(Protocol):

@@ -46,7 +46,17 @@ class KafkaConfig(Section):
         description="static membership id of this consumer (None: dynamic membership)",
     )
     max_poll_interval_ms: int = Field(default=300_000, ge=1000, description="longest gap between polls before eviction")
-    timeout: float = Field(default=30.0, gt=0, description="seconds to wait for the broker (connect, commit, flush)")
+    timeout: float = Field(default=30.0, gt=0, description="seconds to wait for the broker (connect, flush)")
+    # How long the producer keeps a record it could not deliver (broker down) before it reports
+    # it refused: the poller then keeps the article and sends it again (ingest/retry_queue.py),
+    # the enrich stage retries the produce, neither commits past it.
+    delivery_timeout: float = Field(default=120.0, ge=1, description="seconds a produce may wait for the broker's ack")
+    # One offset commit, the lag sample and the consumer's close wait at most this long: a commit
+    # not done by then is retried with the next one (offsets are cumulative, so nothing is lost),
+    # and a stage is never held for the whole `timeout` by a coordinator that moved or restarted.
+    commit_timeout: float = Field(
+        default=5.0, gt=0, description="seconds one offset commit may take before it is retried with the next"
+    )
     # kafka-python compresses in the producer's Python thread, so the codec's CPU cost counts:
     # zstd is cheaper than gzip at about its ratio, lz4 cheaper still at a lower one (measurements
     # in docs/performance.md). gzip for brokers < 2.1.

@@ -14,7 +14,10 @@ The processor owns the consumer; the strategy (a chain of ``bus.strategies`` end
 * Any other error (a bug, a dead worker pool) terminates the strategy without committing and,
   when ``reconnect`` is given, rebuilds the consumer after a backoff, so work resumes from the
   committed offsets: nothing is skipped. Without ``reconnect`` the error is raised.
-* ``run`` returns once ``stop`` is set and the strategy was joined within ``shutdown_timeout``.
+* ``run`` returns once ``stop`` is set, within ``shutdown_timeout``: the strategy is joined with
+  that budget less ``close_reserve``, kept for the final commit and leaving the group (each
+  bounded by the backend, e.g. ``bus.kafka.commit_timeout``), whatever state the broker is in.
+  ``shutdown_left()`` then tells the owner what is left for closing its producer.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 from newsflow.bus.backend import BusUnavailable, Consumer, MessageRejected
 from newsflow.bus.metrics import CONSUMER_LAG, MESSAGES_PROCESSED, PROCESSOR_ERRORS, REBALANCES
 from newsflow.bus.strategies import Backoff, ProcessingStrategy
+from newsflow.bus.strategies.base import Deadline
 from newsflow.bus.types import BrokerMessage, Message, Partition
 from newsflow.core import faults
 
@@ -51,6 +55,7 @@ class StreamProcessor:
         backpressure_wait: float | None = None,
         join_timeout: float = 30.0,
         shutdown_timeout: float = 30.0,
+        close_reserve: float = 0.0,
         reconnect: Callable[[], Consumer] | None = None,
         backoff: Backoff | None = None,
         lag_interval: float = 5.0,
@@ -66,8 +71,11 @@ class StreamProcessor:
         self._backpressure_wait = poll_timeout if backpressure_wait is None else backpressure_wait
         self._join_timeout = join_timeout
         self._shutdown_timeout = shutdown_timeout
+        self._close_reserve = min(close_reserve, shutdown_timeout / 2)
+        self._shutdown_deadline: Deadline | None = None
+        self._stopped_at: float | None = None  # when ``stop`` was set: the budget runs from there
         self._reconnect = reconnect
-        self._bus_backoff = backoff or Backoff(maximum=30.0)
+        self._bus_backoff = backoff or Backoff()
         self._crash_backoff = Backoff(initial=1.0, maximum=60.0)
         self._last_crash = 0.0
         self._strategy: ProcessingStrategy[BrokerMessage] | None = None
@@ -106,6 +114,7 @@ class StreamProcessor:
         }
 
     def run(self, stop: threading.Event) -> None:
+        threading.Thread(target=self._note_stop, args=(stop,), name=f"{self.stage}-stop-clock", daemon=True).start()
         self._subscribe()
         try:
             while not stop.is_set():
@@ -252,12 +261,25 @@ class StreamProcessor:
 
     # -- stopping and restarting --------------------------------------------------------------
 
+    def shutdown_left(self) -> float | None:
+        """Seconds left of ``shutdown_timeout`` since the stop (None: not stopping)."""
+        return None if self._shutdown_deadline is None else self._shutdown_deadline.remaining()
+
+    def _note_stop(self, stop: threading.Event) -> None:
+        stop.wait()
+        self._stopped_at = time.monotonic()
+
     def _shutdown(self) -> None:
-        log.info("%s: stopping; finishing in-flight work (up to %.0fs)", self.stage, self._shutdown_timeout)
+        # The loop notices the stop between two steps (a commit may be under way): the budget
+        # runs from the signal, not from here.
+        since = time.monotonic() - (self._stopped_at or time.monotonic())
+        self._shutdown_deadline = deadline = Deadline(max(0.0, self._shutdown_timeout - since))
+        drain = max(0.0, self._shutdown_timeout - since - self._close_reserve)
+        log.info("%s: stopping; finishing in-flight work (up to %.0fs)", self.stage, drain)
         self._held.clear()  # not submitted, so not committed: read again next time
-        self._close_strategy(self._shutdown_timeout)
+        self._close_strategy(drain)
         self._forget_lag(self._assigned)
-        self._close_consumer()
+        self._close_consumer(deadline.remaining())
 
     def _abandon(self) -> None:
         strategy, self._strategy = self._strategy, None
@@ -272,9 +294,9 @@ class StreamProcessor:
         self._paused = False
         self._close_consumer()
 
-    def _close_consumer(self) -> None:
+    def _close_consumer(self, timeout: float | None = None) -> None:
         try:
-            self._consumer.close()
+            self._consumer.close(timeout)
         except Exception as exc:
             log.warning("%s: closing the consumer failed: %s", self.stage, exc)
 

@@ -37,6 +37,7 @@ class SearchQuery:
     since: datetime | None = None
     until: datetime | None = None
     entity: str | None = None  # a person, organisation or place name
+    story_id: str | None = None  # only the members of this story
     limit: int = 10
 
 
@@ -59,6 +60,41 @@ class SearchResults:
     hits: list[Hit] = field(default_factory=list)
 
 
+# The facets ``Index.overview`` counts, in the order a page shows them.
+FACETS = ("site", "language", "persons", "organisations", "places")
+
+
+@dataclass(frozen=True)
+class Bucket:
+    value: str
+    count: int  # articles
+
+
+@dataclass
+class Overview:
+    """Counts over every article a query matches (its ``limit`` aside)."""
+
+    total: int
+    facets: dict[str, list[Bucket]]  # each of FACETS -> its top values, most articles first
+    days: list[Bucket]  # "YYYY-MM-DD" (UTC) -> articles, oldest first; days without any left out
+
+
+@dataclass
+class StoryGroup:
+    """A story as seen through a query: its members among the matching articles."""
+
+    story_id: str
+    size: int  # matching members
+    site_count: int  # distinct outlets among them (site name, else source host)
+    first_seen: datetime | None  # the earliest member's published (else fetch) time
+    members: list[Hit]  # the earliest first, at most the ``members`` asked for
+
+    @property
+    def title(self) -> str | None:
+        """The first member's headline."""
+        return self.members[0].title if self.members else None
+
+
 class Index(Protocol):
     """An article index. SqliteIndex (embedded) and ElasticIndex implement it; one contract suite
     (tests/index/test_contract.py) runs against both.
@@ -72,6 +108,9 @@ class Index(Protocol):
     ranked by relevance (higher ``score`` is better) with query text, newest first without it;
     ``total`` counts every match, ``limit`` caps the hits; snippets mark matched words with
     ``<em>…</em>``. Query text without words matches nothing; no user text raises a syntax error.
+    ``story_id`` keeps the members of one story. ``overview`` and ``story_groups`` count over the
+    same matches as ``search`` (both backends: a facet value and a day count articles, not
+    mentions; days are UTC dates of the published, else fetch, time).
 
     Where they differ:
 
@@ -109,6 +148,15 @@ class Index(Protocol):
     def count(self) -> int: ...
 
     def search(self, query: SearchQuery) -> SearchResults: ...
+
+    def overview(self, query: SearchQuery, size: int = 10) -> Overview:
+        """Facet counts (the ``size`` values with most articles, ties by value) and articles per
+        day over what ``search(query)`` matches."""
+
+    def story_groups(self, query: SearchQuery, limit: int = 10, members: int = 5) -> list[StoryGroup]:
+        """The ``limit`` stories with most members among what ``search(query)`` matches (ties:
+        story id), each with its ``members`` (at most 100) earliest members; articles without a story
+        are left out."""
 
     def close(self) -> None: ...
 

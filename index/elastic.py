@@ -22,9 +22,10 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError
 
 from newsflow.core.record import Article, article_id, utcnow
-from newsflow.index.base import IndexUnavailable, Outcome, SearchQuery, SearchResults, WriteResult
+from newsflow.index.base import IndexUnavailable, Outcome, Overview, SearchQuery, SearchResults, StoryGroup, WriteResult
 from newsflow.index.config import ElasticsearchConfig, stories_index
 from newsflow.index.elastic_document import from_document, to_document
+from newsflow.index.elastic_facets import overview_body, overview_result, story_groups_body, story_groups_result
 from newsflow.index.elastic_mappings import FEED_STATUS_MAPPINGS, STORIES_MAPPINGS, index_template
 from newsflow.index.elastic_search import search_body, search_results
 
@@ -358,6 +359,19 @@ class ElasticIndex:
             except NotFoundError:
                 return SearchResults(total=0)
         return search_results(resp)
+
+    def overview(self, query: SearchQuery, size: int = 10) -> Overview:
+        return overview_result(self._aggregate("overview", overview_body(query, size)))
+
+    def story_groups(self, query: SearchQuery, limit: int = 10, members: int = 5) -> list[StoryGroup]:
+        return story_groups_result(self._aggregate("story groups", story_groups_body(query, limit, members)))
+
+    def _aggregate(self, what: str, body: dict[str, Any]) -> Mapping[str, Any]:
+        with self._guard(what):
+            try:
+                return self._es.search(index=self._alias, **body).body
+            except NotFoundError:  # nothing indexed yet (no setup)
+                return {"hits": {"total": {"value": 0}}}
 
     search_body = staticmethod(search_body)  # the request search() sends (tests, `newsflow search --explain`)
 

@@ -25,6 +25,7 @@ FEED_STATUS_MAPPINGS: dict[str, Any] = {
         "next_poll": {"type": "date"},
         "items_per_day": {"type": "float"},
         "moved_to": {"type": "keyword", "ignore_above": 4096},  # a permanent redirect's target: update the config
+        "waiting": {"type": "integer"},  # articles the bus refused, waiting for a retry (status "degraded")
         "updated_at": {"type": "date"},
     },
 }

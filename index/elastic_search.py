@@ -48,6 +48,8 @@ def search_body(query: SearchQuery) -> dict[str, Any]:
         should = [_term(f, query.entity.strip()) for f in _ENTITY_FIELDS]
         should += [{"match_phrase": {f"{f}.text": query.entity}} for f in _ENTITY_FIELDS]
         filters.append({"bool": {"should": should, "minimum_should_match": 1}})
+    if query.story_id and query.story_id.strip():
+        filters.append({"term": {"story_id": query.story_id.strip()}})
     text = query.text.strip()
     must = (
         {"multi_match": {"query": text, "fields": ["title^3", "text", "summary"], "type": "best_fields"}}
@@ -71,7 +73,8 @@ def search_body(query: SearchQuery) -> dict[str, Any]:
     }
 
 
-def _parse_time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
+    """A date field's ISO text -> datetime (None when empty or unreadable)."""
     if not value:
         return None
     try:
@@ -80,7 +83,8 @@ def _parse_time(value: Any) -> datetime | None:
         return None
 
 
-def _hit(h: Mapping[str, Any]) -> Hit:
+def hit(h: Mapping[str, Any]) -> Hit:
+    """A search hit (``_id``, ``_source``, optional ``highlight``) -> Hit."""
     src = h["_source"]
     hl = h.get("highlight") or {}
     fragments = hl.get("text") or hl.get("summary") or hl.get("title")
@@ -90,7 +94,7 @@ def _hit(h: Mapping[str, Any]) -> Hit:
         score=float(h.get("_score") or 0.0),
         title=src.get("title"),
         url=src.get("url", ""),
-        published_at=_parse_time(src.get("published_at")),
+        published_at=parse_time(src.get("published_at")),
         site=src.get("site"),
         language=src.get("language"),
         snippet=snippet.strip(),
@@ -100,5 +104,5 @@ def _hit(h: Mapping[str, Any]) -> Hit:
 
 def search_results(resp: Mapping[str, Any]) -> SearchResults:
     """The SearchResults of a search response to ``search_body``'s request."""
-    hits = [_hit(h) for h in resp["hits"]["hits"]]
+    hits = [hit(h) for h in resp["hits"]["hits"]]
     return SearchResults(total=int(resp["hits"]["total"]["value"]), hits=hits)

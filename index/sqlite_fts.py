@@ -31,7 +31,17 @@ from typing import Any, Iterator, Sequence
 
 from newsflow.core.lang import primary_language
 from newsflow.core.record import Article, RecordError
-from newsflow.index.base import Hit, IndexUnavailable, Outcome, SearchQuery, SearchResults, WriteResult
+from newsflow.index import sqlite_facets
+from newsflow.index.base import (
+    Hit,
+    IndexUnavailable,
+    Outcome,
+    Overview,
+    SearchQuery,
+    SearchResults,
+    StoryGroup,
+    WriteResult,
+)
 from newsflow.index.normalise import (
     HIGHLIGHT_POST,
     HIGHLIGHT_PRE,
@@ -216,6 +226,26 @@ class SqliteIndex:
             except sqlite3.OperationalError as exc:
                 raise IndexUnavailable(f"index search failed: {exc}") from exc
 
+    def overview(self, query: SearchQuery, size: int = 10) -> Overview:
+        matching = self._matching(query)
+        if matching is None:
+            return Overview(total=0, facets={name: [] for name in sqlite_facets.FACETS}, days=[])
+        with self._lock:
+            try:
+                return sqlite_facets.overview(self._db, *matching, size)
+            except sqlite3.OperationalError as exc:
+                raise IndexUnavailable(f"index overview failed: {exc}") from exc
+
+    def story_groups(self, query: SearchQuery, limit: int = 10, members: int = 5) -> list[StoryGroup]:
+        matching = self._matching(query)
+        if matching is None:
+            return []
+        with self._lock:
+            try:
+                return sqlite_facets.story_groups(self._db, *matching, limit, members, self._plain_hit)
+            except sqlite3.OperationalError as exc:
+                raise IndexUnavailable(f"index story groups failed: {exc}") from exc
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -325,6 +355,22 @@ class SqliteIndex:
                 "a.rowid IN (SELECT article FROM article_entities WHERE name = ? OR instr(' ' || name || ' ', ?) > 0)"
             )
             params += [key, f" {key} "]
+        if query.story_id and query.story_id.strip():
+            where.append(f"{sqlite_facets.STORY_ID} = ?")
+            params.append(query.story_id.strip())
+        return where, params
+
+    def _matching(self, query: SearchQuery) -> tuple[list[str], list[Any]] | None:
+        """The conditions on ``articles a`` of what ``search(query)`` matches (its text too);
+        None when the query text has no words (nothing matches)."""
+        self._ensure_ready()
+        where, params = self._filters(query)
+        if query.text.strip():
+            match = fts_query(query.text)
+            if match is None:
+                return None
+            where.insert(0, "a.rowid IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)")
+            params.insert(0, match)
         return where, params
 
     def _ranked(self, match: str, where: list[str], params: list[Any], limit: int) -> SearchResults:
@@ -346,12 +392,14 @@ class SqliteIndex:
         rows = self._db.execute(
             f"SELECT a.record FROM articles a WHERE {conditions} ORDER BY a.sort_at DESC LIMIT ?", [*params, limit]
         ).fetchall()
-        hits = []
-        for (record,) in rows:
-            hit = self._hit(record, 0.0, "")
-            hit.snippet = plain_snippet((hit.article.summary or hit.article.text) if hit.article else "")
-            hits.append(hit)
-        return SearchResults(total=total, hits=hits)
+        return SearchResults(total=total, hits=[self._plain_hit(record) for (record,) in rows])
+
+    @classmethod
+    def _plain_hit(cls, record: str) -> Hit:
+        """A hit without query text: its snippet is the start of the summary, else the text."""
+        hit = cls._hit(record, 0.0, "")
+        hit.snippet = plain_snippet((hit.article.summary or hit.article.text) if hit.article else "")
+        return hit
 
     @staticmethod
     def _hit(record: str, score: float, snippet: str) -> Hit:

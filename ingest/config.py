@@ -61,6 +61,12 @@ class PollerConfig(Section):
     # shown for this long is forgotten, so the state file does not grow for ever.
     article_memory_days: float = Field(default=90.0, gt=0, description="forget an article's feeds after this many days unseen")
     failing_after: int = Field(default=5, ge=1, description="consecutive errors before a feed is flagged failing")
+    # An extracted article the bus refused is kept and sent again (ingest/retry_queue.py): after
+    # bus_retry_initial seconds, doubling up to bus_retry_max while the bus refuses (jittered).
+    # Up to bus_retry_memory articles wait in memory; more go to the state database.
+    bus_retry_initial: float = Field(default=0.5, gt=0, description="first delay before a refused article is sent again")
+    bus_retry_max: float = Field(default=10.0, gt=0, description="longest delay between retries while the bus refuses")
+    bus_retry_memory: int = Field(default=500, ge=1, description="refused articles held in memory; more wait in the state DB")
     # Send requests for an origin to another one, keeping the logical url (and so the
     # article ids): {"https://example-news.blogspot.com": "http://127.0.0.1:8080"}.
     # For the demo, mirrors and benchmarks; empty in production.
@@ -72,6 +78,11 @@ class PollerConfig(Section):
     # "i/N": this poller takes only the feeds whose host hash mod N is i (ingest/shard.py), so N
     # pollers share one feed list with no coordination. None: every feed.
     shard: str | None = None
+    # Sitemap sources (ingest/sitemap_source.py): an index's children are read newest first,
+    # those (and urls) dated older than the window left out; the bounds stop a runaway index.
+    sitemap_recent_days: float = Field(default=7.0, gt=0, description="sitemap urls and child sitemaps older than this are skipped")
+    sitemap_max_children: int = Field(default=20, ge=1, description="child sitemaps read per poll of a sitemap index")
+    sitemap_max_depth: int = Field(default=2, ge=1, description="levels of nested sitemap indexes followed")
 
     @field_validator("shard")
     @classmethod

@@ -5,6 +5,8 @@ Tables:
 - ``seen``: entry ids already handled per feed (bounded per feed, oldest evicted).
 - ``entry_attempts``: transient failures per entry, so a page that keeps timing out is given up on.
 - ``articles``: article id -> the feed urls that carried it (pruned: ``prune_articles``).
+- ``waiting_articles``: extracted articles the bus refused that did not fit in the poller's
+  memory (ingest/retry_queue.py), or were held when it stopped; sent again, then marked seen.
 
 Times are epoch seconds (floats). One connection guarded by a lock: the poller's writes
 are tiny and a single process owns the file (WAL lets readers such as ``feeds list`` in).
@@ -28,6 +30,7 @@ STATUS_NEW = "new"
 STATUS_OK = "ok"
 STATUS_ERROR = "error"  # the last poll failed
 STATUS_FAILING = "failing"  # failing_after polls in a row failed: probed rarely, still listed
+STATUS_DEGRADED = "degraded"  # polled fine, but articles the bus refused wait for a retry (``waiting``)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds (
@@ -74,7 +77,23 @@ CREATE TABLE IF NOT EXISTS articles (
     last_seen REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS articles_by_last_seen ON articles (last_seen);
+CREATE TABLE IF NOT EXISTS waiting_articles (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    feed_url TEXT NOT NULL,
+    entry_id TEXT NOT NULL,
+    article_ids TEXT NOT NULL,
+    article TEXT NOT NULL,
+    added_at REAL NOT NULL,
+    UNIQUE (feed_url, entry_id)
+);
 """
+
+# While articles of a feed wait for the bus, an otherwise healthy feed shows "degraded"; a failing
+# feed stays failing. Applied by every write of the status or of the count.
+_DEGRADED_CASE = (
+    f"CASE WHEN {{waiting}} > 0 AND {{status}} IN ('{STATUS_OK}', '{STATUS_DEGRADED}') THEN '{STATUS_DEGRADED}' "
+    f"WHEN {{waiting}} = 0 AND {{status}} = '{STATUS_DEGRADED}' THEN '{STATUS_OK}' ELSE {{status}} END"
+)
 
 
 @dataclass
@@ -97,6 +116,7 @@ class FeedState:
     bozo_reason: str | None = None
     added_at: float = 0.0
     moved_to: str | None = None  # where the feed answered with a permanent redirect; polled there since
+    waiting: int = 0  # its articles the bus refused, waiting for a retry (kept by the retry queue, not by save)
 
     def as_dict(self) -> dict[str, Any]:
         """For display: times as ISO-8601 UTC strings."""
@@ -108,6 +128,7 @@ class FeedState:
 
 
 _COLUMNS = [f.name for f in fields(FeedState)]
+_SAVED = [c for c in _COLUMNS if c != "waiting"]
 
 
 class FeedStateStore:
@@ -127,6 +148,8 @@ class FeedStateStore:
         have = {row[1] for row in self._db.execute("PRAGMA table_info(feeds)")}
         if "moved_to" not in have:
             self._db.execute("ALTER TABLE feeds ADD COLUMN moved_to TEXT")
+        if "waiting" not in have:
+            self._db.execute("ALTER TABLE feeds ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0")
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -161,11 +184,15 @@ class FeedStateStore:
         return [FeedState(*r) for r in rows]
 
     def save(self, state: FeedState) -> None:
-        """Write the whole state of one feed: one statement, the only write of a 304/unchanged poll."""
+        """Write the state of one feed (all but ``waiting``, which the retry queue keeps): one
+        statement, the only write of a 304/unchanged poll."""
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _SAVED if c not in ("url", "status"))
+        status = _DEGRADED_CASE.format(waiting="feeds.waiting", status="excluded.status")
         with self._lock:
             self._db.execute(
-                f"INSERT OR REPLACE INTO feeds ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
-                [getattr(state, c) for c in _COLUMNS],
+                f"INSERT INTO feeds ({', '.join(_SAVED)}) VALUES ({', '.join('?' * len(_SAVED))}) "
+                f"ON CONFLICT (url) DO UPDATE SET {updates}, status = {status}",
+                [getattr(state, c) for c in _SAVED],
             )
 
     def remove(self, url: str) -> None:
@@ -175,6 +202,7 @@ class FeedStateStore:
                 self._db.execute("DELETE FROM feeds WHERE url = ?", (url,))
                 self._db.execute("DELETE FROM seen WHERE feed_url = ?", (url,))
                 self._db.execute("DELETE FROM entry_attempts WHERE feed_url = ?", (url,))
+                self._db.execute("DELETE FROM waiting_articles WHERE feed_url = ?", (url,))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -193,10 +221,13 @@ class FeedStateStore:
 
     def seen_among(self, feed_url: str, entry_ids: Sequence[str]) -> set[str]:
         """The ones of ``entry_ids`` already handled for this feed."""
+        return self._entries_among("seen", feed_url, entry_ids)
+
+    def _entries_among(self, table: str, feed_url: str, entry_ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         with self._lock:
             for chunk in _chunks(list(entry_ids)):
-                q = f"SELECT entry_id FROM seen WHERE feed_url = ? AND entry_id IN ({', '.join('?' * len(chunk))})"
+                q = f"SELECT entry_id FROM {table} WHERE feed_url = ? AND entry_id IN ({', '.join('?' * len(chunk))})"
                 found.update(r[0] for r in self._db.execute(q, [feed_url, *chunk]))
         return found
 
@@ -230,6 +261,7 @@ class FeedStateStore:
                     (feed_url, entry_id, outcome, now),
                 )
                 self._db.execute("DELETE FROM entry_attempts WHERE feed_url = ? AND entry_id = ?", (feed_url, entry_id))
+                self._db.execute("DELETE FROM waiting_articles WHERE feed_url = ? AND entry_id = ?", (feed_url, entry_id))
                 # Evict the oldest beyond the bound (the seq index makes this a short range scan).
                 self._db.execute(
                     "DELETE FROM seen WHERE feed_url = ? AND seq <= "
@@ -252,6 +284,56 @@ class FeedStateStore:
             return self._db.execute(
                 "SELECT attempts FROM entry_attempts WHERE feed_url = ? AND entry_id = ?", (feed_url, entry_id)
             ).fetchone()[0]
+
+    # -- articles waiting for the bus ---------------------------------------------
+
+    def spill(self, rows: Iterable[tuple[str, str, Sequence[str], bytes]], now: float | None = None) -> int:
+        """Keep refused articles here: (feed url, entry id, article ids, article JSON). An entry
+        already kept is left as it is. Removed by ``mark_seen`` once the bus took it."""
+        now = time.time() if now is None else now
+        with self._lock:
+            before = self._db.total_changes
+            self._db.executemany(
+                "INSERT OR IGNORE INTO waiting_articles (feed_url, entry_id, article_ids, article, added_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(f, e, orjson.dumps(list(ids)).decode(), bytes(a).decode(), now) for f, e, ids, a in rows],
+            )
+            return self._db.total_changes - before
+
+    def spilled(self, after_seq: int = 0, limit: int = 100) -> list[tuple[int, str, str, list[str], bytes]]:
+        """Kept articles, oldest first, after ``after_seq``: (seq, feed url, entry id, article ids, JSON)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, feed_url, entry_id, article_ids, article FROM waiting_articles WHERE seq > ? "
+                "ORDER BY seq LIMIT ?", (after_seq, limit),
+            ).fetchall()
+        return [(seq, f, e, orjson.loads(ids), a.encode()) for seq, f, e, ids, a in rows]
+
+    def spilled_counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._db.execute("SELECT feed_url, count(*) FROM waiting_articles GROUP BY feed_url"))
+
+    def spilled_among(self, feed_url: str, entry_ids: Sequence[str]) -> set[str]:
+        """The ones of ``entry_ids`` whose article is kept here."""
+        return self._entries_among("waiting_articles", feed_url, entry_ids)
+
+    def set_waiting(self, counts: dict[str, int], *, others_zero: bool = False) -> None:
+        """Record how many articles of each feed wait for the bus (its status follows: degraded);
+        ``others_zero``: feeds not in ``counts`` wait for none (at start-up)."""
+        status = _DEGRADED_CASE.format(waiting="?", status="status")
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                if others_zero:
+                    self._db.execute(f"UPDATE feeds SET waiting = 0, status = {_DEGRADED_CASE.format(waiting='0', status='status')}")
+                self._db.executemany(
+                    f"UPDATE feeds SET waiting = ?, status = {status} WHERE url = ?",
+                    [(n, n, n, url) for url, n in counts.items()],
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     # -- articles --------------------------------------------------------------
 

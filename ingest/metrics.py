@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 FEEDS_POLLED = Counter(
     "newsflow_feeds_polled_total", "Feed polls by result (ok, not_modified, unchanged, bozo, error)", ["result"]
@@ -14,6 +14,15 @@ EXTRACTION_SECONDS = Histogram(
     "newsflow_extraction_seconds",
     "Time to extract one article page",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+ARTICLES_WAITING = Gauge(
+    "newsflow_articles_waiting_for_bus", "Extracted articles the bus refused, waiting for a retry (in memory and in the state)"
+)
+BUS_RETRIES = Counter(
+    "newsflow_bus_retries_total", "Articles sent again after the bus refused them, by result (acked, refused)", ["result"]
+)
+ARTICLES_SPILLED = Counter(
+    "newsflow_articles_spilled_total", "Refused articles written to the state database: over poller.bus_retry_memory"
 )
 ARCHIVE_RECORDS = Counter("newsflow_archive_records_total", "WARC records written to the raw archive, by kind (page, feed)", ["kind"])
 ARCHIVE_BYTES = Counter("newsflow_archive_bytes_total", "Compressed bytes written to the raw archive")

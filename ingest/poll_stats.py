@@ -29,6 +29,7 @@ class PollStats:
     entries_new: int = 0  # entries this feed had not handled, whose page was fetched
     duplicates: int = 0  # entries whose article this feed already carried (a new guid for an old link)
     articles_emitted: int = 0
+    articles_waiting: int = 0  # refused by the bus and still kept for a retry when the run ended
     article_errors: Counter[str] = field(default_factory=Counter)
     errors: list[PollError] = field(default_factory=list)
 
@@ -48,6 +49,7 @@ class PollStats:
             "entries_new": self.entries_new,
             "duplicates": self.duplicates,
             "articles_emitted": self.articles_emitted,
+            "articles_waiting": self.articles_waiting,
             "article_errors": dict(self.article_errors),
             "errors": [e.__dict__ for e in self.errors],
         }

@@ -7,7 +7,9 @@ An entry is marked seen only once the bus acknowledged its article (at-least-onc
 crash before the ack means it is fetched again, and the stable article id makes that
 harmless), or after a permanent error (404, not HTML, no text, ...), so a broken entry
 is not retried forever. Transient errors (timeouts, 5xx) are retried on later polls,
-a few times. A failing feed backs off but is never dropped.
+a few times. A failing feed backs off but is never dropped. An article the bus refused is
+not left for the next poll: the retry queue (ingest/retry_queue.py) keeps it and sends it
+again as soon as the bus takes it.
 
 Over 400 lines on purpose: one state machine (a feed's schedule, its entries, the pages held
 between fetch and extraction, the stop) whose steps share the poller's state and semaphores;
@@ -28,7 +30,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
 
 from newsflow.ingest import metrics
-from newsflow.ingest.feedparse import FeedEntry, FeedError, ParsedFeed, parse_feed
+from newsflow.ingest.feedparse import FeedEntry, FeedError, ParsedFeed
+from newsflow.ingest.sitemap_source import parse_source
 from newsflow.ingest.feedstate import STATUS_ERROR, STATUS_FAILING, STATUS_OK, FeedState, FeedStateStore
 from newsflow.ingest.fetch_result import FetchError, FetchResult
 from newsflow.ingest.fetcher import Fetcher
@@ -46,6 +49,7 @@ from newsflow.ingest.schedule import (
 from newsflow.ingest.robots import RobotsPolicy, agent_token
 from newsflow.ingest.extract.errors import ExtractionError
 from newsflow.ingest.poll_stats import PollError, PollStats
+from newsflow.ingest.retry_queue import Refused, RetryQueue
 from newsflow.ingest.extract_workers import ExtractTimeout
 from newsflow.ingest.urls import InvalidURL, canonical_url
 from newsflow.ingest.config import FeedConfig, PollerConfig
@@ -161,6 +165,10 @@ class Poller:
         self.archive = archive
         self._archive_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsflow-archive") if archive else None
         self.set_feeds(feeds or [])
+        self.refused = RetryQueue(
+            store, sink, memory=config.bus_retry_memory, initial=config.bus_retry_initial,
+            maximum=config.bus_retry_max, sink_timeout=sink_timeout, clock=clock,
+        )
 
     def set_feeds(self, feeds: Iterable[FeedConfig]) -> None:
         """Replace the feed list (state of removed feeds is kept in the store); with
@@ -176,6 +184,7 @@ class Poller:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+        self.refused.close()
         if self._archive_executor is not None and self.archive is not None:
             self._archive_executor.shutdown(wait=True)
             self.archive.close()
@@ -194,9 +203,30 @@ class Poller:
         self._stop = stop
         limit = asyncio.Semaphore(self.config.concurrency)
         self._new_slots()
+        retry_stop = asyncio.Event()
+        retry = asyncio.create_task(self.refused.run(retry_stop, lambda item: self._resent(item, stats)))
         tasks = [asyncio.create_task(self._guarded(limit, feed, stats, stop)) for feed in list(self.feeds.values())]
         await self._finish(tasks, stop)
+        # Articles the bus refused get one sink_timeout more; what still waits is kept for the next run.
+        await self.refused.wait_empty(stop or retry_stop, self.sink_timeout)
+        await self._stop_retries(retry, retry_stop)
+        stats.articles_waiting = self.refused.pending
         return stats
+
+    async def _stop_retries(self, retry: "asyncio.Task[None]", retry_stop: asyncio.Event) -> None:
+        """Stop the retry loop; sends in flight get ``stop_grace`` seconds, then are cut off (their
+        articles stay kept, and are sent again next run: the bus may then hold them twice, harmless)."""
+        retry_stop.set()
+        _done, pending = await asyncio.wait({retry}, timeout=self.config.stop_grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(retry, return_exceptions=True)
+
+    def _resent(self, item: Refused, stats: PollStats) -> None:
+        stats.articles_emitted += 1
+        metrics.ARTICLES_EXTRACTED.inc()
+        log.info("article %s (sent again)", item.article.url,
+                 extra={"feed": item.feed_url, "url": item.article.url, "article_id": item.article.id})
 
     async def _finish(self, tasks: Sequence["asyncio.Task[None]"], stop: asyncio.Event | None) -> None:
         """Wait for ``tasks``; once ``stop`` is set, for ``stop_grace`` more seconds, then cancel them.
@@ -231,6 +261,7 @@ class Poller:
         # poll could not write its state, so a broken feed can never be polled in a tight loop.
         not_before: dict[str, float] = {}
         pruned_at: float | None = None
+        retry = asyncio.create_task(self.refused.run(stop, lambda item: self._resent(item, self.stats)))
         while not stop.is_set():
             now = self._clock()
             if pruned_at is None or now - pruned_at >= PRUNE_EVERY:
@@ -255,7 +286,9 @@ class Poller:
             upcoming = [t for t in upcoming if t > now]
             sleep = min(max((min(upcoming) - now) if upcoming else 60.0, 0.01), 60.0)
             await self._sleep(stop, sleep)
-        await self._finish(list(in_flight.values()), stop)
+        # Retries in flight get the same grace as the entries; their articles stay kept if cut off.
+        await self._finish([*in_flight.values(), retry], stop)
+        self.stats.articles_waiting = self.refused.pending
         return self.stats
 
     def _prune_articles(self) -> None:
@@ -338,8 +371,7 @@ class Poller:
             self._feed_quiet(state, params, res, "unchanged", now)
             return "unchanged"
         try:
-            # Off the loop: a big feed takes feedparser a while, and fetches must keep moving.
-            parsed = await asyncio.to_thread(parse_feed, res.body, res.url, res.content_type)
+            parsed = await parse_source(self.fetcher, res, self.config)  # a feed, or a sitemap
         except FeedError as exc:
             self._feed_failed(state, params, exc.kind, str(exc), res.retry_after, stats)
             return "error"
@@ -435,9 +467,14 @@ class Poller:
         ids: set[str] = set()
         entries = [e for e in parsed.entries if not (e.entry_id in ids or ids.add(e.entry_id))]
         seen = self.store.seen_among(feed_url, [e.entry_id for e in entries])
-        fresh = [e for e in entries if e.entry_id not in seen]
+        unseen = [e for e in entries if e.entry_id not in seen]
+        # Entries whose article waits in the retry queue are not fetched again. Those held in
+        # memory alone count as pending: the feed's validators stay cleared until the bus took
+        # them, so after a crash the next poll reads the feed and fetches them again.
+        held = self.refused.holds(feed_url, [e.entry_id for e in unseen])
+        fresh = [e for e in unseen if e.entry_id not in held]
         todo = fresh[: self.config.max_entries_per_poll]
-        outcome = _EntriesOutcome(pending=len(fresh) - len(todo))
+        outcome = _EntriesOutcome(pending=len(fresh) - len(todo) + self.refused.only_in_memory(feed_url, list(held)))
         limit = asyncio.Semaphore(ENTRY_CONCURRENCY)
 
         async def one(entry: FeedEntry) -> str:
@@ -532,11 +569,13 @@ class Poller:
         try:
             future = await asyncio.to_thread(self._sink, article)  # may block: bus backpressure
             await asyncio.wait_for(asyncio.wrap_future(future), self.sink_timeout)
-        except Exception as exc:  # not acked: not seen, so the next poll sends it again
+        except Exception as exc:  # not acked: not seen; the retry queue sends it again
             stats.article_errors["sink"] += 1
             metrics.ARTICLE_ERRORS.labels("sink").inc()
             stats.add_error(PollError(feed_url, url, "sink", f"bus did not accept the article: {type(exc).__name__}: {exc}"))
-            log.error("bus did not accept %s: %s", url, exc, extra={"feed": feed_url, "url": url, "article_id": article.id})
+            log.error("bus did not accept %s, kept for a retry: %s", url, exc,
+                      extra={"feed": feed_url, "url": url, "article_id": article.id})
+            self.refused.add(Refused(feed_url, entry.entry_id, ids, article))
             return "retry"
         self.store.mark_seen(feed_url, entry.entry_id, "ok", article_ids=ids, article_url=article.url, now=self._clock())
         stats.articles_emitted += 1

@@ -28,7 +28,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from protego import Protego
 
@@ -72,6 +72,15 @@ class RobotsPolicy:
             return True  # not ours to judge: the fetcher rejects it with a clear error
         rules = await self._rules(f"{parts.scheme}://{parts.netloc}")
         return rules.parser is None or bool(rules.parser.can_fetch(url, self._agent))
+
+    async def sitemaps(self, url: str) -> list[str]:
+        """The absolute urls of the ``Sitemap:`` lines of ``url``'s site (feed discovery's last resort)."""
+        parts = urlsplit(url)
+        site = f"{parts.scheme}://{parts.netloc}"
+        rules = await self._rules(site)
+        if rules.parser is None:
+            return []
+        return list(dict.fromkeys(urljoin(site + "/", s.strip()) for s in rules.parser.sitemaps if s.strip()))
 
     async def _rules(self, site: str) -> _Rules:
         now = self._clock()

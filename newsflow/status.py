@@ -55,6 +55,7 @@ def feed_health(settings: Settings) -> list[dict[str, Any]]:
                 "name": names.get(url) or (st.title if st else None),
                 "configured": url in names,
                 "status": st.status if st else STATUS_NEW,
+                "waiting": st.waiting if st else 0,  # articles the bus refused, kept for a retry ("degraded")
                 "last_success": _iso(st.last_success) if st else None,
                 "last_error": st.last_error if st else None,
                 "last_error_kind": st.last_error_kind if st else None,

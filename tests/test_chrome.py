@@ -119,7 +119,45 @@ def test_chrome_at_the_start_is_removed() -> None:
 
 
 def test_chrome_like_lines_in_the_middle_are_kept() -> None:
-    text = f"First paragraph of the story, long enough to be one.\n\nRead more\n\nShare:\n\n{BODY}"
+    # a bare related label or a section heading between paragraphs may be the article's own
+    for label in ("Read more", "Comments"):
+        text = f"First paragraph of the story, long enough to be one.\n\n{label}\n\n{BODY}"
+        assert strip_chrome(text).text == text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Share:", "Teilen auf Facebook", "Partager sur Twitter | Imprimer", "Compartir en WhatsApp",
+        "Advertisement", "Anzeige", "Publicité", "Publicidad", "- Advertisement -",
+        "Continue reading below", "Story continues below advertisement", "Lesen Sie weiter nach der Anzeige",
+        "La suite après cette publicité", "Sigue leyendo debajo", "La noticia continúa tras la publicidad",
+        "Now Playing", "Play Video", "Current Time 0:00 / Duration 2:34", "Vollbild", "Plein écran", "Pantalla completa",
+        "Accept all cookies", "Alle akzeptieren", "Tout accepter", "Aceptar todo",
+        "Your email address will not be published.", "Ihre E-Mail-Adresse wird nicht veröffentlicht.",
+        "Votre adresse e-mail ne sera pas publiée.", "Tu dirección de correo electrónico no será publicada.",
+        "Sign up for our daily newsletter", "Enter your email", "Melden Sie sich für unseren Newsletter an",
+        "Inscrivez-vous à notre newsletter", "Suscríbete a nuestro boletín", "By signing up, you agree to our Terms of Use.",
+    ],
+)
+def test_labels_markers_and_buttons_between_paragraphs_go(line: str) -> None:
+    head = "First paragraph of the story, long enough to be one."
+    result = strip_chrome(f"{head}\n\n{line}\n\n{BODY}")
+    assert result.text == f"{head}\n\n{BODY}"
+    assert [r.edge for r in result.removed] == ["inner"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Share prices rose 3% on Monday.", "Advertisement revenue fell by a third in the quarter, the company said.",
+        "Play resumed after a short rain delay.", "Live updates will follow here as the vote is counted.",
+        "Sign up for the vaccine at your local pharmacy, the ministry said.", "Accept the result, the coach told his players.",
+        "Continue reading the report and you find a different picture.", "Lesen Sie weiter, was der Minister sagte, und urteilen Sie selbst.",
+    ],
+)
+def test_sentences_that_start_like_chrome_stay_between_paragraphs(line: str) -> None:
+    text = f"First paragraph of the story, long enough to be one.\n\n{line}\n\n{BODY}"
     assert strip_chrome(text).text == text
 
 
@@ -228,9 +266,12 @@ def test_closing_promos_for_a_messaging_or_video_channel_go(line: str) -> None:
     assert strip_chrome(f"{BODY}\n\n{line}").text == BODY
 
 
-def test_a_call_to_action_inside_the_text_stays() -> None:
+def test_a_follow_prompt_inside_the_text_goes_and_a_sentence_naming_twitter_stays() -> None:
     text = f"{BODY}\n\nFollow us on Twitter for updates on the talks.\n\n{BODY}"
-    assert strip_chrome(text).text == text
+    assert strip_chrome(text).text == f"{BODY}\n\n{BODY}"
+    assert strip_chrome(text, calls_to_action=False).text == text
+    said = f"{BODY}\n\nThe minister said on Twitter that the talks had failed.\n\n{BODY}"
+    assert strip_chrome(said).text == said
 
 
 PARAS = [
@@ -251,6 +292,41 @@ def test_a_second_copy_of_the_article_at_the_end_goes_with_the_lines_before_it()
 def test_repeated_paragraphs_with_new_text_after_them_stay() -> None:
     # A meal plan or a refrain repeats paragraphs, then goes on with new text: no copy.
     text = "\n\n".join([*PARAS, PARAS[0], PARAS[1], PARAS[2], "A last paragraph that only appears once in the whole text."])
+    assert strip_chrome(text).text == text
+
+
+def test_a_paragraph_repeated_in_a_row_keeps_everything_after_it() -> None:
+    # A refrain said several times in a row ends the article: nothing is a second copy.
+    refrain = "We shall not be moved, they sang again and again outside the parliament building."
+    text = "\n\n".join([PARAS[0], refrain, refrain, refrain, refrain])
+    assert strip_chrome(text).text == text
+
+
+def test_repeated_update_lines_between_paragraphs_stay() -> None:
+    update = "Update: this story has been updated with a statement from the ministry of defence."
+    text = "\n\n".join([PARAS[0], update, PARAS[1], update, update, update, PARAS[2]])
+    assert strip_chrome(text).text == text
+    ending = "\n\n".join([PARAS[0], PARAS[1], update, update, update])
+    assert strip_chrome(ending).text == ending
+
+
+def test_a_second_copy_after_a_repeated_quote_still_goes() -> None:
+    quote = "\u201cWe will not give up,\u201d the minister said, and repeated it twice to the reporters there."
+    article = "\n\n".join([PARAS[0], quote, quote, PARAS[1], PARAS[2]])
+    copy = "\n".join(["Talks end without agreement", PARAS[0], quote, PARAS[1], PARAS[2]])
+    result = strip_chrome(f"{article}\n\n{copy}")
+    assert result.text == article
+
+
+def test_two_copies_after_the_article_both_go() -> None:
+    article = "\n\n".join(PARAS)
+    copy = "\n".join(["Talks end without agreement", "https://example.org/logo.png", *PARAS])
+    assert strip_chrome(f"{article}\n\n{copy}\n{copy}").text == article
+
+
+def test_a_copy_out_of_order_is_no_copy() -> None:
+    # the same paragraphs again, in another order: a summary or a recap list, kept
+    text = "\n\n".join([*PARAS, PARAS[2], PARAS[0], PARAS[1]])
     assert strip_chrome(text).text == text
 
 

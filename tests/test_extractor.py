@@ -427,9 +427,11 @@ ROLE_PAGE = """<!DOCTYPE html><html><head><title>Budget</title></head><body>
 def test_a_block_from_an_element_named_for_a_non_article_role_goes() -> None:
     # The disclaimer's own class tells it; the post's taxonomy classes ("category-newsletter")
     # are no role, so the article stays.
-    kept = extract(ROLE_PAGE.encode(), "https://news.example.org/a.html", options=ExtractOptions(role_boxes=False))
+    # (the affiliate line is an inner prompt line too: switched off here, to see the role box alone)
+    kept = extract(ROLE_PAGE.encode(), "https://news.example.org/a.html", options=ExtractOptions(role_boxes=False, inner_lines=False))
     assert "We may earn a commission" in kept.article.text  # trafilatura keeps it
-    result = extract(ROLE_PAGE.encode(), "https://news.example.org/a.html")
+    assert "We may earn a commission" not in extract(ROLE_PAGE.encode(), "https://news.example.org/a.html").article.text
+    result = extract(ROLE_PAGE.encode(), "https://news.example.org/a.html", options=ExtractOptions(inner_lines=False))
     assert "We may earn a commission" not in result.article.text
     assert "optimistic forecasts for tax revenue" in result.article.text
     assert result.article.text.endswith("keeping fees unchanged.")
@@ -443,3 +445,33 @@ def test_image_credits_and_datelines_go_from_the_text() -> None:
     assert text.startswith("The city council approved") and text.endswith("keeping fees unchanged.")
     kept = extract(page, "https://news.example.org/a.html", options=ExtractOptions(credits=False)).article.text
     assert "Foto: Max Mustermann" in kept
+
+
+FORM_PAGE = """<!DOCTYPE html><html><head><title>Budget passes</title></head><body>
+<form id="aspnetForm"><article>
+<h1>Budget passes</h1>
+<p>The city council approved the new budget on Tuesday after a debate that lasted more than six hours.</p>
+<div class="box-7"><h3>Unser Morgenbriefing, jeden Tag</h3><label>Adresse</label><input type="email" name="em">
+<p>Abmeldung jederzeit möglich, Hinweise zum Datenschutz hier.</p></div>
+<p>Opposition members said the spending plan relied on optimistic forecasts for tax revenue next year.</p>
+<div class="x"><h3>Ihre Meinung zum Thema</h3><p>Pseudonym und Ort angeben</p><textarea></textarea></div>
+<p>The mayor said the budget protected schools and public transport while keeping fees unchanged.</p>
+<div class="mail-share"><p>Budget passes</p><p>The city council approved the new budget on Tuesday after a debate that lasted more than six hours.</p>
+<input type="email" name="to"></div>
+</article></form></body></html>"""
+
+
+def test_the_boxes_around_email_fields_and_text_areas_go_in_any_wording() -> None:
+    # Words no vocabulary lists: the form box tells them (structure, not vocabulary). The page is
+    # wrapped whole in a <form> (ASP.NET), which is no box; a "share by email" form that quotes the
+    # headline previews the article, and the article's line stays.
+    url = "https://news.example.org/budget.html"
+    off = extract(FORM_PAGE.encode(), url, options=ExtractOptions(form_boxes=False)).article.text
+    assert "Abmeldung jederzeit" in off and "Pseudonym und Ort" in off  # trafilatura keeps them
+    result = extract(FORM_PAGE.encode(), url)
+    text = result.article.text
+    for chrome in ("Morgenbriefing", "Abmeldung jederzeit", "Ihre Meinung zum Thema", "Pseudonym und Ort"):
+        assert chrome not in text
+    assert text.startswith("The city council approved the new budget on Tuesday")
+    assert "optimistic forecasts" in text and "keeping fees unchanged." in text
+    assert {r.category for r in result.removed} >= {"form"}

@@ -291,6 +291,42 @@ def test_feed_health_dashboard_reads_the_feed_status_index():
         assert view_for(p, name) == feed_view, p["id"]
 
 
+def test_stories_dashboard_has_the_charts_the_issue_lists():
+    """Biggest stories in the time range, outlets per story, a first-seen timeline, and the members
+    of a story; all on the article data view (story_id, story_relation on each member)."""
+    articles = next(v["id"] for v in objects_of("index-pattern") if v["attributes"]["title"] == f"{ElasticsearchConfig().alias}*")
+    dashboard = dashboard_titled("stories")
+    panels = panel_objects(dashboard)
+    lenses = [p for p in panels if p["type"] == "lens"]
+    assert all(view_for(l, "indexpattern-datasource-layer-layer1") == articles for l in lenses)
+
+    def story_terms(lens_obj: dict[str, Any]) -> dict[str, Any] | None:
+        layer = next(iter(lens_layers(lens_obj).values()))
+        return next((c for c in layer["columns"].values() if c["operationType"] == "terms" and c["sourceField"] == "story_id"), None)
+
+    def ordered_by(lens_obj: dict[str, Any]) -> dict[str, Any]:
+        layer = next(iter(lens_layers(lens_obj).values()))
+        return layer["columns"][story_terms(lens_obj)["params"]["orderBy"]["columnId"]]
+
+    by_story = [l for l in lenses if story_terms(l)]
+    # Biggest: stories ordered by their article count; outlets: ordered by distinct sites.
+    assert any(ordered_by(l)["operationType"] == "count" for l in by_story)
+    assert any((ordered_by(l)["operationType"], ordered_by(l).get("sourceField")) == ("unique_count", "site") for l in by_story)
+    # The first-seen timeline: first members over time.
+    assert any(
+        "date_histogram" in {c["operationType"] for c in lens_columns(l)} and l["attributes"]["state"]["query"]["query"] == "story_relation:first"
+        for l in lenses
+    )
+    members = BY_KEY[("search", "newsflow-search-story-members")]
+    assert members in panels and members["attributes"]["title"] == "newsflow: members of a story"
+    assert view_for(members, "kibanaSavedObjectMeta.searchSourceJSON.index") == articles
+    assert {"story_id", "story_relation"} <= set(members["attributes"]["columns"])
+    assert "story_id" in kql_fields(json.loads(members["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])["query"]["query"])
+    # The field checks below (the template, and the live node's _field_caps) cover these objects too.
+    used = {(oid, f) for oid, _, f, _ in field_uses(all_objects())}
+    assert {("newsflow-lens-stories-biggest", "story_id"), ("newsflow-search-story-members", "story_relation")} <= used
+
+
 # -- (b) fields exist with a fitting type ---------------------------------------------------------
 
 

@@ -155,6 +155,8 @@ def test_import_posts_every_object_as_one_multipart_file(fake_kibana, cli):
     part = req.parts[0]
     assert part.name == "file" and part.filename.endswith(".ndjson")
     assert sent_objects(req) == shipped_objects()  # every line of every file, in order, unchanged
+    sent = {(o["type"], o["id"]) for o in sent_objects(req)}
+    assert {("dashboard", "newsflow-stories"), ("search", "newsflow-search-story-members")} <= sent  # stories.ndjson
     expected = len(shipped_objects())
     assert f"imported {expected} of {expected} saved objects" in result.flat
     assert SECRET not in result.output

@@ -76,6 +76,8 @@ def test_the_wheel_installs_one_top_level_package_and_the_seed_site(wheel: Path)
     assert tops == {"newsflow"}, tops
     assert "newsflow/seeds/site/rss.xml" in names and "newsflow/seeds/site/feeds/posts/default.xml" in names
     assert "newsflow/ingest/poller.py" in names and "newsflow/index/elastic_template.json" in names
+    templates = Path(__file__).resolve().parents[1] / "newsflow" / "web" / "templates"
+    assert {f"newsflow/web/templates/{t.name}" for t in templates.glob("*.html")} <= set(names)  # `newsflow web`'s pages
     assert not any(n.startswith(("newsflow/tests/", "tests/", "benchmarks/")) for n in names)
 
 

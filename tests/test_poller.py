@@ -12,6 +12,7 @@ from typing import Callable
 import pytest
 
 import newsflow.ingest.poller as poller_module
+import newsflow.ingest.sitemap_source as source_module
 from newsflow.ingest.feedstate import FeedState, FeedStateStore
 from newsflow.ingest.fetcher import Fetcher
 from newsflow.ingest.poll_stats import PollStats
@@ -145,7 +146,7 @@ def test_quiet_polls_do_not_parse(server: LocalServer, tmp_path: Path, monkeypat
     def no_parsing(*args: object, **kw: object) -> None:
         raise AssertionError("parsed an unchanged feed")
 
-    monkeypatch.setattr(poller_module, "parse_feed", no_parsing)
+    monkeypatch.setattr(source_module, "parse_feed", no_parsing)  # the poller parses through it
     stats = h.poll(server.url("/feed"))
     assert stats.unchanged == 1 and not stats.feed_errors
 
@@ -414,7 +415,7 @@ def test_internal_error_backs_the_feed_off(server: LocalServer, tmp_path: Path, 
     def broken(*args: object, **kw: object) -> None:
         raise KeyError("a bug")
 
-    monkeypatch.setattr(poller_module, "parse_feed", broken)
+    monkeypatch.setattr(source_module, "parse_feed", broken)
     h = Harness(tmp_path)
     stats = h.poll(server.url("/feed"))
     assert dict(stats.feed_errors) == {"internal": 1} and "KeyError" in stats.errors[0].message

@@ -11,6 +11,9 @@ from newsflow.bus.backend import BusUnavailable
 from newsflow.bus.config import KafkaConfig
 
 
+RECONNECT_BACKOFF_MAX_MS = 1000
+
+
 def unavailable(exc: BaseException, what: str) -> BaseException:
     """Map kafka-python's transient errors to BusUnavailable; keep the others as they are."""
     if isinstance(exc, BusUnavailable):
@@ -48,6 +51,9 @@ def client_config(cfg: KafkaConfig) -> dict[str, Any]:
         "security_protocol": cfg.security_protocol,
         "bootstrap_timeout_ms": int(cfg.timeout * 1000),
         "ssl_check_hostname": cfg.ssl_check_hostname,
+        # kafka-python backs reconnects off up to 30 s: after a broker restart a client could sit
+        # that long before trying again. The Java client's bound, 1 s, reconnects in seconds.
+        "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
     }
     for key in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
         value = getattr(cfg, key)

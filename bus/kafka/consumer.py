@@ -68,7 +68,8 @@ class KafkaBusConsumer:
 
     def __init__(self, common: Mapping[str, Any], group: str, cfg: KafkaConfig, max_records: int = 500) -> None:
         self._group = group
-        self._timeout_ms = int(cfg.timeout * 1000)
+        # Commits, lag samples and the close are bounded short (see KafkaConfig.commit_timeout).
+        self._commit_timeout_ms = int(cfg.commit_timeout * 1000)
         self._max_records = max_records
         try:
             self._consumer = KafkaConsumer(
@@ -170,7 +171,12 @@ class KafkaBusConsumer:
         self._stall_check_at = now + self._stall_backoff
         self._stall_backoff = min(self._stall_backoff * 2, 300.0)
         topics = self._consumer.subscription() or set()
-        if any(self._consumer.partitions_for_topic(t) for t in topics):
+        # The cached metadata only: partitions_for_topic would wait, unbounded, for a broker that
+        # is down. Without metadata yet, ask for it and look again at the next check.
+        cluster = self._consumer._cluster  # noqa: SLF001
+        if not any(cluster.partitions_for_topic(t) for t in topics):
+            cluster.request_update()  # the consumer's own polls fetch it
+        else:
             log.warning("kafka group %s: no partitions assigned yet; asking the group to rebalance", self._group)
             self._consumer._coordinator.request_rejoin()  # noqa: SLF001 - the flag kafka-python itself sets
 
@@ -236,7 +242,9 @@ class KafkaBusConsumer:
             return
         payload = {TopicPartition(p.topic, p.index): OffsetAndMetadata(off, "", -1) for p, off in offsets.items()}
         try:
-            self._consumer.commit(payload, timeout_ms=self._timeout_ms)
+            # One bounded attempt: a commit the coordinator cannot take now (it restarted or
+            # moved) raises BusUnavailable, and CommitOffsets retries it with the next offsets.
+            self._consumer.commit(payload, timeout_ms=self._commit_timeout_ms)
         except _COMMIT_FENCED as exc:
             self.commits_fenced += 1
             log.warning("kafka group %s: commit of %s refused after a rebalance (%s); the new owner re-reads them",
@@ -265,18 +273,28 @@ class KafkaBusConsumer:
         if not parts:
             return {}
         tps = [TopicPartition(p.topic, p.index) for p in parts]
+        # A metric: one short budget for all its requests, so a broker outage cannot hold the stage.
+        deadline = time.monotonic() + self._commit_timeout_ms / 1000
+
+        def left() -> int:
+            ms = int((deadline - time.monotonic()) * 1000)
+            if ms <= 0:
+                raise kerr.KafkaTimeoutError("lag: out of time")
+            return ms
+
         try:
-            end = self._consumer.end_offsets(tps, timeout_ms=self._timeout_ms)
-            committed = {tp: self._consumer.committed(tp, timeout_ms=self._timeout_ms) for tp in tps}
+            end = self._consumer.end_offsets(tps, timeout_ms=left())
+            committed = {tp: self._consumer.committed(tp, timeout_ms=left()) for tp in tps}
             never = [tp for tp, off in committed.items() if off is None]
-            start = self._consumer.beginning_offsets(never, timeout_ms=self._timeout_ms) if never else {}
+            start = self._consumer.beginning_offsets(never, timeout_ms=left()) if never else {}
         except kerr.KafkaError as exc:
             raise unavailable(exc, "lag") from exc
         return {
             p: max(0, end[tp] - (committed[tp] if committed[tp] is not None else start[tp])) for p, tp in zip(parts, tps)
         }
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
+        """Leave the group and close, within ``timeout`` seconds (at most ``commit_timeout``)."""
         if self._closing:
             return
         self._closing = True
@@ -290,6 +308,7 @@ class KafkaBusConsumer:
             if isinstance(event, tuple):
                 self._release(event[2])
         try:
-            self._consumer.close(autocommit=False, timeout_ms=self._timeout_ms)
+            budget = self._commit_timeout_ms if timeout is None else min(self._commit_timeout_ms, int(timeout * 1000))
+            self._consumer.close(autocommit=False, timeout_ms=max(0, budget))
         finally:
             self._helper.shutdown(wait=False)

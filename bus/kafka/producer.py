@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from concurrent.futures import Future
 from typing import Any, Mapping, Sequence
 
@@ -16,6 +18,25 @@ from newsflow.bus.types import BrokerMessage, Partition
 # moves one record per produce request, and kafka-python's per-request work (thread hand-offs,
 # wake-ups, the request itself) costs the daemon CPU, and the broker too.
 LINGER_MS = 50  # a producer waits this long to fill a batch
+
+log = logging.getLogger(__name__)
+
+
+def _finished_within(seconds: float, fn: Any) -> bool:
+    """Run ``fn`` in a helper thread; whether it finished within ``seconds``. kafka-python waits
+    ``timeout`` per record batch in flush and close, so their own timeouts do not bound the total."""
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            fn()
+        except Exception as exc:  # a flush that timed out or failed: the caller sees "not finished"
+            log.debug("kafka producer: %s", exc)
+            return
+        done.set()
+
+    threading.Thread(target=run, name="kafka-producer-close", daemon=True).start()
+    return done.wait(max(0.0, seconds))
 
 
 class KafkaBusProducer:
@@ -32,7 +53,9 @@ class KafkaBusProducer:
                 linger_ms=LINGER_MS,
                 compression_type=None if cfg.compression == "none" else cfg.compression,
                 max_block_ms=int(cfg.timeout * 1000),  # bounds send() when metadata is unavailable
-                delivery_timeout_ms=max(120_000, int(cfg.timeout * 1000) + 30_000),  # bounds each future
+                delivery_timeout_ms=int(cfg.delivery_timeout * 1000),  # bounds each future
+                # Each request within it (kafka-python does not enforce the Java client's rule).
+                request_timeout_ms=min(30_000, max(1000, int(cfg.delivery_timeout * 1000) - LINGER_MS)),
                 # No allow_auto_create_topics=False: kafka-python 3.0.12 ignores it (its ClusterMetadata
                 # never receives the flag), so the broker's auto.create.topics.enable decides.
             )
@@ -65,5 +88,14 @@ class KafkaBusProducer:
         except kerr.KafkaError as exc:
             raise unavailable(exc, "flush") from exc
 
-    def close(self) -> None:
-        self._producer.close(timeout=self._timeout)
+    def close(self, timeout: float | None = None) -> None:
+        """Send what is buffered and close, within ``timeout`` seconds (at most ``bus.kafka.timeout``).
+
+        Records still unacknowledged then are dropped: each stage commits an offset only after
+        its output was acknowledged, so what they came from is delivered again."""
+        budget = self._timeout if timeout is None else min(timeout, self._timeout)
+        if not _finished_within(budget, lambda: self._producer.flush(timeout=budget)):
+            log.warning("kafka producer: records unacknowledged after %.1fs; closing without them", budget)
+            self._producer._sender.force_close()  # noqa: SLF001 - kafka-python's close() would flush again first
+        if not _finished_within(1.0, lambda: self._producer.close(timeout=0.5)):
+            self._producer._closed = True  # noqa: SLF001 - or its __del__ tries the same close again at exit

@@ -289,5 +289,5 @@ class LocalProducer:
     def flush(self, timeout: float | None = None) -> None:
         """Nothing to flush: every produce is committed before it returns."""
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
         pass

@@ -126,8 +126,8 @@ class LocalConsumer:
                         lag[p] = max(0, ends.get(p, 0) - committed.get(p, 0))
             return lag
 
-    def close(self) -> None:
-        """Leave the group; the others rebalance. No callbacks: the owner of this consumer
+    def close(self, timeout: float | None = None) -> None:
+        """Leave the group (at once: ``timeout`` is for the backends that wait on a broker); the others rebalance. No callbacks: the owner of this consumer
         (the stream processor) has already joined its strategy and committed."""
         with self._broker._cond:
             if self._closed:

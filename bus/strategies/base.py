@@ -64,9 +64,11 @@ class ProcessingStrategy(ABC, Generic[T]):
 
 class Backoff:
     """Exponential delays, capped per attempt and unbounded in count, with a little jitter so
-    many workers retrying one service do not retry in lockstep."""
+    many workers retrying one service do not retry in lockstep. The cap is what a stage may sit
+    idle after its service is back, so it is short: one failing request every few seconds costs
+    a down service nothing."""
 
-    def __init__(self, initial: float = 0.5, maximum: float = 30.0, jitter: float = 0.1) -> None:
+    def __init__(self, initial: float = 0.5, maximum: float = 5.0, jitter: float = 0.1) -> None:
         self.initial, self.maximum, self.jitter = initial, maximum, jitter
         self.attempts = 0
 

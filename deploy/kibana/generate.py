@@ -124,6 +124,13 @@ def dashboard(id_, title, description, panels, time_restore=True, time_from="now
     return obj("dashboard", id_, "8.7.0", a, refs)
 
 
+def table(id_, view, title, description, columns, sort_by):
+    """A datatable: one column per entry of ``columns`` (in order), sorted by ``sort_by`` descending."""
+    vis = {"layerId": "layer1", "layerType": "data", "columns": [{"columnId": c} for c in columns],
+           "sorting": {"columnId": sort_by, "direction": "desc"}}
+    return lens(id_, view, title, description, "lnsDatatable", columns, vis)
+
+
 def places_map():
     layers = [
         {"id": "basemap", "type": "EMS_VECTOR_TILE", "label": None, "alpha": 1, "visible": True, "minZoom": 0,
@@ -250,17 +257,13 @@ health = [
     bars("newsflow-lens-feeds-most-failures", FS, "Most consecutive failures",
          "Feeds with the longest current error streak.", "url", 15, "Feed",
          order_metric=metric("max", "consecutive_failures", "Consecutive failures"), query="consecutive_failures > 0"),
-    lens("newsflow-lens-feeds-table", FS, "All feeds", "One row per feed: its status, error streak, last success and next poll.",
-         "lnsDatatable",
-         {"feed": terms("url", 500, "failures", "Feed"),
-          "status": last_value("status", "Status", "string"),
-          "failures": metric("max", "consecutive_failures", "Consecutive failures"),
-          "last_success": last_value("last_success", "Last success", "date"),
-          "next_poll": last_value("next_poll", "Next poll", "date"),
-          "items": metric("sum", "items_per_day", "Items per day")},
-         {"layerId": "layer1", "layerType": "data",
-          "columns": [{"columnId": c} for c in ("feed", "status", "failures", "last_success", "next_poll", "items")],
-          "sorting": {"columnId": "failures", "direction": "desc"}}),
+    table("newsflow-lens-feeds-table", FS, "All feeds", "One row per feed: its status, error streak, last success and next poll.",
+          {"feed": terms("url", 500, "failures", "Feed"),
+           "status": last_value("status", "Status", "string"),
+           "failures": metric("max", "consecutive_failures", "Consecutive failures"),
+           "last_success": last_value("last_success", "Last success", "date"),
+           "next_poll": last_value("next_poll", "Next poll", "date"),
+           "items": metric("sum", "items_per_day", "Items per day")}, "failures"),
     dashboard("newsflow-feed-health", "newsflow: Feed health",
               "Current state of every feed, from the feed-status index the poller keeps (one document per feed; "
               "the time picker does not filter it).",
@@ -274,3 +277,46 @@ health = [
               time_restore=False),
 ]
 write("feed-health.ndjson", health)
+
+# Stories: the article fields story grouping sets (story_id, story_relation, story_of); every chart
+# reads the articles, so the time picker means "members published in this range".
+stories = [
+    metric_vis("newsflow-lens-stories-count", ART, "Stories", "value", metric("unique_count", "story_id", "Stories")),
+    metric_vis("newsflow-lens-stories-copies", ART, "Copies", "value", count("Copies"),
+               description="Articles that are an exact or near copy of another member of their story.",
+               query="story_relation:exact_copy or story_relation:near_copy"),
+    table("newsflow-lens-stories-biggest", ART, "Biggest stories",
+          "The stories with most articles in the time range: outlets, first seen, latest headline. "
+          "Click a story id to filter the dashboard (and the members list) to it.",
+          {"story": terms("story_id", 25, "articles", "Story"),
+           "articles": count("Articles"),
+           "outlets": metric("unique_count", "site", "Outlets"),
+           "first": metric("min", "@timestamp", "First seen", dtype="date"),
+           "headline": last_value("title.keyword", "Latest headline", "string", sort_field="@timestamp")}, "articles"),
+    bars("newsflow-lens-stories-outlets", ART, "Outlets per story",
+         "The stories carried by the most distinct outlets (site names) in the time range.", "story_id", 15, "Story",
+         order_metric=metric("unique_count", "site", "Outlets")),
+    lens("newsflow-lens-stories-first-seen", ART, "New stories over time (first seen, by outlet)",
+         "Each story's first article (story_relation:first) per interval, stacked by the outlet that had it first.",
+         "lnsXY",
+         {"date": date_hist("@timestamp"), "site": terms("site", 10, "value", "First by"), "value": count("New stories")},
+         {"legend": {"isVisible": True, "position": "right"}, "valueLabels": "hide", "preferredSeriesType": "bar_stacked",
+          "layers": [{"layerId": "layer1", "layerType": "data", "seriesType": "bar_stacked", "xAccessor": "date",
+                      "splitAccessor": "site", "accessors": ["value"]}]},
+         query="story_relation:first"),
+    search("newsflow-search-story-members", ART, "newsflow: members of a story",
+           'Every article of a story, first published first: filter story_id to one story (story_id:"<id>", or click '
+           "a story id in the Stories dashboard); story_of is the member each was matched to.",
+           ["title", "site", "story_relation", "story_of", "story_id", "url"], [["@timestamp", "asc"]], "story_id:*"),
+    dashboard("newsflow-stories", "newsflow: Stories",
+              "Stories: one text's copies and versions across outlets. The biggest stories in the time range, "
+              "outlets per story, when stories first appeared and where, and the members of the story you pick.",
+              [("lens", "newsflow-lens-stories-count", 0, 0, 24, 6, None),
+               ("lens", "newsflow-lens-stories-copies", 24, 0, 24, 6, None),
+               ("lens", "newsflow-lens-stories-biggest", 0, 6, 30, 18, None),
+               ("lens", "newsflow-lens-stories-outlets", 30, 6, 18, 18, None),
+               ("lens", "newsflow-lens-stories-first-seen", 0, 24, 48, 14, None),
+               ("search", "newsflow-search-story-members", 0, 38, 48, 18, "Members of a story (filter story_id)")],
+              time_from="now-24h"),
+]
+write("stories.ndjson", stories)

@@ -428,7 +428,10 @@ EOF
 
     if [[ ! -f "$data/log-dirs/meta.properties" ]]; then
         local cluster_id
-        cluster_id="$(python3 -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
+        # Never starting with "-" (as Kafka's own Uuid.randomUuid): the tool would read it as an option.
+        cluster_id="$(python3 -c 'import base64,uuid
+while (i := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"): pass
+print(i)')"
         log "kafka: formatting storage (cluster id $cluster_id)"
         "$JAVA" "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool format \
             -t "$cluster_id" -c "$conf/server.properties" --ignore-formatted >>"$logs/format.log" 2>&1 || {

@@ -13,7 +13,9 @@ The steps of ``extract``, each in its own module of this package:
 5. the text is tidied: the headline goes when the body repeats it (as the page's h1, <title>
    or og:title spell it: ``headline``); readability confirms the text's last lines; blocks
    whose source element is named for a role never article text (newsletter form, disclaimer,
-   photo credit) go, and so do credit, advertising-label and dateline lines (``line_filters``);
+   photo credit) go, and so do lines inside a sign-up or comment form's box and credit,
+   advertising-label and dateline lines (``line_filters``); a container trafilatura chose wrongly
+   is checked against readability's reading (``container``);
    on pages in a language whose news count the lead as the article's first paragraph (not
    English), the lead trafilatura skipped is put back (``headline``);
 6. the Article, gaps filled from the feed entry, ``provenance`` saying where each field came
@@ -36,11 +38,14 @@ from trafilatura import load_html
 from newsflow.ingest.config import ExtractConfig
 from newsflow.ingest.extract.body import body_text, layout_table
 from newsflow.ingest.extract.chrome import Removed
+from newsflow.ingest.extract.container import check_container
 from newsflow.ingest.extract.decoding import decode_page
 from newsflow.ingest.extract.depth import MAX_DEPTH, cut_by_depth
 from newsflow.ingest.extract.errors import ExtractionError
 from newsflow.ingest.extract.headline import drop_leading_title, lead_is_text, page_headlines, shown_lead, title_words
-from newsflow.ingest.extract.line_filters import RoleBoxes, lines_in_boxes, strip_credits, unconfirmed_tail
+from newsflow.ingest.extract.line_filters import (
+    MIN_FORM_LINE_WORDS, RoleBoxes, form_boxes, lines_in_boxes, quotes, strip_credits, unconfirmed_tail,
+)
 from newsflow.ingest.extract.metadata import build_article, page_language, page_metadata, page_metas
 from newsflow.ingest.extract.options import ExtractOptions
 from newsflow.ingest.extract.trafilatura_adapter import Document, read_body
@@ -203,22 +208,34 @@ def _tidy(
     page: _Page, doc: Document, text: str, removed: list[Removed], readability: HtmlElement | None,
     boxes: RoleBoxes, settings: ExtractConfig, options: ExtractOptions, notes: list[str],
 ) -> tuple[str, list[Removed]]:
-    """The headline, the unconfirmed tail, role-box, credit and dateline lines out; the lead in."""
+    """The headline, the unconfirmed tail, role-box, credit and dateline lines out; the container
+    checked against readability's reading; the lead in."""
     removed = list(removed)
     headlines = page_headlines(page.tree, doc.title, page.metas) if options.page_headlines else [title_words(doc.title)]
     text, gone = drop_leading_title(text, [h for h in headlines if h])
     removed += gone
+    reading_text = " ".join(readability.itertext()) if readability is not None else ""
     if readability is not None and options.tail_check:
-        text, gone = unconfirmed_tail(text, " ".join(readability.itertext()))
+        text, gone = unconfirmed_tail(text, reading_text)
         removed += gone
     # Inside the text, after the tail check: readability confirms the text's last lines
     # as they were, and a credit under the last photo is often the last line it confirms.
     if options.role_boxes:
         text, gone = lines_in_boxes(text, boxes.texts)
         removed += gone
+    if options.form_boxes:
+        # A form quoting the page's headline is a "share by email" form previewing the article.
+        forms = [box for box in form_boxes(page.tree) if not any(len(h) >= 2 and quotes(box, h) for h in headlines)]
+        text, gone = lines_in_boxes(text, forms, MIN_FORM_LINE_WORDS)
+        removed += [Removed(r.line, "form", r.edge) for r in gone]
     if options.credits and settings.boilerplate_filter:
         text, gone = strip_credits(text)
         removed += gone
+    if readability is not None and options.container_check:
+        text, verdict, gone = check_container(text, readability, reading_text)
+        removed += gone
+        if verdict:
+            notes.append(f"trafilatura's container looked wrong ({verdict}): checked against readability's reading")
     if options.lead and lead_is_text(page_language(page.tree, page.metas)):
         lead = shown_lead(page.tree, doc.description, text, headlines)
         if lead:

@@ -29,7 +29,8 @@ def body_text(doc: Document | None, settings: ExtractConfig, options: ExtractOpt
     text = unicodedata.normalize("NFC", "\n\n".join(blocks))  # as trafilatura.extract() does
     if not settings.boilerplate_filter:
         return text, []
-    return strip_chrome(text, inner=options.inner_chrome, calls_to_action=options.calls_to_action)
+    return strip_chrome(text, inner=options.inner_chrome, calls_to_action=options.calls_to_action,
+                        inner_lines=options.inner_lines)
 
 
 def layout_table(text: str) -> bool:

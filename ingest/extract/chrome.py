@@ -33,7 +33,9 @@ from __future__ import annotations
 import re
 from typing import Literal, NamedTuple
 
-from newsflow.ingest.extract.vocabulary import CALLS_TO_ACTION, PHRASES, PREFIXES, SECTION_HEADINGS
+from newsflow.ingest.extract.vocabulary import (
+    CALLS_TO_ACTION, INNER_CATEGORIES, PHRASES, PREFIXES, SECTION_HEADINGS, PROMPT_LINES,
+)
 
 Edge = Literal["head", "tail", "inner"]
 
@@ -44,6 +46,8 @@ MIN_SENTENCE_WORDS = 6
 MAX_INNER_SECTION_LINES = 6
 MAX_SEE_ALSO_WORDS = 20  # the headline after an inner "Read more:" label
 MAX_LINE_CHARS = 200  # a longer line is never chrome
+MAX_HEADING_CHARS = 80  # a related box's heading ("Das könnte Sie auch interessieren") is shorter
+MAX_PROMPT_WORDS = 30  # a sign-up box's line, fine print included
 MAX_PREFIX_WORDS = 20  # words after a prefix label
 MAX_SECTION_LINES = 15  # lines a trailing section may hold after its heading
 MAX_SECTION_LINE_WORDS = 16  # a related title, a date, a form field label; longer is text
@@ -78,6 +82,11 @@ def _alternation(table: dict[str, dict[str, tuple[str, ...]]]) -> str:
 
 
 _PHRASE_LINE = re.compile(rf"{_SEP}(?:(?:{_alternation(PHRASES)}){_END}{_SEP})+", re.IGNORECASE)
+# A line anywhere in the text made only of labels, buttons and markers (``INNER_CATEGORIES``).
+_INNER_LINE = re.compile(
+    rf"{_SEP}(?:(?:{_alternation({c: PHRASES[c] for c in INNER_CATEGORIES})}){_END}{_SEP})+", re.IGNORECASE)
+_PROMPT_LINE = re.compile(
+    _SEP + "(?:" + "|".join(p.replace(" ", r"\s+") for ps in PROMPT_LINES.values() for p in ps) + ")", re.IGNORECASE)
 _PREFIX = re.compile(rf"{_SEP}(?:{_alternation(PREFIXES)})", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)»]*\s*$")
@@ -115,12 +124,14 @@ def chrome_category(line: str) -> str | None:
 
 def _first_group(m: re.Match[str]) -> str:
     found = [(m.start(name), name) for name, value in m.groupdict().items() if value is not None]
-    return min(found)[1]
+    name = min(found)[1]
+    return "comments" if name == "comment_form" else name  # a form's lines are the comments' chrome
 
 
-def strip_chrome(text: str, *, inner: bool = True, calls_to_action: bool = True) -> FilterResult:
+def strip_chrome(text: str, *, inner: bool = True, calls_to_action: bool = True, inner_lines: bool = True) -> FilterResult:
     """Remove chrome lines at the start and end of ``text``, and the few unmistakable kinds
-    inside it (``inner``); ``calls_to_action`` may end the text's chrome too (module doc).
+    inside it (``inner``); ``calls_to_action`` may end the text's chrome too (module doc);
+    ``inner_lines``: labels, markers, buttons and prompts between paragraphs (``inner_chrome_line``).
 
     Returns the cleaned text (inner line breaks and blank lines as they were, edges trimmed)
     and the removed lines with their category and edge, in the order they were removed.
@@ -176,8 +187,14 @@ def strip_chrome(text: str, *, inner: bool = True, calls_to_action: bool = True)
             i += 1
             continue
         span = _inner_section(lines, i, end)
-        if not span and _MARKUP_JUNK.fullmatch(line.strip()):
-            removed.append(Removed(line.strip(), "markup", "inner"))
+        if span:
+            marked = None
+        elif inner_lines:
+            marked = inner_chrome_line(line, prompts=calls_to_action)
+        else:
+            marked = "markup" if _MARKUP_JUNK.fullmatch(line.strip()) else None
+        if marked:
+            removed.append(Removed(line.strip(), marked, "inner"))
             if kept and not kept[-1].strip():
                 kept.pop()
             i += 1
@@ -197,12 +214,33 @@ def strip_chrome(text: str, *, inner: bool = True, calls_to_action: bool = True)
     return FilterResult("\n".join(kept), removed)
 
 
+def inner_chrome_line(line: str, *, prompts: bool = True) -> str | None:
+    """The category of a line that is chrome wherever it stands (module doc), else None: markup
+    leaked as text, a line of advertising labels, continuation markers, player or consent
+    buttons, share or comment-form words, or a prompt of a sign-up, follow, paywall or affiliate
+    box (``vocabulary.PROMPT_LINES``)."""
+    line = line.strip()
+    if not line or len(line) > MAX_LINE_CHARS:
+        return None
+    if _MARKUP_JUNK.fullmatch(line):
+        return "markup"
+    m = _INNER_LINE.fullmatch(line)
+    if m:
+        return _first_group(m)
+    if prompts and _PROMPT_LINE.match(line) and len(_WORD.findall(line)) <= MAX_PROMPT_WORDS:
+        return "subscribe"
+    return None
+
+
 def _inner_section(lines: list[str], i: int, end: int) -> int:
     """Lines taken by a "Don't miss" / "Related" box inside the text, starting at ``i``: a
     related-stories heading, then only short lines that are not sentences (other stories'
     headlines), then the article again. 0 when line ``i`` heads no such box."""
     line = lines[i].strip()
-    if not line or chrome_category(line) != "related" or not _PHRASE_LINE.fullmatch(line):
+    if not line or len(line) > MAX_HEADING_CHARS:  # most lines: no regex at all
+        return 0
+    m = _PHRASE_LINE.fullmatch(line)  # a heading made of phrases only, not a "Read more: ..." line
+    if not m or _first_group(m) != "related":
         return 0
     j, titles = i + 1, 0
     while j < end and titles <= MAX_INNER_SECTION_LINES:
@@ -221,38 +259,41 @@ def _inner_section(lines: list[str], i: int, end: int) -> int:
 
 def _before_second_copy(lines: list[str], start: int, end: int, removed: list[Removed]) -> int:
     """Where a second copy of the article begins, if the text ends with one (structured data
-    or a hidden print version rendered after the body): from the first repeated paragraph on,
-    nothing but repeats and short lines, repeating at least half the paragraphs before it.
-    The lines between the article's last sentence and the copy (titles, dates, image urls of
-    the same structured data) go with it."""
-    seen: set[str] = set()
-    first_repeat = None
-    own = 0  # paragraphs before the first repeat
-    repeats = 0
+    or a hidden print version rendered after the body): the text's last paragraphs all said
+    before, each once and in the article's order, at least half as many as the article has,
+    and nothing between them but short lines that are not sentences. A paragraph said again
+    (a refrain, a repeated quote, "Update:" lines), even several times in a row, is no copy:
+    the same paragraph twice in the run, or an earlier one after a later one, ends it. The
+    lines between the article's last sentence and the copy (titles, dates, image urls of the
+    same structured data) go with it. So do a third copy and more."""
+    paras: list[tuple[int, str]] = []  # (line, words) of every paragraph-sized line
+    first: dict[str, int] = {}  # paragraph -> index in paras of its first occurrence
     for i in range(start, end):
         words = _WORD.findall(lines[i].casefold())
-        if len(words) < MIN_COPY_WORDS:
-            line = lines[i].rstrip()
-            if (first_repeat is not None and len(words) >= MIN_SENTENCE_WORDS and _SENTENCE_END.search(line)
-                    and not line.endswith(("...", "…"))):  # a teaser ("This is the news you need to...") is no sentence
-                return end  # a new sentence after the repeats: the text goes on
-            continue
-        key = " ".join(words)
-        if key in seen:
-            first_repeat = i if first_repeat is None else first_repeat
-            repeats += 1
-        elif first_repeat is not None:
-            return end  # new text after a repeat: a refrain, not a copy
-        else:
-            seen.add(key)
-            own += 1
-    if first_repeat is None or repeats < max(MIN_COPY_REPEATS, own // 2):
+        if len(words) >= MIN_COPY_WORDS:
+            key = " ".join(words)
+            first.setdefault(key, len(paras))
+            paras.append((i, key))
+    k = len(paras)
+    while k > 0:  # the copy: a run at the end, each paragraph first said before the run, in order
+        earlier = first[paras[k - 1][1]]
+        if earlier >= k - 1 or (k < len(paras) and earlier >= first[paras[k][1]]):
+            break
+        k -= 1
+    repeats = len(paras) - k
+    own = len({key for _, key in paras[:k]})
+    if not repeats or repeats < max(MIN_COPY_REPEATS, own // 2):
         return end
-    cut = first_repeat
+    for line in lines[paras[k][0]:end]:
+        line = line.rstrip()
+        if (len(_WORD.findall(line)) < MIN_COPY_WORDS and len(_WORD.findall(line)) >= MIN_SENTENCE_WORDS
+                and _SENTENCE_END.search(line) and not line.endswith(("...", "…"))):
+            return end  # a sentence among the repeats (a teaser "...": no sentence): the text goes on
+    cut = paras[k][0]
     while cut > start and (len(_WORD.findall(lines[cut - 1])) < MIN_COPY_WORDS or not _SENTENCE_END.search(lines[cut - 1])):
         cut -= 1
     removed.extend(Removed(line.strip(), "duplicate", "tail") for line in lines[cut:end] if line.strip())
-    return cut
+    return _before_second_copy(lines, start, cut, removed)  # a page may render its copy twice
 
 
 def _call_to_action(line: str) -> bool:

@@ -5,6 +5,8 @@
 * **role boxes**: a line the page shows inside an element whose class or id names a role
   never article text: a newsletter form, a disclaimer, a photo credit (``RoleBoxes`` tells
   the elements as trafilatura reads them, ``lines_in_boxes`` drops the lines);
+* **form boxes**: a line the page shows inside the small box around an email field or a text
+  area: a sign-up or comment form, in any language (``form_boxes``, then ``lines_in_boxes``);
 * **the tail check**: the last lines a second extractor (readability) does not confirm
   (``unconfirmed_tail``).
 
@@ -31,6 +33,8 @@ MAX_UNCONFIRMED_TAIL_SHARE = 0.3
 MIN_BOX_LINE_WORDS = 4  # shorter lines leave a role box only when they are most of it
 MAX_CREDIT_WORDS = 15
 MAX_MARKED_WORDS = 40  # an advertising label or a © notice may carry a sentence or two
+MAX_FORM_BOX_WORDS = 60  # a sign-up or comment form's box: heading, labels, fine print
+MIN_FORM_LINE_WORDS = 2  # a form's labels are short ("Name *"); one word alone may be anything
 
 _WORD = re.compile(r"\w+")
 # A line that labels a picture or a paid post, not article text: an image credit or source
@@ -51,6 +55,8 @@ _DATE_LINE = re.compile(
 )
 # Role names in an element's class or id, once its taxonomy classes are set aside.
 ROLE_WORDS = re.compile("|".join(ROLE_NAMES), re.IGNORECASE)
+# An input field for an email address (type, name, id or placeholder says so).
+_EMAIL_FIELD = re.compile(r"mail", re.IGNORECASE)
 _TAXONOMY_CLASS = re.compile(rf"\b(?:{'|'.join(TAXONOMY_CLASS_PREFIXES)})-\S*", re.IGNORECASE)
 _ROLE_STOP = frozenset({"body", "html", "article", "main"})
 
@@ -84,17 +90,22 @@ def unconfirmed_tail(text: str, other: str) -> FilterResult:
     other_words = " " + " ".join(_WORD.findall(other.casefold())) + " "
     lines = text.split("\n")
     sized = [(i, len(line)) for i, line in enumerate(lines) if _WORD.search(line)]
-    confirmed = {i for i, _ in sized if f" {' '.join(_WORD.findall(lines[i].casefold()))} " in other_words}
-    total = sum(n for _, n in sized)
-    if not total or sum(n for i, n in sized if i in confirmed) < MIN_CONFIRMED_SHARE * total:
-        return FilterResult(text, [])
+
+    def confirmed(i: int) -> bool:
+        return f" {' '.join(_WORD.findall(lines[i].casefold()))} " in other_words
+
     cut = len(lines)
     for i, _ in reversed(sized):
-        if i in confirmed:
+        if confirmed(i):
             break
         cut = i
     tail = [line.strip() for line in lines[cut:] if line.strip()]
-    if not tail or sum(len(line) for line in lines[cut:] if _WORD.search(line)) > MAX_UNCONFIRMED_TAIL_SHARE * total:
+    if not tail:  # most pages: the last line is confirmed, and no other line needs looking up
+        return FilterResult(text, [])
+    total = sum(n for _, n in sized)
+    if sum(n for i, n in sized if i < cut and confirmed(i)) < MIN_CONFIRMED_SHARE * total:
+        return FilterResult(text, [])
+    if sum(len(line) for line in lines[cut:] if _WORD.search(line)) > MAX_UNCONFIRMED_TAIL_SHARE * total:
         return FilterResult(text, [])
     return FilterResult("\n".join(lines[:cut]).rstrip(), [Removed(line, "unconfirmed", "tail") for line in tail])
 
@@ -135,12 +146,55 @@ class RoleBoxes:
         return found
 
 
-def lines_in_boxes(text: str, boxes: list[str]) -> FilterResult:
+def form_boxes(tree: HtmlElement) -> list[str]:
+    """The texts of the small boxes around a page's email fields and text areas: a newsletter
+    sign-up or a comment form, with its heading, labels and fine print, in any language. A box is
+    the largest ancestor of the field (below <article>/<main>/<body>) holding at most
+    ``MAX_FORM_BOX_WORDS`` words, so a page wrapped whole in a <form> (ASP.NET) has none."""
+    boxes: list[str] = []
+    seen: set[HtmlElement] = set()
+    for field_el in tree.iter("input", "textarea"):
+        if field_el.tag == "input" and not _EMAIL_FIELD.search(
+                f"{field_el.get('type') or ''} {field_el.get('name') or ''} {field_el.get('id') or ''} {field_el.get('placeholder') or ''}"):
+            continue
+        box = None
+        for parent in field_el.iterancestors():
+            if not isinstance(parent.tag, str) or parent.tag in _ROLE_STOP:
+                break
+            if len(parent.text_content().split()) > MAX_FORM_BOX_WORDS:  # lxml's own walk: cheap
+                break
+            box = parent
+        if box is not None and box not in seen:
+            seen.add(box)
+            text = _shown_text(box)
+            if text.strip():
+                boxes.append(text)
+    return boxes
+
+
+def quotes(box: str, words: list[str]) -> bool:
+    """Whether the text ``box`` holds the token sequence ``words`` (casefolded ``\\w+`` tokens)."""
+    return f" {' '.join(words)} " in " " + " ".join(_WORD.findall(box.casefold())) + " "
+
+
+def _shown_text(el: HtmlElement) -> str:
+    """The text of ``el`` but what a text area holds: a "share by email" form comes prefilled
+    with the article's own lead."""
+    parts = []
+    for node in el.iter():
+        if node is not el and node.tail:
+            parts.append(node.tail)
+        if node.text and node.tag != "textarea" and isinstance(node.tag, str):
+            parts.append(node.text)
+    return " ".join(parts)
+
+
+def lines_in_boxes(text: str, boxes: list[str], min_words: int = MIN_BOX_LINE_WORDS) -> FilterResult:
     """Drop the lines of ``text`` that the page shows inside one of ``boxes`` (the texts of
     elements whose class or id names a non-article role: a newsletter form, a disclaimer, a
-    photo credit; ``RoleBoxes``). Lines are compared as word sequences; a
-    short line (under ``MIN_BOX_LINE_WORDS`` words) must be most of its box, as a few words
-    can sit inside any box by chance."""
+    photo credit; ``RoleBoxes``; or a form, ``form_boxes``). Lines are compared as word sequences;
+    a short line (under ``min_words`` words) must be most of its box, as a few words can sit inside
+    any box by chance."""
     keyed = [" " + " ".join(_WORD.findall(box.casefold())) + " " for box in boxes]
     keyed = [box for box in keyed if box.strip()]
     if not keyed:
@@ -149,7 +203,7 @@ def lines_in_boxes(text: str, boxes: list[str]) -> FilterResult:
     def in_box(line: str) -> bool:
         words = _WORD.findall(line.casefold())
         key = f" {' '.join(words)} "
-        return any(key in box and (len(words) >= MIN_BOX_LINE_WORDS or 2 * len(key) >= len(box)) for box in keyed)
+        return any(key in box and (len(words) >= min_words or 2 * len(key) >= len(box)) for box in keyed)
 
     return _drop_lines(text, in_box, "box")
 

@@ -23,8 +23,16 @@ class ExtractOptions:
     lead: bool = True
     # Lines whose source element has a non-article role (``line_filters.RoleBoxes``).
     role_boxes: bool = True
+    # Lines inside the small box around an email field or a text area: a sign-up or comment form
+    # (``line_filters.form_boxes``).
+    form_boxes: bool = True
     # Image credits, advertising labels, datelines (``line_filters.strip_credits``).
     credits: bool = True
     # The unmistakable chrome inside the text, and closing calls to action (``chrome.strip_chrome``).
     inner_chrome: bool = True
     calls_to_action: bool = True
+    # Labels, continuation markers, player, consent, share and comment-form lines, and sign-up,
+    # follow, paywall and affiliate prompts between paragraphs (``chrome.inner_chrome_line``).
+    inner_lines: bool = True
+    # readability's reading checks trafilatura's choice of container (``container.check_container``).
+    container_check: bool = True

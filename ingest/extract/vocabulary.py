@@ -11,6 +11,26 @@ from __future__ import annotations
 # Chrome phrases by category, then language. Regex fragments, matched case-insensitively;
 # a space matches any run of whitespace (" ?" an optional one). A line is chrome when it is a sequence of these.
 PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
+    # A comment form's prompts and fine print (also heads of a trailing section).
+    "comment_form": {
+        "en": (r"(?:post|leave|add|write|submit) (?:a |your )?(?:comment|reply)", r"cancel reply",
+               r"(?:name|e-?mail|website|comment) ?\*",
+               r"your email address will not be published", r"required fields are marked \*?",
+               r"save my name, email, and website in this browser for the next time i comment",
+               r"comments are closed", r"\d+ comments?", r"comments? \(\d+\)", r"show comments", r"view comments", r"load comments",
+               r"join the (?:conversation|discussion)", r"reply"),
+        "de": (r"(?:deine|ihre) e-mail-adresse wird nicht veröffentlicht", r"erforderliche felder sind mit \*? ?markiert",
+               r"kommentar (?:abschicken|absenden|schreiben|verfassen|abgeben|hinterlassen|veröffentlichen)", r"antworten abbrechen",
+               r"(?:name|e-mail|webseite|website|kommentar) ?\*", r"\d+ kommentare?", r"kommentare anzeigen", r"antworten"),
+        "fr": (r"votre adresse (?:e-mail|de messagerie|courriel) ne sera pas publiée",
+               r"les champs obligatoires sont indiqués avec \*?", r"annuler la réponse", r"laisser une réponse",
+               r"(?:écrire|rédiger|poster|publier|laisser|ajouter) (?:un|votre) commentaire", r"(?:nom|e-?mail|site web|commentaire) ?\*", r"\d+ commentaires?",
+               r"voir les commentaires", r"répondre"),
+        "es": (r"tu (?:dirección de )?correo electrónico no (?:será|se) publicad[ao]",
+               r"los campos obligatorios están marcados con \*?", r"cancelar respuesta", r"deja una respuesta",
+               r"(?:escrib[ea]|escribir|deja|dejar|publica|publicar|añade|añadir) (?:un|tu) comentario",
+               r"(?:nombre|correo(?: electrónico)?|sitio web|comentario) ?\*", r"\d+ comentarios?", r"ver comentarios", r"responder"),
+    },
     "comments": {
         "en": (
             r"post a comment", r"post comments?", r"leave a (?:comment|reply)", r"add (?:a )?comment",
@@ -21,11 +41,16 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
             r"save my name, email, and website in this browser for the next time i comment",
             r"(?:tell|let) us (?:know )?what you think", r"what do you think",
         ),
-        "de": (r"kommentar veröffentlichen", r"kommentar schreiben", r"keine kommentare", r"\d+ kommentare?",
+        "de": (r"(?:deine|ihre) e-mail-adresse wird nicht veröffentlicht", r"erforderliche felder sind mit \*? ?markiert",
+               r"kommentar abschicken", r"antworten abbrechen", r"kommentar veröffentlichen", r"kommentar schreiben", r"keine kommentare", r"\d+ kommentare?",
                r"kommentare?", r"kommentieren", r"antworten"),
-        "fr": (r"publier un commentaire", r"laisser un commentaire", r"ajouter un commentaire",
+        "fr": (r"votre adresse (?:e-mail|de messagerie|courriel) ne sera pas publiée",
+               r"les champs obligatoires sont indiqués avec \*?", r"annuler la réponse", r"laisser une réponse",
+               r"publier un commentaire", r"laisser un commentaire", r"ajouter un commentaire",
                r"aucun commentaire", r"\d+ commentaires?", r"commentaires?", r"répondre"),
-        "es": (r"publicar un comentario", r"deja(?:r)? un comentario", r"no hay comentarios",
+        "es": (r"tu (?:dirección de )?correo electrónico no (?:será|se) publicad[ao]",
+               r"los campos obligatorios están marcados con \*?", r"cancelar respuesta", r"deja una respuesta",
+               r"publicar un comentario", r"deja(?:r)? un comentario", r"no hay comentarios",
                r"\d+ comentarios?", r"comentarios?", r"responder"),
         "it": (r"posta un commento", r"lascia un commento", r"nessun commento", r"\d+ commenti",
                r"commenti", r"commento", r"rispondi"),
@@ -67,9 +92,12 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
             r"pocket", r"xing", r"vk", r"mastodon", r"bluesky", r"threads", r"sms", r"like this:?", r"like",
             r"loading\.*", r"show more",
         ),
-        "de": (r"teilen", r"artikel teilen", r"drucken", r"link kopieren"),
-        "fr": (r"partager(?: cet article| sur \w+)?", r"imprimer"),
-        "es": (r"compartir(?: en \w+)?", r"comparte", r"imprimir"),
+        "de": (r"teilen(?: (?:auf|per|via) \w+)?", r"artikel teilen", r"drucken", r"link kopieren", r"beitrag teilen",
+               r"auf \w+ teilen", r"per e-mail (?:versenden|teilen)"),
+        "fr": (r"partager(?: cet article| sur \w+| par e-mail)?", r"partagez(?: cet article)?", r"imprimer", r"copier le lien",
+               r"envoyer par (?:e-mail|courriel)"),
+        "es": (r"compartir(?: en \w+| (?:esta|la) noticia| este artículo| por correo)?", r"comparte(?: esta noticia)?",
+               r"imprimir", r"copiar enlace", r"enviar por (?:e-mail|correo)"),
         "it": (r"condividi(?: su \w+)?", r"stampa"),
         "pt": (r"compartilhe", r"compartilhar", r"partilhar", r"imprimir"),
         "nl": (r"delen", r"deel(?: dit artikel)?", r"afdrukken"),
@@ -80,7 +108,7 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
         "en": (r"subscribe", r"post comments \(atom\)", r"\(atom\)", r"follow us", r"newsletter"),
         "de": (r"abonnieren", r"kommentare zum post \(atom\)", r"folgen sie uns"),
         "fr": (r"s'abonner", r"abonnez-vous", r"inscription à", r"publier les commentaires \(atom\)"),
-        "es": (r"suscribirse(?: a)?", r"suscríbete", r"enviar comentarios \(atom\)"),
+        "es": (r"suscribirse(?: a)?", r"suscríbete", r"suscribirme", r"enviar comentarios \(atom\)"),
         "it": (r"iscriviti(?: a)?", r"commenti sul post \(atom\)"),
         "pt": (r"assinar", r"assine", r"postar comentários \(atom\)"),
         "nl": (r"abonneren", r"reacties posten \(atom\)"),
@@ -93,17 +121,21 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
             r"continue reading(?: the main story)?", r"you (?:may|might) also like", r"more (?:stories|news|articles)",
             r"recommended(?: for you)?", r"popular posts", r"most (?:read|popular|viewed)", r"see also",
             r"trending(?: now)?", r"latest (?:news|posts|articles)", r"recent posts",
-            r"don'?t miss", r"must read", r"further reading", r"top stories",
+            r"don'?t miss", r"must read", r"further reading", r"top stories", r"more from [\w ]{1,30}",
+            r"(?:you may|we) recommend", r"more (?:on|about) this (?:story|topic)", r"editor'?s picks?",
         ),
         "de": (r"weiterlesen", r"mehr zum thema", r"lesen sie auch(?: die(?:se)? (?:folgenden )?(?:beiträge|artikel))?",
                r"weitere (?:beiträge|artikel)(?: (?:zum thema|aus der (?:kolumne|serie|reihe)))?", r"das könnte sie auch interessieren",
                r"ähnliche (?:beiträge|artikel)", r"verwandte artikel", r"beliebte posts", r"meistgelesen",
-               r"weitere themen", r"mehr themen", r"zum weiterlesen", r"auch interessant"),
-        "fr": (r"lire la suite", r"lire aussi", r"à lire aussi", r"articles similaires", r"sur le même sujet",
-               r"vous aimerez aussi", r"articles populaires"),
+               r"weitere themen", r"mehr themen", r"zum weiterlesen", r"auch interessant",
+               r"empfohlene (?:artikel|beiträge)", r"unsere empfehlungen?", r"mehr aus (?:dem )?ressort", r"top-?themen"),
+        "fr": (r"lire la suite", r"lire aussi", r"à lire aussi", r"à lire également", r"articles similaires", r"sur le même sujet",
+               r"vous aimerez aussi", r"articles populaires", r"(?:nos )?articles recommandés", r"à découvrir(?: aussi)?",
+               r"les plus lus", r"dans la même rubrique", r"à la une"),
         "es": (r"leer más", r"lee también", r"te puede interesar", r"artículos relacionados",
                r"entradas relacionadas", r"entradas populares", r"lo más leído",
-               r"(?:notas|noticias) relacionadas"),
+               r"(?:notas|noticias) relacionadas", r"te recomendamos", r"recomendado(?:s)?(?: para ti)?", r"más noticias",
+               r"también te puede interesar", r"lo más visto", r"otras noticias"),
         "it": (r"leggi (?:anche|tutto)", r"continua a leggere", r"articoli correlati", r"post correlati", r"post più popolari"),
         "pt": (r"leia (?:mais|também)", r"continue lendo", r"artigos relacionados", r"postagens relacionadas",
                r"postagens populares", r"mais lidas"),
@@ -136,15 +168,61 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
         "sv": (r"alla rättigheter förbehållna",),
     },
     "advert": {
-        "en": (r"advertisement", r"advertising", r"sponsored(?: content)?", r"ad", r"scroll to continue(?: with content)?"),
-        "de": (r"anzeige", r"werbung"),
-        "fr": (r"publicité",),
-        "es": (r"publicidad", r"anuncio"),
+        "en": (r"advertisement", r"advertising", r"sponsored(?: content)?", r"ad", r"promoted", r"paid (?:content|post)", r"scroll to continue(?: with content)?"),
+        "de": (r"anzeige", r"werbung", r"gesponsert"),
+        "fr": (r"publicité", r"pub", r"annonce", r"contenu sponsorisé"),
+        "es": (r"publicidad", r"anuncio", r"contenido patrocinado"),
         "it": (r"pubblicità",),
         "pt": (r"publicidade",),
         "nl": (r"advertentie",),
         "ru": (r"реклама",),
         "sv": (r"annons",),
+    },
+    # Markers that the article goes on after an advertisement or a box.
+    "continue": {
+        "en": (r"(?:continue|keep) reading(?: (?:below|after (?:the |this )?(?:ad(?:vertisement)?|break)))?",
+               r"(?:the )?(?:article|story|text) continues(?: (?:below|after (?:the |this )?(?:ad(?:vertisement)?|break)))?",
+               r"scroll (?:down )?to continue(?: reading)?", r"continue below"),
+        "de": (r"lesen sie (?:(?:nach|unter) der (?:anzeige|werbung) )?(?:hier )?weiter(?: (?:nach|unter) der (?:anzeige|werbung))?",
+               r"weiter(?:lesen)? (?:nach|unter) der (?:anzeige|werbung)",
+               r"(?:der )?artikel (?:geht|wird) (?:unter|nach|unterhalb) der (?:anzeige|werbung) (?:weiter|fortgesetzt)",
+               r"(?:der )?artikel (?:geht|wird) (?:unten|unterhalb) (?:weiter|fortgesetzt)", r"weiterlesen (?:nach der|unter der) (?:anzeige|werbung)",
+               r"fortsetzung (?:nach der|unter der) (?:anzeige|werbung)"),
+        "fr": (r"la suite (?:après|sous) (?:cette |la )?publicité", r"(?:lire|voir) la suite (?:ci-dessous|plus bas)",
+               r"(?:l'article|la suite de l'article|suite de l'article) (?:continue |se poursuit )?(?:ci-dessous|après (?:cette |la )?publicité)",
+               r"continuer (?:la )?lecture"),
+        "es": (r"(?:sigue|continúa|continuar|seguir) leyendo(?: (?:debajo|abajo|(?:tras|después de) (?:la |el |este |esta )?(?:publicidad|anuncio)|(?:tras|después) del anuncio))?",
+               r"(?:la noticia|el artículo|el texto) (?:continúa|sigue) (?:debajo|abajo|(?:tras|después de) (?:la |el )?(?:publicidad|anuncio)|(?:tras|después) del anuncio)",
+               r"(?:continúa|sigue) (?:tras|después de) (?:la )?publicidad"),
+    },
+    # A video or audio player's interface (video.js, JW Player and the like) read as text.
+    "player": {
+        "en": (r"play(?: video)?", r"pause", r"replay", r"mute", r"unmute", r"full ?screen", r"exit full ?screen",
+               r"now playing", r"up next", r"watch next", r"autoplay", r"skip ad", r"loaded: ?\d+(?:\.\d+)? ?%",
+               r"(?:current time|duration|remaining time)(?: -?\d+:\d\d)?", r"-?\d+:\d\d(?: / \d+:\d\d)?", r"live",
+               r"playback rate", r"captions(?: settings| off)?", r"subtitles(?: settings| off)?", r"chapters",
+               r"descriptions(?: off)?", r"audio track", r"picture-in-picture", r"quality levels", r"close modal dialog",
+               r"this is a modal window", r"(?:beginning|end) of dialog window", r"seek to live, currently (?:behind|playing) live",
+               r"no compatible source was found for this media", r"stream type live", r"media player", r"video player",
+               r"this video (?:is either unavailable or not supported in this browser|file cannot be played)",
+               r"error code: ?\w+", r"technical details ?:?", r"watch(?: video| now)?", r"video", r"audio", r"listen(?: to this article)?",
+               r"share video", r"copy video url", r"embed"),
+        "de": (r"abspielen", r"wiedergabe", r"pausieren", r"stummschalten", r"ton (?:an|aus)", r"vollbild(?:modus)?",
+               r"untertitel", r"video abspielen", r"jetzt ansehen", r"als nächstes", r"artikel anhören", r"vorlesen"),
+        "fr": (r"lecture", r"lire la vidéo", r"couper le son", r"activer le son", r"plein écran", r"sous-titres",
+               r"vidéo suivante", r"à suivre", r"regarder", r"écouter(?: cet article)?", r"vidéo"),
+        "es": (r"reproducir(?: vídeo| video)?", r"pausa", r"silenciar", r"activar sonido", r"pantalla completa", r"subtítulos",
+               r"a continuación", r"siguiente vídeo", r"ver (?:vídeo|video|ahora)", r"escuchar(?: (?:este artículo|noticia))?", r"vídeo"),
+    },
+    # A cookie or consent banner's buttons.
+    "consent": {
+        "en": (r"accept(?: all)?(?: cookies)?", r"reject(?: all)?(?: cookies)?", r"(?:manage|cookie) (?:settings|preferences|consent)",
+               r"manage cookies", r"i agree", r"got it"),
+        "de": (r"alle akzeptieren", r"akzeptieren", r"ablehnen", r"cookie-einstellungen", r"einstellungen verwalten", r"zustimmen"),
+        "fr": (r"tout accepter", r"accepter(?: et fermer)?", r"tout refuser", r"refuser", r"paramétrer les cookies",
+               r"gérer (?:mes|les) (?:choix|cookies|préférences)", r"j'accepte"),
+        "es": (r"aceptar(?: todo| todas| cookies)?", r"rechazar(?: todo| todas)?", r"configuración de cookies",
+               r"configurar cookies", r"gestionar (?:cookies|preferencias)"),
     },
 }
 
@@ -203,7 +281,7 @@ PREFIXES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 # Categories whose phrase line may head a trailing section (related titles, comment form).
-SECTION_HEADINGS = frozenset({"related", "comments", "tags", "share"})
+SECTION_HEADINGS = frozenset({"related", "comments", "comment_form", "tags", "share"})
 
 # Labels of a picture's credit or source; the rule wants its separator (":", "©") after one.
 CREDIT_LABELS = (
@@ -225,6 +303,37 @@ CALLS_TO_ACTION = (
     r"folg(?:en sie|t) uns", r"abonnier", r"síguenos", r"suivez-nous", r"seguici", r"inscreva-se",
     r"(?:channel|canal|kanal) (?:on |de |en |auf )?(?:telegram|whatsapp|youtube)",
 )
+# Categories of ``PHRASES`` whose lines are chrome wherever they stand, between paragraphs too:
+# a line made only of these is a label, a button or a marker, never a sentence of the article.
+INNER_CATEGORIES = ("advert", "continue", "player", "consent", "share", "comment_form", "subscribe")
+# Lines of a sign-up, follow, paywall or affiliate box inside the text (at a line's start): a
+# form's prompts and fine print, a promo for a channel or an app, a paywall's notice, an
+# affiliate disclosure. Short lines only (``chrome.MAX_PROMPT_WORDS``).
+PROMPT_LINES = {
+    "en": (r"enter your e-?mail", r"(?:get|have) [\w ']{0,50}(?:to|in|into) your inbox", r"your e-?mail(?: address)?\W*$", r"e-?mail address\W*$", r"by (?:signing up|subscribing|clicking)",
+           r"thank(?:s| you) for (?:signing up|subscribing)", r"(?:please enter a )?(?:in)?valid e-?mail", r"sign up\W*$",
+           r"get (?:our|the) [\w ]{0,30}newsletter", r"sign up (?:for|to) (?:our|the) [\w ]{0,30}(?:newsletter|briefing)\b",
+           r"follow (?:us|@\w+|[\w.]+(?: [\w.]+){0,3}) on (?:twitter|x|facebook|instagram|youtube|tiktok|linkedin|threads|bluesky)\b",
+           r"click here to (?:subscribe|sign up|follow|(?:get|download) (?:the|our) [\w ]{0,30}app\b)", r"(?:download|get) (?:our|the) [\w ]{0,30}app\b",
+           r"if you (?:buy|purchase) (?:something|anything|a product) (?:through|via|from) (?:this|our|a) ", r"we may (?:earn|receive|get) (?:a )?(?:small )?(?:commission|share)",
+           r"to (?:view|read|continue reading|unlock) (?:the |this )?(?:full|whole|rest of (?:the|this)) (?:story|article)",
+           r"(?:if you(?:'re| are) )?already a (?:subscriber|member)", r"support (?:our|independent) journalism"),
+    "de": (r"(?:ihre|deine) e-mail(?:-adresse)?\W*$", r"e-mail-adresse\W*$", r"e-mail-adresse eingeben", r"mit (?:der|ihrer) anmeldung",
+           r"jetzt (?:kostenlos )?(?:anmelden|abonnieren)\W*$", r"(?:zum|für den) newsletter anmelden",
+           r"(?:melden sie sich|abonnieren sie) (?:jetzt )?(?:für )?(?:unseren|den) [\w ]{0,30}newsletter", r"vielen dank für (?:ihre|deine) anmeldung",
+           r"mit (?:der|ihrer|deiner) registrierung", r"mit unserem newsletter", r"folg(?:en sie|t) uns auf", r"sie sind (?:aktuell |derzeit )?nicht (?:eingeloggt|angemeldet)",
+           r"(?:bei den|diese[rs]?) (?:verlinkungen|links?) (?:handelt es sich um|sind) affiliate", r"wenn (?:du|sie) über (?:diese[nr]? |einen )?links? "),
+    "fr": (r"votre (?:adresse )?e-?mail\W*$", r"adresse e-?mail\W*$", r"saisissez votre (?:adresse )?e-?mail", r"en vous inscrivant", r"je m'inscris\W*$",
+           r"inscrivez-vous (?:à|a) (?:notre|la) [\w ]{0,30}(?:newsletter|lettre)", r"abonnez-vous (?:à|a) (?:notre|la) [\w ]{0,30}(?:newsletter|lettre)",
+           r"merci (?:pour votre|de votre) inscription", r"recevez (?:notre|la) [\w ]{0,30}newsletter",
+           r"suivez-nous sur", r"téléchargez (?:notre|l')application", r"(?:cet article|la suite) est réservée? aux abonnés", r"déjà abonnée?",
+           r"(?:cet article contient|ce contenu contient) des liens (?:sponsorisés|affiliés)"),
+    "es": (r"tu (?:dirección de )?(?:correo|e-?mail)(?: electrónico)?\W*$", r"(?:dirección de )?correo electrónico\W*$", r"introduce tu (?:correo|e-?mail)", r"al (?:suscribirte|registrarte)",
+           r"suscríbete (?:a|al) (?:nuestr[oa]|la|el) [\w ]{0,30}(?:newsletter|boletín)", r"regístrate\W*$",
+           r"gracias por (?:suscribirte|registrarte)", r"recibe (?:nuestr[oa]|la|el) [\w ]{0,30}(?:newsletter|boletín)",
+           r"síguenos en", r"descarga (?:nuestra|la) app", r"hazte (?:miembro|socio|suscriptor)", r"¿?ya eres (?:suscriptor|miembro|socio)",
+           r"contenido exclusivo para (?:suscriptores|socios)"),
+}
 # Words in an element's class or id that name a role never article text: a newsletter or
 # sign-up form, a disclaimer, an affiliate disclosure, a photo credit, a cookie notice.
 ROLE_NAMES = (

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import typer
 
-from newsflow.cli import bench, config_cmd, daemons, dlq, extract, feeds, kibana, reprocess, run, search, services, setup, status, stories
+from newsflow.cli import (
+    bench, config_cmd, daemons, dlq, extract, feeds, kibana, reprocess, run, search, services, setup, status, stories, web,
+)
 from newsflow.cli.errors import DEBUG_ENV, NewsflowGroup
 
 app = typer.Typer(
@@ -43,6 +45,7 @@ app.command("index")(daemons.index)
 app.add_typer(kibana.kibana_app, name="kibana")
 app.command()(setup.setup)
 app.command()(status.status)
+app.command()(web.web)
 bench.register(app)
 
 

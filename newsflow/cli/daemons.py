@@ -16,11 +16,13 @@ if TYPE_CHECKING:
 def _daemon(config: Optional[Path]) -> tuple["Settings", threading.Event]:
     from newsflow.daemon import logs
     from newsflow.daemon.health import install_signal_handlers
+    from newsflow.daemon.shutdown import exit_when_overdue
 
     s = load_settings(config)
     logs.configure(s.daemon.log_format, s.daemon.log_level)
     stop = threading.Event()
     install_signal_handlers(stop)
+    exit_when_overdue(stop, s.daemon.shutdown_timeout)
     return s, stop
 
 

@@ -21,6 +21,7 @@ def run(
     from newsflow.cli.daemons import health_server
     from newsflow.daemon import logs
     from newsflow.daemon.health import install_signal_handlers
+    from newsflow.daemon.shutdown import exit_when_overdue
     from newsflow.pipeline.run_all import run_all
 
     s = load_settings(config)
@@ -29,6 +30,7 @@ def run(
         raise CliError("no feeds configured: add one with `newsflow feeds add URL` (or see `newsflow demo`)", exit_code=2)
     stop = threading.Event()
     install_signal_handlers(stop)
+    exit_when_overdue(stop, s.daemon.shutdown_timeout)
     summary = run_all(s, once=once, stop=stop, health=None if once else health_server)
     for line in summary.lines():
         out.print(line, highlight=False, soft_wrap=True)  # one line each, whatever the width: scripts grep them

@@ -91,5 +91,8 @@ def stage_processor(settings: PipelineSettings, broker: Broker, stage: str, topi
                     factory: Callable[..., Any]) -> StreamProcessor:
     """One consumer of ``topic`` in ``stage``'s group; ``factory`` builds its strategies."""
     DEAD_LETTERS.labels(stage)  # export the count from the start, 0 included, so alerts can use it
+    # Kept from the drain at a stop for the final commit and leaving the group, each bounded by
+    # commit_timeout: the whole stop fits in shutdown_timeout even with the broker down.
+    reserve = 2 * settings.bus.kafka.commit_timeout if settings.bus.backend == "kafka" else 0.0
     return StreamProcessor(broker.consumer(group(settings, stage)), [topic], factory, stage=stage,
-                           shutdown_timeout=settings.daemon.shutdown_timeout)
+                           shutdown_timeout=settings.daemon.shutdown_timeout, close_reserve=reserve)

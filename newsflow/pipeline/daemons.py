@@ -8,6 +8,7 @@ import logging
 import threading
 from typing import Any
 
+from newsflow.daemon.shutdown import StopDeadline
 from newsflow.pipeline.backends import open_broker, open_index, topic_partitions
 from newsflow.pipeline.config import PipelineSettings
 from newsflow.pipeline.enrich_stage import enrich_processor
@@ -42,6 +43,7 @@ def poll_forever(settings: PipelineSettings, stop: threading.Event, health: Heal
         names = {f.url: f.name for f in settings.feeds}
         publisher = FeedStatusPublisher(poller.store, open_index(settings), names).start(stop)
     log.info("poller started", extra={"feeds": len(settings.feeds), "bus": settings.bus.backend})
+    deadline = StopDeadline(stop, settings.daemon.shutdown_timeout)
     with watched(settings, "poll", index=False) as reach:
         # Ready while polling, the bus is reachable and takes what it emits; not ready once stopping.
         server = health(settings, lambda: readiness(reach, not stop.is_set() and sink.healthy))
@@ -52,8 +54,7 @@ def poll_forever(settings: PipelineSettings, stop: threading.Event, health: Heal
                 publisher.publish()  # the last word on each feed before we go
                 publisher.index.close()
             poller.close()
-            producer.flush(settings.daemon.shutdown_timeout)
-            producer.close()
+            producer.close(deadline.remaining())  # flushes first; what the bus did not ack stays unseen
             if server:
                 server.stop()
     log.info("poller stopped")
@@ -91,7 +92,7 @@ def consume_forever(settings: PipelineSettings, stage: str, stop: threading.Even
         try:
             processor.run(stop)
         finally:
-            producer.close()
+            producer.close(processor.shutdown_left())
             if index is not None:
                 index.close()
             if pool is not None:

@@ -28,6 +28,7 @@ def status_document(state: FeedState, name: str | None = None) -> dict[str, Any]
         "url": state.url,
         "name": name or state.title,
         "status": state.status,
+        "waiting": state.waiting,
         "last_attempt": _ts(state.last_poll),
         "last_success": _ts(state.last_success),
         "last_error": state.last_error,

@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY
 
 from newsflow.bus.backend import Broker
 from newsflow.bus.processor import StreamProcessor
+from newsflow.daemon.shutdown import StopDeadline
 from newsflow.ingest.poll_stats import PollStats
 from newsflow.pipeline.backends import group, open_broker, open_index, topic_partitions
 from newsflow.pipeline.config import PipelineSettings
@@ -106,6 +107,8 @@ def run_all(
             ))
 
         server = health(settings, ready) if health is not None else None
+        # One budget from the signal (--once: from the end of the drain); the stages stop side by side.
+        deadline = StopDeadline(stage_stop if once else stop, settings.daemon.shutdown_timeout)
         try:
             if once:
                 stats = asyncio.run(close_after(poller, poll_once_until(poller, stop)))
@@ -115,9 +118,9 @@ def run_all(
         finally:
             stage_stop.set()
             for thread in threads:
-                thread.join(settings.daemon.shutdown_timeout)
+                thread.join(deadline.remaining())
             poller.close()
-            producer.close()
+            producer.close(deadline.remaining())
             if hasattr(index, "write_feed_status"):  # Elasticsearch: feed health for Kibana
                 from newsflow.pipeline.feed_status import FeedStatusPublisher
 

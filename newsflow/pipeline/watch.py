@@ -29,7 +29,9 @@ def watched(settings: PipelineSettings, stage: str, *, index: bool) -> Iterator[
     finally:
         halt.set()
         faults.emit(faults.STOP, stage, outcome)
-        recorder.close()
+        # Short: the stage may have used its whole shutdown budget, and the backstop's grace is
+        # not the recorder's; events it cannot write in time are lost, the stage's work is not.
+        recorder.close(timeout=2.0)
 
 
 def readiness(reach: Reachability, ready: bool) -> "bool | str":

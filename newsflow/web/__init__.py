@@ -1,0 +1,1 @@
+"""`newsflow web`: a small, read-only, server-rendered search page over the configured index."""
