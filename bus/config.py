@@ -14,6 +14,10 @@ class TopicsConfig(Section):
     cleaned: str = "newsflow.articles.cleaned"
     enriched: str = "newsflow.articles.enriched"
     dead_letters: str = "newsflow.dead-letters"
+    # `newsflow reprocess`: archived pages re-extracted, and their enriched copies, on topics of
+    # their own with consumer groups of their own, so they never queue before live articles.
+    reprocess: str = "newsflow.articles.reprocess"
+    reprocess_enriched: str = "newsflow.articles.reprocess-enriched"
     partitions: int = Field(default=4, ge=1)
     replication_factor: int = Field(default=1, ge=1, description="3 on a production cluster; 1 for the local broker")
 

@@ -31,6 +31,8 @@ def to_document(article: Article, ingested_at: datetime | str | None = None) -> 
         "published_at": a["published_at"],
         "updated_at": a["updated_at"],
         "fetched_at": a["fetched_at"],
+        "extractor_version": a["extractor_version"],
+        "archive_ref": a["archive_ref"],
         "ingested_at": ingested_at.isoformat() if isinstance(ingested_at, datetime) else ingested_at,
         "schema_version": a["schema_version"],
         "id": a["id"],
@@ -111,6 +113,7 @@ def from_document(src: Mapping[str, Any]) -> Article:
     fields = (
         "schema_version", "id", "url", "original_url", "title", "text", "summary", "published_at", "updated_at",
         "authors", "site", "source", "language_hint", "categories", "feeds", "provenance", "fetched_at",
+        "extractor_version", "archive_ref",
     )  # fmt: skip
     data = {k: src[k] for k in fields if src.get(k) is not None}
     return Article.model_validate({**data, "enrichment": enrichment})

@@ -108,3 +108,16 @@ class ExtractConfig(Section):
     timeout: float = Field(
         default=30.0, gt=0, description="seconds one page may take to extract; a slower one fails as extract_timeout"
     )
+
+
+class ArchiveConfig(Section):
+    """The raw archive ([archive]): every fetched page and changed feed as WARC records
+    (ingest/archive_writer.py), so `newsflow reprocess` can replay them without the network."""
+
+    enabled: bool = True
+    # Relative to the data dir unless absolute.
+    dir: str = "archive"
+    max_file_bytes: int = Field(default=100_000_000, gt=0, description="rotate a WARC file past this size")
+    max_file_seconds: float = Field(default=3600.0, gt=0, description="rotate a WARC file open this long")
+    retention_days: float | None = Field(default=None, gt=0, description="delete closed files older than this")
+    max_total_bytes: int | None = Field(default=None, gt=0, description="delete the oldest closed files past this total")

@@ -24,3 +24,6 @@ BUS_RETRIES = Counter(
 ARTICLES_SPILLED = Counter(
     "newsflow_articles_spilled_total", "Refused articles written to the state database: over poller.bus_retry_memory"
 )
+ARCHIVE_RECORDS = Counter("newsflow_archive_records_total", "WARC records written to the raw archive, by kind (page, feed)", ["kind"])
+ARCHIVE_BYTES = Counter("newsflow_archive_bytes_total", "Compressed bytes written to the raw archive")
+ARCHIVE_ERRORS = Counter("newsflow_archive_errors_total", "Pages or feeds the raw archive could not write, by kind", ["kind"])

@@ -20,13 +20,14 @@ split across files its at-least-once rule would be harder to check in one readin
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
 
 from newsflow.ingest import metrics
 from newsflow.ingest.feedparse import FeedEntry, FeedError, ParsedFeed
@@ -52,6 +53,9 @@ from newsflow.ingest.retry_queue import Refused, RetryQueue
 from newsflow.ingest.extract_workers import ExtractTimeout
 from newsflow.ingest.urls import InvalidURL, canonical_url
 from newsflow.ingest.config import FeedConfig, PollerConfig
+
+if TYPE_CHECKING:
+    from newsflow.ingest.archive_writer import WarcArchive
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +131,7 @@ class Poller:
         max_entry_attempts: int = 3,
         sink_timeout: float = 120.0,
         clock: Callable[[], float] = time.time,
+        archive: "WarcArchive | None" = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -155,6 +160,10 @@ class Poller:
         self._article_locks: dict[str, list[Any]] = {}  # article id -> [lock, users]
         self.feeds: dict[str, FeedConfig] = {}
         self._on_close: list[Callable[[], None]] = []
+        # The raw archive's writes (ingest/archive_writer.py): one thread, off the event loop,
+        # overlapping the page's extraction.
+        self.archive = archive
+        self._archive_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsflow-archive") if archive else None
         self.set_feeds(feeds or [])
         self.refused = RetryQueue(
             store, sink, memory=config.bus_retry_memory, initial=config.bus_retry_initial,
@@ -176,6 +185,9 @@ class Poller:
     def close(self) -> None:
         self._executor.shutdown(wait=True)
         self.refused.close()
+        if self._archive_executor is not None and self.archive is not None:
+            self._archive_executor.shutdown(wait=True)
+            self.archive.close()
         for fn in self._on_close:
             try:
                 fn()
@@ -364,6 +376,8 @@ class Poller:
             self._feed_failed(state, params, exc.kind, str(exc), res.retry_after, stats)
             return "error"
         stats.feeds_changed += 1
+        if self._archive_executor is not None and self.archive is not None:  # a changed feed: its snapshot
+            self._archive_executor.submit(self.archive.write_feed, res, feed_url=url, fetched_at=now)
         if parsed.bozo:
             stats.bozo_feeds += 1
             log.warning("ill-formed feed %s, used anyway: %s", url, parsed.bozo_reason, extra={"feed": url, "url": res.url})
@@ -528,12 +542,15 @@ class Poller:
             except FetchError as exc:
                 return self._entry_failed(feed_url, entry, url, exc.kind, str(exc), exc.permanent, stats)
 
+            archived = self._archive_page(page, feed_url, entry, aid)
             async with self._extract_slots:
                 if self._stopping():
                     return "retry"  # fetched, not extracted: fetched again next run
                 started = time.perf_counter()
                 try:
                     article = await self._extract_page(page, entry, feed_url)
+                    if archived is not None:
+                        article = article.model_copy(update={"archive_ref": await archived})
                 except Exception as exc:  # the extractor's "no text" and its bugs alike must not stop the poll
                     kind, permanent = _extraction_failure(exc)
                     if not permanent:
@@ -573,6 +590,14 @@ class Poller:
         metrics.ARTICLES_EXTRACTED.inc()
         log.info("article %s", url, extra={"feed": feed_url, "url": url, "article_id": article.id})
         return "emitted"
+
+    def _archive_page(self, page: FetchResult, feed_url: str, entry: FeedEntry, aid: str) -> "asyncio.Future[str | None] | None":
+        """The page's archive write, started now on the archive thread; its ref once written."""
+        if self._archive_executor is None or self.archive is None:
+            return None
+        write = functools.partial(self.archive.write_page, page, feed_url=feed_url, entry=entry, link_id=aid,
+                                  fetched_at=self._clock())
+        return asyncio.get_running_loop().run_in_executor(self._archive_executor, write)
 
     async def _extract_page(self, page: Any, entry: FeedEntry, feed_url: str) -> Article:
         loop = asyncio.get_running_loop()

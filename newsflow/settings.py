@@ -23,7 +23,7 @@ from newsflow.bus.config import BusConfig
 from newsflow.core.errors import ConfigError
 from newsflow.daemon.config import DaemonConfig
 from newsflow.index.config import IndexConfig
-from newsflow.ingest.config import ExtractConfig, FeedConfig, PollerConfig
+from newsflow.ingest.config import ArchiveConfig, ExtractConfig, FeedConfig, PollerConfig
 from newsflow.processors.config import EnrichConfig
 
 ENV_PREFIX = "NEWSFLOW_"
@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     feeds: list[FeedConfig] = Field(default_factory=list)
     poller: PollerConfig = Field(default_factory=PollerConfig)
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
+    archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
     enrich: EnrichConfig = Field(default_factory=EnrichConfig)
     bus: BusConfig = Field(default_factory=BusConfig)
     index: IndexConfig = Field(default_factory=IndexConfig)

@@ -83,3 +83,22 @@ def test_bench_stories_prints_grouping_quality_beside_its_cost():
     for row in ("fingerprint \\(MinHash, the fingerprint enricher\\)", "sqlite: index write, plain \\(baseline\\)",
                 "sqlite: index write with story grouping", "sqlite: grouping alone \\(difference\\)"):
         assert re.search(rf"│ {row}\s+│\s+-?{NUMBER} │", text), row + "\n" + text
+
+
+@pytest.mark.timeout(180)
+def test_bench_archive_prints_its_cost_beside_extraction():
+    text = _bench("archive", "--pages", "5", timeout=170)
+    for label in ("baseline: extraction CPU \\(no archive\\)", "archive write CPU", "archive read CPU"):
+        assert re.search(rf"{label}[^│]*│\s*{NUMBER} ms", text), text
+    assert re.search(rf"archive bytes \(gzip, both records\)\s*│\s*{NUMBER} KiB", text), text
+
+
+@pytest.mark.timeout(400)
+def test_bench_reprocess_prints_live_delay_alone_and_beside_a_reprocess():
+    text = _bench("reprocess", "--archived", "20", "--live", "20", timeout=390)
+    for label in ("live alone \\(baseline\\)", "live beside reprocess"):
+        assert re.search(rf"{label}\s*│\s*\d+\s*│\s*{NUMBER}\s*│\s*{NUMBER}\s*│\s*{NUMBER}\s*│\s*{NUMBER}", text), text
+    # The archived pages and the first live pass's (a page whose extraction failed under load
+    # still counts: its bytes were archived), never the second pass's.
+    m = re.search(r"articles reprocessed: (\d+)", text)
+    assert m and 0 < int(m.group(1)) <= 40, text

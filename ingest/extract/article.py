@@ -49,6 +49,7 @@ from newsflow.ingest.extract.line_filters import (
 from newsflow.ingest.extract.metadata import build_article, page_language, page_metadata, page_metas
 from newsflow.ingest.extract.options import ExtractOptions
 from newsflow.ingest.extract.trafilatura_adapter import Document, read_body
+from newsflow.ingest.extract.version import EXTRACTOR_VERSION
 from newsflow.ingest.urls import InvalidURL, canonical_url
 
 if TYPE_CHECKING:
@@ -97,7 +98,8 @@ def extract_article(
 
     ``content_type`` is the HTTP header, if any: its charset is one hint for decoding.
     """
-    return extract(html, url, entry, feed_url, settings, content_type=content_type).article
+    article = extract(html, url, entry, feed_url, settings, content_type=content_type).article
+    return article.model_copy(update={"extractor_version": EXTRACTOR_VERSION})
 
 
 def extract(

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import typer
 
-from newsflow.cli import bench, config_cmd, daemons, dlq, extract, feeds, kibana, run, search, services, setup, status, stories, web
+from newsflow.cli import (
+    bench, config_cmd, daemons, dlq, extract, feeds, kibana, reprocess, run, search, services, setup, status, stories, web,
+)
 from newsflow.cli.errors import DEBUG_ENV, NewsflowGroup
 
 app = typer.Typer(
@@ -35,6 +37,7 @@ app.command()(search.search)
 app.command()(stories.stories)
 app.command()(run.run)
 app.command()(run.demo)
+app.command()(reprocess.reprocess)
 app.command()(services.services)
 app.command()(daemons.poll)
 app.command()(daemons.enrich)

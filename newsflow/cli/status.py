@@ -170,7 +170,8 @@ def render(report: dict[str, Any]) -> None:
         table = _table("Recent faults", "time", "stage", "kind", "detail")
         for e in report["history"]:
             kind = e["kind"]
-            style = {"outage": "red", "dead_letters": "yellow", "bus_refusal": "yellow", "recovered": "green"}.get(kind)
+            style = {"outage": "red", "dead_letters": "yellow", "bus_refusal": "yellow", "archive_failed": "yellow",
+                     "recovered": "green"}.get(kind)
             table.add_row(f"{e['time']} ({_ago(e['time'], now)})", e["stage"], f"[{style}]{kind}[/]" if style else kind,
                           escape(_short(e["detail"], 160)))
         if not report["history"]:

@@ -27,7 +27,8 @@ ASSIGN = "assign"  # the group gave this member partitions (a rebalance ended)
 REVOKE = "revoke"  # the group took them back (a rebalance began)
 BUS_REFUSAL = "bus_refusal"  # the bus refused or failed articles (a burst, counted)
 DEAD_LETTERS = "dead_letters"  # messages dead-lettered (a burst, counted)
-KINDS = (OUTAGE, RECOVERED, START, STOP, ASSIGN, REVOKE, BUS_REFUSAL, DEAD_LETTERS)
+ARCHIVE_FAILED = "archive_failed"  # pages the raw archive could not write (a burst, counted)
+KINDS = (OUTAGE, RECOVERED, START, STOP, ASSIGN, REVOKE, BUS_REFUSAL, DEAD_LETTERS, ARCHIVE_FAILED)
 
 
 @dataclass(frozen=True)

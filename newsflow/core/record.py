@@ -113,6 +113,10 @@ class Article(BaseModel):
     feeds: list[str] = Field(default_factory=list)  # every feed url that carried it
     provenance: dict[str, Origin] = Field(default_factory=dict)  # field -> where it came from
     fetched_at: datetime = Field(default_factory=utcnow)
+    extractor_version: str | None = None  # the page extractor's version (ingest/extract/version.py)
+    # Where the raw page is in the archive, "<warc file>:<offset>:<length>" (ingest/archive_writer.py);
+    # None when the archive is off or could not write it.
+    archive_ref: str | None = None
     enrichment: Enrichment | None = None
 
     @classmethod

@@ -11,7 +11,7 @@ from typing import Protocol, Sequence
 from newsflow.bus.config import BusConfig
 from newsflow.daemon.config import DaemonConfig
 from newsflow.index.config import IndexConfig
-from newsflow.ingest.config import ExtractConfig, FeedConfig, PollerConfig
+from newsflow.ingest.config import ArchiveConfig, ExtractConfig, FeedConfig, PollerConfig
 from newsflow.processors.config import EnrichConfig
 
 
@@ -24,6 +24,8 @@ class PipelineSettings(Protocol):
     def poller(self) -> PollerConfig: ...
     @property
     def extract(self) -> ExtractConfig: ...
+    @property
+    def archive(self) -> ArchiveConfig: ...
     @property
     def enrich(self) -> EnrichConfig: ...
     @property

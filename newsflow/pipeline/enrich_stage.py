@@ -33,10 +33,11 @@ def decode(raw: BrokerMessage) -> Article:
 
 def enrich_processor(
     settings: PipelineSettings, broker: Broker, producer: Producer, chain: Callable[[Article], Article] | None,
-    pool: Executor | None = None,
+    pool: Executor | None = None, *, source: str | None = None, target: str | None = None, stage: str = "enrich",
 ) -> StreamProcessor:
     """One enrich consumer; with ``pool`` (``enrich.workers > 1``, see pipeline/enrich_pool.py)
-    the chain runs in its worker processes, results still forwarded in offset order."""
+    the chain runs in its worker processes, results still forwarded in offset order.
+    ``source``/``target``/``stage``: another topic pair and consumer group (`newsflow reprocess`)."""
     topics = settings.bus.topics
 
     def enrich(raw: BrokerMessage) -> bytes:
@@ -48,7 +49,7 @@ def enrich_processor(
 
     def factory(commit: Commit) -> ProcessingStrategy[BrokerMessage]:
         dead = DeadLetters(producer, topics.dead_letters, stage="enrich")
-        produce = Produce(producer, topics.enriched, CommitOffsets(commit, stage="enrich"),
+        produce = Produce(producer, target or topics.enriched, CommitOffsets(commit, stage="enrich"),
                           headers=article_headers("enrich"))
         if pool is not None:
             from newsflow.pipeline.enrich_pool import CountEnriched, enrich_message
@@ -62,6 +63,6 @@ def enrich_processor(
         assert chain is not None
         return RunTask(enrich, produce, dead)
 
-    return stage_processor(settings, broker, "enrich", topics.cleaned, factory)
+    return stage_processor(settings, broker, stage, source or topics.cleaned, factory)
 
 

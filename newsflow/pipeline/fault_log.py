@@ -33,8 +33,9 @@ FAULT_EVENTS = Counter(
 EVENTS_PENDING = Gauge("newsflow_fault_events_pending", "Fault events held in memory until the status store takes them")
 EVENTS_DROPPED = Counter("newsflow_fault_events_dropped_total", "Fault events dropped: the status store was away too long")
 
-BURSTY = (faults.DEAD_LETTERS, faults.BUS_REFUSAL)
+BURSTY = (faults.DEAD_LETTERS, faults.BUS_REFUSAL, faults.ARCHIVE_FAILED)
 _BURST_MAX = 60.0
+_BURST_WHAT = {faults.DEAD_LETTERS: "messages dead-lettered", faults.ARCHIVE_FAILED: "pages not archived"}
 
 
 class _Burst:
@@ -81,7 +82,7 @@ class FaultRecorder:
             if everything or now - burst.last >= self.quiet or now - burst.first >= _BURST_MAX:
                 del self._bursts[key]
                 kind, stage = key
-                what = "messages dead-lettered" if kind == faults.DEAD_LETTERS else "articles refused by the bus"
+                what = _BURST_WHAT.get(kind, "articles refused by the bus")
                 self._queue(FaultEvent(kind, stage, f"{burst.count} {what} in {burst.last - burst.first:.0f}s; "
                                        f"last: {burst.detail}"[:500], time=burst.first,
                                        seconds=round(burst.last - burst.first, 3), count=burst.count))

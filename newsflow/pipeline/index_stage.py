@@ -27,7 +27,9 @@ from newsflow.processors.story import THRESHOLDS
 Commit = Callable[[Mapping[Partition, int]], None]
 
 
-def index_processor(settings: PipelineSettings, broker: Broker, producer: Producer, index: Index) -> StreamProcessor:
+def index_processor(settings: PipelineSettings, broker: Broker, producer: Producer, index: Index, *,
+                    source: str | None = None, stage: str = "index") -> StreamProcessor:
+    """``source``/``stage``: another topic and consumer group (`newsflow reprocess`)."""
     topics = settings.bus.topics
     # enrich.near_duplicate_threshold is the near-copy threshold; the story threshold is fixed
     # (the stored band keys are laid out for it).
@@ -39,4 +41,4 @@ def index_processor(settings: PipelineSettings, broker: Broker, producer: Produc
         write = WriteToIndex(index, CommitOffsets(commit, stage="index"), dead)
         return RunTask(decode, BatchStep(settings.bus.batch_size, settings.bus.batch_seconds, write), dead)
 
-    return stage_processor(settings, broker, "index", topics.enriched, factory)
+    return stage_processor(settings, broker, stage, source or topics.enriched, factory)

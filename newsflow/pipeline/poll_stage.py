@@ -69,11 +69,21 @@ def build_poller(settings: PipelineSettings, sink: Any) -> Any:
     # The extractor takes what the fetcher may bring, and no more.
     extract = settings.extract.model_copy(update={"max_page_bytes": settings.poller.max_body_bytes})
     workers = ExtractWorkers(extract, workers=extract.workers, budget=extract.timeout)
-    poller = Poller(settings.poller, store, Fetcher(settings.poller), workers, sink, feeds=settings.feeds, after_extract=after)
+    poller = Poller(settings.poller, store, Fetcher(settings.poller), workers, sink, feeds=settings.feeds, after_extract=after,
+                    archive=open_archive(settings))
     poller.on_close(workers.close)
     if templates is not None:
         poller.on_close(templates.save)  # between timed saves, what was learnt since the last one
     return poller
+
+
+def open_archive(settings: PipelineSettings) -> Any:
+    """The raw archive's writer, or None when ``archive.enabled`` is off."""
+    from newsflow.ingest.archive_writer import WarcArchive, archive_dir
+
+    if not settings.archive.enabled:
+        return None
+    return WarcArchive(settings.archive, archive_dir(settings.archive, settings.data_dir))
 
 
 async def close_after(poller: Any, work: Any) -> PollStats:

@@ -87,8 +87,16 @@ class Pipeline:
         return f"{self.prefix}.dlq"
 
     @property
+    def reprocess(self) -> str:
+        return f"{self.prefix}.reprocess"
+
+    @property
+    def reprocess_enriched(self) -> str:
+        return f"{self.prefix}.reprocess-enriched"
+
+    @property
     def topics(self) -> list[str]:
-        return [self.cleaned, self.enriched, self.dead_letters]
+        return [self.cleaned, self.enriched, self.dead_letters, self.reprocess, self.reprocess_enriched]
 
     @property
     def alias(self) -> str:
@@ -117,6 +125,8 @@ class Pipeline:
                     "cleaned": self.cleaned,
                     "enriched": self.enriched,
                     "dead_letters": self.dead_letters,
+                    "reprocess": self.reprocess,
+                    "reprocess_enriched": self.reprocess_enriched,
                     "partitions": self.partitions,
                 },
                 "kafka": {"bootstrap_servers": list(self.kafka_servers), "session_timeout_ms": 6000, "timeout": 20.0},
@@ -248,7 +258,7 @@ class Pipeline:
             try:
                 admin.delete_topics(self.topics, raise_errors=False)
                 try:  # groups that never committed do not exist: per-group errors are expected
-                    admin.delete_groups([self.group(s) for s in ("enrich", "index", "dlq-replay")])
+                    admin.delete_groups([self.group(s) for s in ("enrich", "index", "dlq-replay", "enrich-reprocess", "index-reprocess")])
                 except Exception:
                     pass
             finally:
