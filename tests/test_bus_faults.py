@@ -167,7 +167,7 @@ def test_poll_daemon_stopped_while_the_broker_is_down_exits_in_time_and_its_kept
     from tests.conftest import unique
     from tests.support.daemons import http_get, metric, metric_samples
     from tests.support.feeds_http import LocalServer, atom_feed, html_page
-    from tests.support.private_kafka import free_port
+    from benchmarks.corpus import free_port
 
     shutdown_timeout, n = 10.0, 12
     p = Pipeline(unique("nf-pollstop"), tmp_path, private_kafka.servers, [], partitions=2)

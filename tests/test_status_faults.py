@@ -36,6 +36,7 @@ from tests.support.daemons import (  # noqa: F401 - fixtures
     pipeline,
     wait_until,
 )
+from tests.support.private_kafka import PrivateKafka
 from tests.support.proxy import TcpProxy
 from tests.test_daemons import newsflow
 from benchmarks.corpus import free_port
@@ -420,32 +421,9 @@ def test_daemons_on_kafka_and_es_record_rebalances_dead_letters_and_an_outage_an
 
 @pytest.fixture
 def private_kafka(tmp_path):
-    """A broker of this test's own (never the shared one), with ``stop()`` and ``start()``."""
-    import os
-    import subprocess
-
-    from tests.support.daemons import SERVICES_SH
-
-    env = {**os.environ, "NEWSFLOW_SERVICES_DATA": str(tmp_path / "services"), "KAFKA_PORT": str(free_port()),
-           "KAFKA_CONTROLLER_PORT": str(free_port()), "ES_PORT": str(free_port()), "ES_TRANSPORT_PORT": str(free_port())}
-
-    class Broker:
-        port = int(env["KAFKA_PORT"])
-
-        @staticmethod
-        def run(action: str) -> None:
-            res = subprocess.run(["bash", str(SERVICES_SH), action, "kafka"], env=env, capture_output=True, text=True,
-                                 timeout=240)
-            assert res.returncode == 0, res.stdout + res.stderr
-
-        def start(self) -> None:
-            self.run("up")
-
-        def stop(self) -> None:
-            self.run("stop")
-
-    broker = Broker()
-    broker.start()
+    """A broker of this test's own (never the shared one), stopped and started again by the test."""
+    broker = PrivateKafka(tmp_path / "services")
+    broker.up()
     try:
         yield broker
     finally:
@@ -474,7 +452,7 @@ def test_a_broker_outage_turns_poll_and_enrich_unready_and_is_recorded_with_its_
     res = newsflow("status", "-c", str(cfg), timeout=60)
     assert res.returncode == 1 and res.stderr.startswith("error: kafka unreachable") and len(res.stderr.splitlines()) == 1
 
-    private_kafka.start()
+    private_kafka.up()
     for d in (poll, enrich):
         wait_until(lambda: http_get(d.url("/health/ready"))[0] == 200, 120, f"{d.stage} to be ready again")
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -14,14 +13,9 @@ from typing import Iterator
 
 import pytest
 
+from benchmarks.corpus import free_port
 from tests.conftest import REQUIRE_SERVICES
 from tests.support.daemons import SERVICES_SH
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PrivateKafka:
