@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.corpus import free_port
 from newsflow.core.record import article_id
 from newsflow.index.base import SearchQuery
 from newsflow.ingest.config import PollerConfig
@@ -142,7 +143,8 @@ def test_an_archive_link_to_an_internal_address_is_refused_unfetched() -> None:
 
 
 def _newsflow(config: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "newsflow", *args, "-c", str(config)], capture_output=True, text=True,
+    given = ["-c", str(config)] if "-c" not in args else []
+    return subprocess.run([sys.executable, "-m", "newsflow", *args, *given], capture_output=True, text=True,
                           cwd=REPO, timeout=300, env={**os.environ, "NO_COLOR": "1"})
 
 
@@ -212,6 +214,9 @@ def test_backfill_bad_input_is_one_error_line(tmp_path: Path) -> None:
             ("backfill", "nosuchfeed", "--since", "2026-10-01"): "neither an http(s) url",
             ("backfill", server.url("/rss.xml"), "--since", "2026-10-01", "--until", "2026-09-01"): "--until must be later",
         }
+        down = tmp_path / "kafka-down.toml"  # a closed port: one line within seconds, not a client's retries
+        down.write_text(config.read_text() + f'[bus]\nbackend = "kafka"\n[bus.kafka]\nbootstrap_servers = ["127.0.0.1:{free_port()}"]\n')
+        cases[("backfill", server.url("/rss.xml"), "--since", "2026-10-01", "-c", str(down))] = "cannot start: kafka"
         for args, words in cases.items():
             r = _newsflow(config, *args)
             assert r.returncode != 0 and "Traceback" not in r.stderr, (args, r.stderr)

@@ -15,8 +15,9 @@ import time
 from concurrent.futures import Future
 from typing import Any
 
+from newsflow.core.errors import NewsflowError
 from newsflow.core.record import Article, article_headers
-from newsflow.pipeline.backends import group, open_broker, open_index, topic_partitions
+from newsflow.pipeline.backends import group, open_broker, open_index, service_probes, topic_partitions
 from newsflow.pipeline.config import PipelineSettings
 from newsflow.pipeline.enrich_stage import enrich_processor
 from newsflow.pipeline.index_stage import index_processor
@@ -35,6 +36,10 @@ class ReprocessLane:
 
         self.settings = settings
         self._stop = stop
+        down = [f"{name}: {why}" for name, probe in service_probes(settings, index=True).items() if (why := probe())]
+        if down:  # one line now, not a client's retries and log lines for half a minute
+            raise NewsflowError(f"cannot start: {'; '.join(down)} (`newsflow status` shows the services; "
+                                "`newsflow services up` starts the local ones)")
         topics = settings.bus.topics
         self.topic = topics.reprocess
         self.chain = build_chain(settings.enrich)
