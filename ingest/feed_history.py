@@ -4,7 +4,9 @@ A feed lists only its latest entries. Its past is reached the ways RFC 5005 desc
 an archived feed links its previous archive document (``rel="prev-archive"``), a paged feed
 its next, older, page (``rel="next"``, as Blogger, WordPress plug-ins and most paged Atom feeds
 do). The walk follows one chain, prev-archive first, and stops at the first document whose dated
-entries are all older than ``since``: both chains run newest to oldest. A sitemap's past is its
+entries are all older than ``since``: both chains run newest to oldest. A WordPress feed links
+neither, yet serves its older pages at ``?paged=2``, ``3``...: a feed whose generator is WordPress
+is walked that way, up to the first page that is missing or empty. A sitemap's past is its
 own: every url of a sitemap, and the children of a sitemap index whose ``lastmod`` is not
 older than ``since`` (or which have none), down to ``poller.sitemap_max_depth`` levels.
 
@@ -19,8 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from newsflow.ingest.config import PollerConfig
 from newsflow.ingest.feedparse import FeedEntry, FeedError, ParsedFeed, parse_feed
@@ -34,12 +38,14 @@ MAX_DOCUMENTS = 500
 MAX_ENTRIES = 10_000
 # The links to a feed's past, in the order they are followed (RFC 5005 sections 4 and 3).
 PAST_RELS = ("prev-archive", "next")
+_WORDPRESS = re.compile(r"(^|[/.])wordpress\.(org|com)\b", re.I)
 
 
 @dataclass
 class History:
     source: str
     kind: str = "feed"  # feed or sitemap
+    site: str | None = None  # the site's address, when the source was found from it (ingest/site_history.py)
     entries: list[FeedEntry] = field(default_factory=list)  # newest first, undated last
     documents: list[str] = field(default_factory=list)  # urls read, in order
     failed: list[tuple[str, str]] = field(default_factory=list)  # (url, why) of documents that could not be read
@@ -119,11 +125,14 @@ class _Walk:
             return False
         return True
 
-    async def fetch(self, url: str) -> "tuple[bytes, str, str | None] | None":
+    async def fetch(self, url: str, *, quiet_missing: bool = False) -> "tuple[bytes, str, str | None] | None":
+        """``quiet_missing``: a 404 is the end of the pages, not a failure."""
         self.visited.add(url)
         try:
             res = await self.fetcher.fetch_feed(url)
         except FetchError as exc:
+            if quiet_missing and exc.kind in ("http_404", "http_410"):
+                return None
             self.history.failed.append((url, str(exc)))
             log.warning("backfill: %s skipped: %s", url, exc, extra={"feed": self.history.source, "url": url})
             return None
@@ -139,6 +148,12 @@ class _Walk:
                 return
             links = dict(reversed(feed.links))  # the first link of a rel wins
             past = next((links[rel] for rel in PAST_RELS if rel in links), None)
+            paged = past is None and _is_wordpress(feed)
+            if paged:
+                if not feed.entries:
+                    self.history.ended = "reached an empty page"
+                    return
+                past = _next_paged(self.history.documents[-1])
             if past is None:
                 self.history.ended = "no older archive or page is linked"
                 return
@@ -147,9 +162,11 @@ class _Walk:
                 return
             if not self.room():
                 return
-            got = await self.fetch(past)
+            got = await self.fetch(past, quiet_missing=paged)
             if got is None:
-                self.history.ended = "an older archive or page could not be read"
+                missing = not self.history.failed or self.history.failed[-1][0] != past
+                self.history.ended = ("reached the last page" if paged and missing
+                                      else "an older archive or page could not be read")
                 return
             try:
                 feed = await _parse(*got)
@@ -187,6 +204,19 @@ class _Walk:
                 continue
             await self.sitemap(got[0], got[1], depth=depth + 1)
         self.history.ended = self.history.ended or "every child sitemap in the window was read"
+
+
+def _is_wordpress(feed: ParsedFeed) -> bool:
+    return bool(feed.generator and _WORDPRESS.search(feed.generator))
+
+
+def _next_paged(url: str) -> str:
+    """``url`` with its ``paged`` query parameter one higher (2 when absent)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "paged"]
+    current = dict(parse_qsl(parts.query)).get("paged", "1")
+    page = int(current) + 1 if current.isdigit() else 2
+    return urlunsplit(parts._replace(query=urlencode([*query, ("paged", str(page))])))
 
 
 async def _parse(body: bytes, url: str, content_type: str | None) -> ParsedFeed:

@@ -58,6 +58,7 @@ class ParsedFeed:
     # The feed's own links as (rel, absolute href): RFC 5005's "prev-archive" and "next" lead to
     # its past (ingest/feed_history.py).
     links: tuple[tuple[str, str], ...] = ()
+    generator: str | None = None  # the software that wrote it (<generator>), e.g. https://wordpress.org/?v=6.4
 
 
 # A DTD internal subset (<!DOCTYPE rss [ ... ]>). Entities declared there are how a feed makes a
@@ -172,6 +173,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
         language=feed.get("language"),
         encoding=d.get("encoding"),
         links=_links(feed),
+        generator=_clean(feed.get("generator")),
     )
 
 

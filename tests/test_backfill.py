@@ -139,6 +139,28 @@ def test_an_archive_link_to_an_internal_address_is_refused_unfetched() -> None:
     assert "could not be read" in h.ended
 
 
+def _wordpress(server: LocalServer, page: int, posts: list[Post]) -> bytes:
+    items = "".join(f"<item><title>{p.title}</title><link>{server.url(p.path)}</link>"
+                    f"<pubDate>{p.published.strftime('%a, %d %b %Y %H:%M:%S +0000')}</pubDate></item>" for p in posts)
+    return ("<?xml version='1.0'?><rss version='2.0'><channel><title>WP</title><link>" + server.url("/") + "</link>"
+            f"<generator>https://wordpress.org/?v=6.4.2</generator>{items}</channel></rss>").encode()
+
+
+def test_a_wordpress_feed_is_walked_by_its_paged_query_until_a_missing_page() -> None:
+    with LocalServer() as server:
+        posts = serve_history_site(server)  # its pages; the feed is WordPress's, 10 posts a page, no links
+        for n in range(3):
+            path = "/feed/" + (f"?paged={n + 1}" if n else "")
+            server.static(path, _wordpress(server, n + 1, posts[10 * n:10 * n + 10]), "application/rss+xml")
+        h = _history(server, "/feed/", Window(_utc(2020, 1, 1)))
+        assert _links(h) == [server.url(p.path) for p in posts]
+        assert _asked(server, "/feed/?paged=4") == 1 and h.failed == [] and h.ended == "reached the last page"
+        before = _asked(server, "/feed/?paged=3")
+        h = _history(server, "/feed/", Window(_utc(2026, 11, 1)))
+        assert _asked(server, "/feed/?paged=3") == before  # page 2 holds October only: the walk ends there
+        assert _links(h) == [server.url(p.path) for p in posts if p.published >= _utc(2026, 11, 1)]
+
+
 # -- end to end: the embedded default, through the CLI ---------------------------------------
 
 
@@ -175,7 +197,7 @@ def test_feeds_add_site_then_backfill_on_the_embedded_default(tmp_path: Path) ->
         live = _newsflow(config, "run", "--once")
         assert live.returncode == 0, live.stderr
         current = [p for p in posts if p.month == "2026-11"]  # what the feed lists today
-        assert "articles sent: %d" % len(current) in live.stdout
+        assert "articles sent: %d" % len(current) in live.stdout, live.stdout + live.stderr[-4000:]
 
         done = _newsflow(config, "backfill", server.url("/sitemap.xml"), "--since", since.date().isoformat())
         assert done.returncode == 0, done.stderr
@@ -201,15 +223,25 @@ def test_feeds_add_site_then_backfill_on_the_embedded_default(tmp_path: Path) ->
         assert f"pages fetched: 0; articles sent: 0; already sent before: {len(wanted)}" in again.stdout
         assert all(_asked(server, p.path) <= 1 for p in posts)
 
+        # The site's address: its robots.txt sitemap is the source; only the pages before are new.
+        site = _newsflow(config, "backfill", server.url("/"), "--since", "2026-10-01")
+        assert site.returncode == 0, site.stderr
+        assert f"its past read from {server.url('/sitemap.xml')}" in site.stdout
+        earlier = [p for p in posts if _utc(2026, 10, 1) <= p.published < since]
+        assert f"pages fetched: {len(earlier)}; articles sent: {len(earlier)}" in site.stdout
+        assert all(_asked(server, p.path) == (1 if p.published >= _utc(2026, 10, 1) else 0) for p in posts)
+
 
 def test_backfill_bad_input_is_one_error_line(tmp_path: Path) -> None:
     config = tmp_path / "newsflow.toml"
     config.write_text(f'data_dir = "{tmp_path / "data"}"\n[poller]\nper_host_delay = 0.0\nallow_addresses = ["127.0.0.1"]\n')
-    with LocalServer() as server:
+    with LocalServer() as server, LocalServer() as bare:
         serve_history_site(server)
+        bare.static("/", b"<!doctype html><html><head><title>Hi</title></head><body><p>No feeds here.</p></body></html>",
+                    "text/html")
         cases = {
             ("backfill", server.url("/rss.xml"), "--since", "last tuesday"): "--since: not an ISO date",
-            ("backfill", server.url("/"), "--since", "2026-10-01"): "feeds discover",  # a web page: the hint
+            ("backfill", bare.url("/"), "--since", "2026-10-01"): "no feed or sitemap of its site",  # a page, nothing else
             ("backfill", server.url("/missing.xml"), "--since", "2026-10-01"): "404",
             ("backfill", "nosuchfeed", "--since", "2026-10-01"): "neither an http(s) url",
             ("backfill", server.url("/rss.xml"), "--since", "2026-10-01", "--until", "2026-09-01"): "--until must be later",

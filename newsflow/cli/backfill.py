@@ -14,7 +14,7 @@ SHOWN = 20  # entries listed by --list before "... and N more"
 
 
 def backfill(
-    source: str = typer.Argument(..., help="A feed or sitemap url (or the name of a listed feed)."),
+    source: str = typer.Argument(..., help="A feed or sitemap url, a site's address, or the name of a listed feed."),
     since: str = typer.Option(..., help="Entries published at or after this time (ISO, UTC unless it says)."),
     until: Optional[str] = typer.Option(None, help="Entries published before this time."),
     list_only: bool = typer.Option(False, "--list", help="Only read the source's history and list what would be fetched."),
@@ -23,7 +23,8 @@ def backfill(
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Fetch what a source published since a date: older pages of a paged feed or its RFC 5005
-    archives (rel prev-archive / next), or a sitemap's urls. The articles go on the reprocess
+    archives (rel prev-archive / next), or a sitemap's urls; for a site's address, its
+    robots.txt sitemaps, else its main feed. The articles go on the reprocess
     topics, never delaying live news, with the poller's politeness, robots.txt and archive.
     Entries already sent (by the live poller or an earlier backfill) are not fetched again, so
     an interrupted backfill resumes when run again."""
@@ -53,9 +54,10 @@ def backfill(
     except FetchError as exc:
         raise CliError(f"{url}: {exc}") from exc
     except FeedError as exc:
-        hint = (": `newsflow feeds discover URL` lists a site's feeds and sitemaps" if exc.kind == "not_a_feed" else "")
-        raise CliError(f"{url}: {exc}{hint}") from exc
+        raise CliError(f"{url}: {exc}") from exc
     h = summary.history
+    if h.site:
+        out.print(f"{h.site}: a site; its past read from {h.source}", highlight=False, soft_wrap=True)
     left = [f"{h.older} older than --since"] + ([f"{h.newer} not before --until"] if h.newer else [])
     if h.over_limit:
         left.append(f"{h.over_limit} past --max-articles")

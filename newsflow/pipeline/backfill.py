@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 from newsflow.ingest.feed_history import MAX_DOCUMENTS, MAX_ENTRIES, History, Window, read_history
-from newsflow.ingest.feedparse import FeedEntry
+from newsflow.ingest.feedparse import FeedEntry, FeedError
+from newsflow.ingest.site_history import read_site_history
 from newsflow.ingest.poll_stats import PollStats
 from newsflow.pipeline.config import PipelineSettings
 from newsflow.pipeline.poll_stage import bridge, build_poller
@@ -60,8 +61,14 @@ async def _backfill(
     poller = build_poller(settings.model_copy(update={"feeds": []}), lane.send if lane else _no_sink,
                           keep_refused=False)
     try:
-        history = await read_history(poller.fetcher, source, window, settings.poller,
-                                     max_documents=max_documents, max_entries=max_entries)
+        limits = {"max_documents": max_documents, "max_entries": max_entries}
+        try:
+            history = await read_history(poller.fetcher, source, window, settings.poller, **limits)
+        except FeedError as exc:
+            if exc.kind != "not_a_feed":
+                raise
+            # A web page: the site's address. Its sitemaps or feeds are the source.
+            history = await read_site_history(poller.fetcher, source, window, settings.poller, **limits)
         summary = BackfillSummary(history, listed_only=list_only)
         if lane is None:
             return summary
@@ -69,12 +76,12 @@ async def _backfill(
         for entry in track(history.entries, len(history.entries)):
             batch.append(entry)
             if len(batch) >= BATCH:
-                await poller.take_entries(source, batch, astop, summary.poll)
+                await poller.take_entries(history.source, batch, astop, summary.poll)
                 batch = []
             if stop.is_set() or summary.poll.articles_waiting:
                 break  # stopped, or the bus refuses: what is left stays unseen for the next run
         if batch and not stop.is_set() and not summary.poll.articles_waiting:
-            await poller.take_entries(source, batch, astop, summary.poll)
+            await poller.take_entries(history.source, batch, astop, summary.poll)
         if not stop.is_set() and not summary.poll.articles_waiting:
             await asyncio.to_thread(lane.drain, drain_timeout)
         return summary
