@@ -52,7 +52,7 @@ class History:
     undated: int = 0  # entries kept without a date
     older: int = 0  # entries left out: before ``since``
     newer: int = 0  # entries left out: at or after ``until``
-    over_limit: int = 0  # entries left out past ``max_entries``
+    over_limit: int = 0  # entries in the window left out past ``max_entries`` (in the documents read)
     ended: str = ""  # why the walk stopped
 
 
@@ -80,7 +80,7 @@ async def read_history(
     """The entries of ``url`` (a feed or a sitemap) published in ``window``. A FetchError or
     FeedError when ``url`` itself cannot be read; later documents that fail are recorded and skipped."""
     history = History(url)
-    walk = _Walk(fetcher, window, config, history, max_documents)
+    walk = _Walk(fetcher, window, config, history, max_documents, max_entries)
     res = await fetcher.fetch_feed(url)
     history.documents.append(res.url)
     walk.visited.update({url, res.url})
@@ -90,14 +90,15 @@ async def read_history(
     else:
         feed = await _parse(res.body, res.url, res.content_type)
         await walk.feed(feed)
-    _finish(history, walk.kept, max_entries)
+    _finish(history, walk.kept)
     return history
 
 
 class _Walk:
-    def __init__(self, fetcher: Fetcher, window: Window, config: PollerConfig, history: History, max_documents: int) -> None:
+    def __init__(self, fetcher: Fetcher, window: Window, config: PollerConfig, history: History, max_documents: int,
+                 max_entries: int) -> None:
         self.fetcher, self.window, self.config, self.history = fetcher, window, config, history
-        self.max_documents = max_documents
+        self.max_documents, self.max_entries = max_documents, max_entries
         self.visited: set[str] = set()
         self.kept: dict[str, FeedEntry] = {}  # entry id -> entry, the first copy read wins
 
@@ -110,6 +111,9 @@ class _Walk:
             if entry.entry_id in self.kept:
                 continue
             if place in ("in", "undated"):
+                if len(self.kept) >= self.max_entries:  # memory stays bounded whatever the source lists
+                    self.history.over_limit += 1
+                    continue
                 self.kept[entry.entry_id] = entry
                 self.history.undated += place == "undated"
             elif place == "older":
@@ -120,6 +124,10 @@ class _Walk:
         return dated, older
 
     def room(self) -> bool:
+        """Another document may be read: the walk reads newest first, so what a limit leaves is the oldest."""
+        if len(self.kept) >= self.max_entries:
+            self.history.ended = f"stopped at {self.max_entries} entries (--max-articles)"
+            return False
         if len(self.history.documents) >= self.max_documents:
             self.history.ended = f"stopped at {self.max_documents} documents (--max-documents)"
             return False
@@ -225,10 +233,8 @@ async def _parse(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
     return await asyncio.to_thread(parse_feed, body, url, content_type)
 
 
-def _finish(history: History, kept: dict[str, FeedEntry], max_entries: int) -> None:
+def _finish(history: History, kept: dict[str, FeedEntry]) -> None:
     oldest = datetime.min.replace(tzinfo=timezone.utc)
-    entries = sorted(kept.values(), key=lambda e: e.published or e.updated or oldest, reverse=True)
-    history.over_limit = max(0, len(entries) - max_entries)
-    history.entries = entries[:max_entries]
+    history.entries = sorted(kept.values(), key=lambda e: e.published or e.updated or oldest, reverse=True)
     if history.kind == "sitemap" and not history.ended:
         history.ended = "the sitemap was read"

@@ -122,6 +122,15 @@ def test_a_link_back_to_a_page_already_read_ends_the_walk() -> None:
         assert _asked(server, "/a.xml") == 1
 
 
+def test_max_articles_bounds_what_is_kept_and_ends_the_walk() -> None:
+    with LocalServer() as server:
+        posts = serve_history_site(server)
+        h = _history(server, "/feeds/posts/default", Window(_utc(2020, 1, 1)), max_entries=7)
+        assert _links(h) == [server.url(p.path) for p in posts[:7]]  # the newest
+        assert h.over_limit == 3 and "--max-articles" in h.ended
+        assert _asked(server, "/feeds/posts/default?start-index=11&max-results=5") == 0
+
+
 def test_the_walk_stops_at_max_documents() -> None:
     with LocalServer() as server:
         for n in range(50):
