@@ -55,6 +55,10 @@ class ParsedFeed:
     version: str | None = None  # feedparser's name for the format, e.g. "atom10", "rss20"
     language: str | None = None
     encoding: str | None = None
+    # The feed's own links as (rel, absolute href): RFC 5005's "prev-archive" and "next" lead to
+    # its past (ingest/feed_history.py).
+    links: tuple[tuple[str, str], ...] = ()
+    generator: str | None = None  # the software that wrote it (<generator>), e.g. https://wordpress.org/?v=6.4
 
 
 # A DTD internal subset (<!DOCTYPE rss [ ... ]>). Entities declared there are how a feed makes a
@@ -168,7 +172,18 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
         version=version,
         language=feed.get("language"),
         encoding=d.get("encoding"),
+        links=_links(feed),
+        generator=_clean(feed.get("generator")),
     )
+
+
+def _links(feed: Any) -> tuple[tuple[str, str], ...]:
+    out = []
+    for link in feed.get("links") or ():
+        rel, href = link.get("rel"), link.get("href")
+        if isinstance(rel, str) and isinstance(href, str) and href and len(href) <= MAX_URL_CHARS:
+            out.append((rel.lower(), href))
+    return tuple(out)
 
 
 def _not_a_feed(body: bytes, content_type: str | None, reason: str | None) -> str:

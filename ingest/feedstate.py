@@ -8,8 +8,12 @@ Tables:
 - ``waiting_articles``: extracted articles the bus refused that did not fit in the poller's
   memory (ingest/retry_queue.py), or were held when it stopped; sent again, then marked seen.
 
-Times are epoch seconds (floats). One connection guarded by a lock: the poller's writes
-are tiny and a single process owns the file (WAL lets readers such as ``feeds list`` in).
+Times are epoch seconds (floats). One connection guarded by a lock: the poller's writes are
+tiny (WAL lets readers such as ``feeds list`` in). The file has other writers: the fault
+history's table on the embedded default, a `newsflow backfill` beside the poll daemon. So a
+transaction that writes begins IMMEDIATE, taking the write lock first: a deferred one that read
+first cannot take it once another connection committed after that read, and fails at once with
+"database is locked" whatever the busy timeout.
 """
 
 from __future__ import annotations
@@ -197,7 +201,7 @@ class FeedStateStore:
 
     def remove(self, url: str) -> None:
         with self._lock:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")  # the write lock first (module doc)
             try:
                 self._db.execute("DELETE FROM feeds WHERE url = ?", (url,))
                 self._db.execute("DELETE FROM seen WHERE feed_url = ?", (url,))
@@ -252,7 +256,7 @@ class FeedStateStore:
         """
         now = time.time() if now is None else now
         with self._lock:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")  # the write lock first (module doc)
             try:
                 for aid in dict.fromkeys(article_ids):
                     self._add_article_feed(aid, article_url, feed_url, now)
@@ -322,7 +326,7 @@ class FeedStateStore:
         ``others_zero``: feeds not in ``counts`` wait for none (at start-up)."""
         status = _DEGRADED_CASE.format(waiting="?", status="status")
         with self._lock:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")  # the write lock first (module doc)
             try:
                 if others_zero:
                     self._db.execute(f"UPDATE feeds SET waiting = 0, status = {_DEGRADED_CASE.format(waiting='0', status='status')}")

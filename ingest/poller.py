@@ -132,6 +132,7 @@ class Poller:
         sink_timeout: float = 120.0,
         clock: Callable[[], float] = time.time,
         archive: "WarcArchive | None" = None,
+        keep_refused: bool = True,
     ) -> None:
         self.config = config
         self.store = store
@@ -167,7 +168,7 @@ class Poller:
         self.set_feeds(feeds or [])
         self.refused = RetryQueue(
             store, sink, memory=config.bus_retry_memory, initial=config.bus_retry_initial,
-            maximum=config.bus_retry_max, sink_timeout=sink_timeout, clock=clock,
+            maximum=config.bus_retry_max, sink_timeout=sink_timeout, clock=clock, persist=keep_refused,
         )
 
     def set_feeds(self, feeds: Iterable[FeedConfig]) -> None:
@@ -212,6 +213,49 @@ class Poller:
         await self._stop_retries(retry, retry_stop)
         stats.articles_waiting = self.refused.pending
         return stats
+
+    async def take_entries(self, feed_url: str, entries: Sequence[FeedEntry], stop: asyncio.Event,
+                           stats: PollStats) -> None:
+        """Entries found elsewhere than in a poll of the feed (`newsflow backfill`), handled as a
+        poll's, counted in ``stats``: in rounds of ``max_entries_per_poll`` until none is left but failures."""
+        self._stop = stop
+        self._new_slots()
+        retry_stop = asyncio.Event()
+        retry = asyncio.create_task(self.refused.run(retry_stop, lambda item: self._resent(item, stats)))
+        parsed = ParsedFeed(title=None, link=feed_url, entries=self._unknown(feed_url, entries, stats))
+        rounds = len(parsed.entries) // self.config.max_entries_per_poll + self.max_entry_attempts + 1
+        try:
+            for _ in range(rounds):  # a transient failure is tried again next round, up to its attempts
+                if stop.is_set():
+                    break
+                outcome = await self._entries(feed_url, parsed, feed_url, stats)
+                await self.refused.wait_empty(stop, self.sink_timeout)
+                if self.refused.pending or self.refused.dropped or not outcome.pending:
+                    break  # done, or the bus refuses: no more pages fetched for it to refuse
+        finally:
+            await self._stop_retries(retry, retry_stop)
+        stats.articles_waiting = self.refused.pending + self.refused.dropped
+
+    def _unknown(self, feed_url: str, entries: Sequence[FeedEntry], stats: PollStats) -> list[FeedEntry]:
+        """Those of ``entries`` whose article no feed has sent yet: a backfill does not fetch a page
+        again that the live poller (or another source) already sent. The others count as duplicates."""
+        seen = self.store.seen_among(feed_url, [e.entry_id for e in entries])
+        unknown = []
+        for entry in entries:
+            if entry.entry_id in seen:
+                stats.duplicates += 1
+                continue
+            try:
+                aid = article_id(canonical_url(entry.link or "", base=feed_url))
+            except InvalidURL:
+                unknown.append(entry)  # its failure is recorded on the way
+                continue
+            if self.store.article_feeds(aid):
+                self.store.mark_seen(feed_url, entry.entry_id, "duplicate", now=self._clock())
+                stats.duplicates += 1
+            else:
+                unknown.append(entry)
+        return unknown
 
     async def _stop_retries(self, retry: "asyncio.Task[None]", retry_stop: asyncio.Event) -> None:
         """Stop the retry loop; sends in flight get ``stop_grace`` seconds, then are cut off (their

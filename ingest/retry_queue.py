@@ -11,7 +11,9 @@ a crash at any point fetches it again (at-least-once).
 Memory is bounded: ``poller.bus_retry_memory`` articles are held in memory; beyond that they
 are written to the poller's state database (``waiting_articles``) and read back, oldest first, as
 room frees. At a clean stop those still in memory are written there too, so after a restart they
-are sent again without fetching their pages. Each feed's count of waiting articles is kept in its
+are sent again without fetching their pages. A queue without ``persist`` (a backfill, whose
+articles belong on another topic than the live poller's) keeps nothing in the state: what it
+cannot hold is dropped unseen, and the next run of the same command fetches it again. Each feed's count of waiting articles is kept in its
 state (``FeedState.waiting``, status "degraded").
 
 Knows nothing of Kafka: the sink is any callable returning a future, as for the poller.
@@ -70,26 +72,35 @@ class RetryBackoff:
 class RetryQueue:
     def __init__(
         self, store: FeedStateStore, sink: SinkFn, *, memory: int, initial: float, maximum: float,
-        sink_timeout: float, clock: Callable[[], float],
+        sink_timeout: float, clock: Callable[[], float], persist: bool = True,
     ) -> None:
         self._store, self._sink = store, sink
+        self._persist = persist
         self._memory_cap = memory
         self._backoff = RetryBackoff(initial, maximum)
         self._sink_timeout = sink_timeout
         self._clock = clock
         self._memory: dict[tuple[str, str], Refused] = {}  # insertion order: oldest first
-        self._stored = sum(store.spilled_counts().values())  # rows in the state database
+        spilled = store.spilled_counts() if persist else {}
+        self._stored = sum(spilled.values())  # rows in the state database
         self._loaded_to = 0  # the highest row read back into memory
-        self._by_feed: Counter[str] = Counter(store.spilled_counts())
-        store.set_waiting(dict(self._by_feed), others_zero=True)  # a crash may have left counts behind
+        self._by_feed: Counter[str] = Counter(spilled)
+        if persist:
+            store.set_waiting(dict(self._by_feed), others_zero=True)  # a crash may have left counts behind
         self._added: asyncio.Event | None = None
         self._refusals = 0  # retries the bus refused, so far
+        self._dropped: set[tuple[str, str]] = set()  # not kept (no ``persist``): left unseen for the next run
         metrics.ARTICLES_WAITING.set(self.pending)
 
     @property
     def pending(self) -> int:
         """Articles waiting for the bus, in memory and in the state database."""
         return self._stored + sum(1 for r in self._memory.values() if not r.seq)
+
+    @property
+    def dropped(self) -> int:
+        """Refused articles a queue without ``persist`` had no room for (their entries stay unseen)."""
+        return len(self._dropped)
 
     @property
     def in_memory(self) -> int:
@@ -115,6 +126,9 @@ class RetryQueue:
             return
         if len(self._memory) < self._memory_cap:
             self._memory[item.key] = item
+        elif not self._persist:
+            self._dropped.add(item.key)
+            return
         else:
             if not self._store.spill([(item.feed_url, item.entry_id, item.article_ids, item.article.to_json())],
                                       now=self._clock()):
@@ -128,7 +142,11 @@ class RetryQueue:
     def close(self) -> None:
         """At a stop: what waits in memory goes to the state database, sent again after a restart."""
         rows = [(r.feed_url, r.entry_id, r.article_ids, r.article.to_json()) for r in self._memory.values() if not r.seq]
-        if rows:
+        if not self._persist:
+            if rows or self._dropped:
+                log.warning("%d articles the bus refused were not sent; their entries stay unseen: run the same "
+                            "command again to send them", len(rows) + len(self._dropped))
+        elif rows:
             self._stored += self._store.spill(rows, now=self._clock())
             log.info("%d articles the bus refused are kept in the state for the next run", len(rows))
         self._memory.clear()
@@ -208,7 +226,8 @@ class RetryQueue:
         n = max(0, self._by_feed[feed_url])
         if not n:
             del self._by_feed[feed_url]
-        self._store.set_waiting({feed_url: n})
+        if self._persist:
+            self._store.set_waiting({feed_url: n})
         metrics.ARTICLES_WAITING.set(self.pending)
 
 

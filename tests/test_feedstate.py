@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -143,3 +146,35 @@ def test_a_state_file_from_before_moved_to_is_upgraded(tmp_path: Path) -> None:
         store.save(state)
     with FeedStateStore(db) as store:
         assert store.get("http://a/feed").moved_to == "http://b/feed"
+
+
+def test_writes_wait_for_another_connections_writes_instead_of_failing(tmp_path: Path) -> None:
+    """The state file has other writers (the fault history's table on the embedded default, a
+    backfill beside the poll daemon). A deferred transaction that read first cannot take the write
+    lock once another connection committed after its read ("database is locked" at once, whatever
+    the busy timeout): mark_seen's transactions take the lock first."""
+    db = tmp_path / "state.sqlite3"
+    with FeedStateStore(db) as store:
+        store.ensure_feeds(["https://f.example/feed"])
+        # Another process committing small writes all the time, until the file "stop" appears.
+        chatter = subprocess.Popen([sys.executable, "-c", (
+            "import sqlite3, os, sys, time\n"
+            "db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)\n"
+            "db.execute('CREATE TABLE IF NOT EXISTS chatter (n INTEGER)')\n"
+            "while not os.path.exists(sys.argv[2]):\n"
+            "    db.execute('INSERT INTO chatter VALUES (1)')\n"
+            "    time.sleep(0.0005)\n"), str(db), str(tmp_path / "stop")])
+        try:
+            while not _has_table(db, "chatter"):
+                time.sleep(0.01)
+            for n in range(300):
+                store.mark_seen("https://f.example/feed", f"e{n}", "ok", article_ids=[f"a{n}"], article_url=f"https://f.example/{n}")
+        finally:
+            (tmp_path / "stop").touch()
+            chatter.wait(30)
+        assert store.article_feeds("a299") == ["https://f.example/feed"]
+
+
+def _has_table(db: Path, name: str) -> bool:
+    with sqlite3.connect(db, timeout=30) as conn:
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone() is not None

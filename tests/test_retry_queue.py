@@ -18,6 +18,7 @@ from prometheus_client import REGISTRY
 from newsflow.ingest.config import FeedConfig, PollerConfig
 from newsflow.ingest.feedstate import STATUS_DEGRADED, STATUS_OK, FeedStateStore
 from newsflow.ingest.fetcher import Fetcher
+from newsflow.ingest.poll_stats import PollStats
 from newsflow.ingest.poller import Poller
 from tests.support.feeds_http import CollectingSink, LocalServer, atom_feed, html_page, stub_extract
 
@@ -216,3 +217,42 @@ def test_while_the_bus_refuses_new_articles_queue_without_waiting_a_delivery_tim
             sink.fail = False
             _wait(lambda: len(set(sink.ids)) == 2 * n, 30, "the kept articles to reach the bus")
             assert all(len(server.requests(f"/f{k}-feed")) == 1 for k in range(2)), "a feed was polled again"
+
+
+def test_a_backfill_queue_keeps_nothing_in_the_state_and_leaves_refused_entries_unseen(tmp_path: Path) -> None:
+    """keep_refused=False (`newsflow backfill`): what the bus refused is not written for the live
+    poller to send on its topic, and does not touch the live feeds' kept articles; its entries stay
+    unseen, so the same backfill run again sends them."""
+    from newsflow.ingest.feedparse import parse_feed
+
+    n, live_kept = 4, 3
+    db = tmp_path / "state.sqlite3"
+    config = _config(bus_retry_memory=2)
+    refusing = CollectingSink()
+    refusing.fail = True
+    with LocalServer() as server:
+        live = _site(server, live_kept, prefix="live")
+        with Running(config, db, refusing, [live]) as run:  # the live poller leaves articles kept in the state
+            _wait(lambda: run.poller is not None and run.poller.refused.pending == live_kept, 30, "live articles kept")
+        past = _site(server, n, prefix="old")
+        entries = parse_feed(atom_feed([(f"old{i}", server.url(f"/old/{i}"), f"Old {i}") for i in range(n)]), past).entries
+
+        async def backfill(sink: CollectingSink) -> int:
+            async with Fetcher(config) as fetcher:
+                with FeedStateStore(db) as store:
+                    poller = Poller(config, store, fetcher, stub_extract, sink, keep_refused=False, sink_timeout=2.0)
+                    stats = PollStats()
+                    await poller.take_entries(past, entries, asyncio.Event(), stats)
+                    poller.close()
+                    return stats.articles_emitted
+
+        assert asyncio.run(backfill(refusing)) == 0
+        assert _page_fetches(server, n, prefix="old") == n  # each page once: no more rounds while the bus refuses
+        state, kept = _state(db, live)
+        assert state is not None and state.waiting == live_kept and len(kept) == live_kept  # the live feed's, untouched
+        with FeedStateStore(db) as store:
+            assert store.spilled_counts() == {live: live_kept}  # nothing of the backfill's
+            assert store.seen_among(past, [e.entry_id for e in entries]) == set()
+        taking = CollectingSink()
+        assert asyncio.run(backfill(taking)) == n
+        assert sorted(a.title for a in taking.articles) == sorted(f"Old {i}" for i in range(n))

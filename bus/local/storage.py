@@ -80,13 +80,15 @@ def _decode_headers(blob: bytes | None) -> tuple[tuple[str, bytes], ...]:
 
 
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection, immediate: bool = False) -> None:
+    """A write transaction. IMMEDIATE takes the write lock up front: two processes never hand out
+    one offset, and a transaction that reads first (ensure_topic) cannot fail at once with
+    "database is locked" because another process committed after its read."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
-        self._immediate = immediate
 
     def __enter__(self) -> None:
-        # IMMEDIATE takes the write lock up front, so two processes never hand out one offset.
-        self._db.execute("BEGIN IMMEDIATE" if self._immediate else "BEGIN")
+        self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
@@ -115,8 +117,8 @@ class LocalStorage:
         except sqlite3.Error as exc:
             raise BusUnavailable(f"cannot open local bus {target}: {exc}") from exc
 
-    def transaction(self, immediate: bool = False) -> _Transaction:
-        return _Transaction(self._db, immediate)
+    def transaction(self) -> _Transaction:
+        return _Transaction(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -161,7 +163,7 @@ class LocalStorage:
 
     def append(self, topic: str, index: int, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]) -> int:
         """Store one message at the partition's end; its offset. Raises ``sqlite3.Error``."""
-        with self.transaction(immediate=True):
+        with self.transaction():
             (offset,) = self._db.execute(
                 "SELECT end_offset FROM partitions WHERE topic = ? AND partition = ?", (topic, index)
             ).fetchone()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from newsflow.cli import (
-    bench, config_cmd, daemons, dlq, extract, feeds, kibana, reprocess, run, search, services, setup, status, stories, web,
+    backfill, bench, config_cmd, daemons, dlq, extract, feeds, kibana, reprocess, run, search, services, setup, status, stories, web,
 )
 from newsflow.cli.errors import DEBUG_ENV, NewsflowGroup
 
@@ -38,6 +38,7 @@ app.command()(stories.stories)
 app.command()(run.run)
 app.command()(run.demo)
 app.command()(reprocess.reprocess)
+app.command()(backfill.backfill)
 app.command()(services.services)
 app.command()(daemons.poll)
 app.command()(daemons.enrich)

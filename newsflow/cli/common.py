@@ -5,6 +5,7 @@ Heavy modules are imported inside functions so `newsflow --help` stays instant.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -50,3 +51,14 @@ def snippet_markup(snippet: str) -> str:
     from rich.markup import escape
 
     return escape(" ".join(snippet.split())).replace("<em>", "[bold]").replace("</em>", "[/bold]")
+
+
+def parse_when(value: Optional[str], option: str) -> Optional[datetime]:
+    """An ISO date or time option as an aware datetime (UTC unless it says); None stays None."""
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise CliError(f"{option}: not an ISO date or time: {value!r} (e.g. 2026-12-01 or 2026-12-01T08:00)", exit_code=2)
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)

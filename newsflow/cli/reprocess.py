@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from newsflow.cli.common import CliError, ConfigOpt, load_settings, out
-
-
-def _when(value: Optional[str], option: str) -> Optional[datetime]:
-    if value is None:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise CliError(f"{option}: not an ISO date or time: {value!r} (e.g. 2026-12-01 or 2026-12-01T08:00)", exit_code=2)
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+from newsflow.cli.common import CliError, ConfigOpt, load_settings, out, parse_when
 
 
 def reprocess(
@@ -41,7 +30,7 @@ def reprocess(
 
     s = load_settings(config)
     logs.configure("text", "WARNING")
-    selection = Selection(_when(since, "--since"), _when(until, "--until"), site, feed, outdated)
+    selection = Selection(parse_when(since, "--since"), parse_when(until, "--until"), site, feed, outdated)
     stop = threading.Event()
     install_signal_handlers(stop)
     try:

@@ -51,8 +51,9 @@ class ArticleSink:
         faults.emit(faults.BUS_REFUSAL, "poll", f"{type(error).__name__}: {error}"[:300])  # recorded as bursts
 
 
-def build_poller(settings: PipelineSettings, sink: Any) -> Any:
-    """The poller with its state store, fetcher and extraction workers (the fetcher needs a running loop)."""
+def build_poller(settings: PipelineSettings, sink: Any, *, keep_refused: bool = True) -> Any:
+    """The poller with its state store, fetcher and extraction workers (the fetcher needs a running loop).
+    ``keep_refused``: articles the bus refused are kept in the state for the next run (the live poller's)."""
     from newsflow.ingest.extract_workers import ExtractWorkers
     from newsflow.ingest.feedstate import FeedStateStore
     from newsflow.ingest.fetcher import Fetcher
@@ -70,7 +71,7 @@ def build_poller(settings: PipelineSettings, sink: Any) -> Any:
     extract = settings.extract.model_copy(update={"max_page_bytes": settings.poller.max_body_bytes})
     workers = ExtractWorkers(extract, workers=extract.workers, budget=extract.timeout)
     poller = Poller(settings.poller, store, Fetcher(settings.poller), workers, sink, feeds=settings.feeds, after_extract=after,
-                    archive=open_archive(settings))
+                    archive=open_archive(settings), keep_refused=keep_refused)
     poller.on_close(workers.close)
     if templates is not None:
         poller.on_close(templates.save)  # between timed saves, what was learnt since the last one
@@ -93,7 +94,7 @@ async def close_after(poller: Any, work: Any) -> PollStats:
         await poller.fetcher.aclose()
 
 
-def _bridge(stop: threading.Event) -> asyncio.Event:
+def bridge(stop: threading.Event) -> asyncio.Event:
     """The thread-level stop (signals) as an asyncio event of the running loop."""
     astop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -111,9 +112,9 @@ def _bridge(stop: threading.Event) -> asyncio.Event:
 
 async def run_until(poller: Any, stop: threading.Event) -> PollStats:
     """Poll feeds as they come due until ``stop`` (the daemons, `newsflow run`)."""
-    return await poller.run_forever(_bridge(stop))
+    return await poller.run_forever(bridge(stop))
 
 
 async def poll_once_until(poller: Any, stop: threading.Event) -> PollStats:
     """Every feed once (`newsflow run --once`); a stop cuts the run short."""
-    return await poller.poll_once(_bridge(stop))
+    return await poller.poll_once(bridge(stop))

@@ -3,11 +3,9 @@ network.
 
 The raw archive (ingest/archive_writer.py) is read in file order; each selected page is rebuilt as
 the fetch result and feed entry it was first extracted from, extracted again by the extraction
-workers, and sent on the bus's reprocess topic. This process runs its own enrich consumer
-(reprocess topic -> reprocess-enriched topic) and its own index consumer (-> the index), in
-consumer groups of their own: live articles never queue behind a reprocess in a topic partition,
-they only share the machine and the index with it. The article keeps its id (the same page gives
-the same canonical url), so the index updates it in place, with the running versions stamped.
+workers, and sent on the reprocess lane (pipeline/reprocess_lane.py: its own topics and consumer
+groups, apart from live news). The article keeps its id (the same page gives the same canonical
+url), so the index updates it in place, with the running versions stamped.
 
 Resumable: after every ``CHECKPOINT_EVERY`` acknowledged pages the position (WARC file, offset
 past the page) is saved in the state database under the selection; an interrupted run of the same
@@ -27,20 +25,15 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from newsflow.core.record import Article, article_headers
+from newsflow.core.record import Article
 from newsflow.ingest.archive_checkpoint import Checkpoint
 from newsflow.ingest.archive_reader import ArchivedPage, scan
 from newsflow.ingest.archive_writer import archive_dir
 from newsflow.ingest.extract.version import EXTRACTOR_VERSION
-from newsflow.pipeline.backends import group, open_broker, open_index, topic_partitions
 from newsflow.pipeline.config import PipelineSettings
-from newsflow.pipeline.enrich_stage import enrich_processor
-from newsflow.pipeline.index_stage import index_processor
-from newsflow.pipeline.run_all import start_thread
+from newsflow.pipeline.reprocess_lane import ReprocessLane
 
 CHECKPOINT_EVERY = 50
-ENRICH_STAGE = "enrich-reprocess"
-INDEX_STAGE = "index-reprocess"
 
 
 class NoArchive(Exception):
@@ -106,7 +99,6 @@ def reprocess(
     """Reprocess the archived pages ``selection`` takes; ``track`` wraps the page iterator (a progress bar)."""
     from newsflow.ingest.extract.site_templates import SiteTemplates, learn_and_strip
     from newsflow.ingest.extract_workers import ExtractWorkers
-    from newsflow.processors.enrich import build_chain
 
     root = archive_dir(settings.archive, settings.data_dir)
     if not root.is_dir() or not any(root.glob("*.warc.gz")):
@@ -119,25 +111,11 @@ def reprocess(
         checkpoint.clear()
     after, summary.sent = checkpoint.load()
     summary.resumed_after = after
-    topics = settings.bus.topics
-    chain = build_chain(settings.enrich)
-    broker = open_broker(settings, stop)
-    broker.create_topics({**topic_partitions(settings), topics.reprocess: topics.partitions,
-                          topics.reprocess_enriched: topics.partitions})
-    index = open_index(settings)
-    producer = broker.producer()
-    stage_stop = threading.Event()
-    processors = [
-        enrich_processor(settings, broker, producer, chain, source=topics.reprocess, target=topics.reprocess_enriched,
-                         stage=ENRICH_STAGE),
-        index_processor(settings, broker, producer, index, source=topics.reprocess_enriched, stage=INDEX_STAGE),
-    ]
-    threads = [start_thread(p, stage_stop) for p in processors]
+    lane = ReprocessLane(settings, stop, source="reprocess")
     extract = settings.extract.model_copy(update={"max_page_bytes": settings.poller.max_body_bytes})
     workers = ExtractWorkers(extract, workers=extract.workers, budget=extract.timeout)
     templates = SiteTemplates(settings.data_dir / "site-memory.json") if settings.extract.site_templates else None
-    outdated = _outdated(index, chain.versions) if selection.outdated else None
-    headers = article_headers("reprocess")
+    outdated = _outdated(lane.index, lane.chain.versions) if selection.outdated else None
     window: deque[tuple[ArchivedPage, Future[Article]]] = deque()
     in_flight = max(2, extract.workers * 4)
 
@@ -156,7 +134,7 @@ def reprocess(
                 "archive_ref": page.ref, "feeds": feeds, "fetched_at": page.fetched_at,
                 "original_url": article.original_url or (page.entry.link if page.entry else None),
             })
-            acks.append(producer.produce(topics.reprocess, article.id.encode(), article.to_json(), headers))
+            acks.append(lane.send(article))
         finished[0] += 1
         if finished[0] % CHECKPOINT_EVERY == 0:
             acknowledged()
@@ -194,36 +172,14 @@ def reprocess(
             if last is not None:
                 checkpoint.save(last.file, last.end, summary.sent)
             return summary
-        _drain(broker, settings, stop, drain_timeout)
+        lane.drain(drain_timeout)
         checkpoint.clear()
     finally:
-        stage_stop.set()
-        for thread in threads:
-            thread.join(settings.daemon.shutdown_timeout)
         workers.close()
         if templates is not None:
             templates.save()
-        producer.close()
-        refresh = getattr(index, "refresh", None)
-        if refresh:
-            refresh()
-        index.close()
-        close = getattr(broker, "close", None)
-        if close:
-            close()
+        lane.close()
         checkpoint.close()
         summary.seconds = time.monotonic() - started
     return summary
 
-
-def _drain(broker: Any, settings: PipelineSettings, stop: threading.Event, timeout: float) -> None:
-    """Until the reprocess enrich and index groups have committed everything sent."""
-    t = settings.bus.topics
-    deadline = time.monotonic() + timeout
-    while not stop.is_set():
-        if (broker.caught_up(group(settings, ENRICH_STAGE), [t.reprocess])
-                and broker.caught_up(group(settings, INDEX_STAGE), [t.reprocess_enriched])):
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the reprocess stages did not catch up within {timeout:.0f}s")
-        stop.wait(0.2)
