@@ -83,6 +83,9 @@ class PollerConfig(Section):
     sitemap_recent_days: float = Field(default=7.0, gt=0, description="sitemap urls and child sitemaps older than this are skipped")
     sitemap_max_children: int = Field(default=20, ge=1, description="child sitemaps read per poll of a sitemap index")
     sitemap_max_depth: int = Field(default=2, ge=1, description="levels of nested sitemap indexes followed")
+    # A child whose <lastmod> in a re-read index has not moved is not asked again until this long
+    # after its last check: lastmods are often absent or wrong, so they only ever postpone a check.
+    sitemap_child_recheck: float = Field(default=3600.0, ge=0, description="seconds a child sitemap with an unmoved lastmod goes unasked; 0 always asks")
 
     @field_validator("shard")
     @classmethod

@@ -7,6 +7,9 @@ Tables:
 - ``articles``: article id -> the feed urls that carried it (pruned: ``prune_articles``).
 - ``waiting_articles``: extracted articles the bus refused that did not fit in the poller's
   memory (ingest/retry_queue.py), or were held when it stopped; sent again, then marked seen.
+- ``sitemap_children``: per sitemap index source, the child sitemaps of its last poll with their
+  own validators, body hash and ``lastmod`` (ingest/sitemap_source.py); replaced whole by each
+  poll, so a child no longer listed is forgotten, and bounded by ``poller.sitemap_max_children``.
 
 Times are epoch seconds (floats). One connection guarded by a lock: the poller's writes are
 tiny (WAL lets readers such as ``feeds list`` in). The file has other writers: the fault
@@ -90,6 +93,18 @@ CREATE TABLE IF NOT EXISTS waiting_articles (
     added_at REAL NOT NULL,
     UNIQUE (feed_url, entry_id)
 );
+CREATE TABLE IF NOT EXISTS sitemap_children (
+    source_url TEXT NOT NULL,
+    url TEXT NOT NULL,
+    parent TEXT NOT NULL,
+    lastmod REAL,
+    read_lastmod REAL,
+    etag TEXT,
+    last_modified TEXT,
+    body_hash TEXT,
+    checked_at REAL,
+    PRIMARY KEY (source_url, url)
+);
 """
 
 # While articles of a feed wait for the bus, an otherwise healthy feed shows "degraded"; a failing
@@ -121,6 +136,7 @@ class FeedState:
     added_at: float = 0.0
     moved_to: str | None = None  # where the feed answered with a permanent redirect; polled there since
     waiting: int = 0  # its articles the bus refused, waiting for a retry (kept by the retry queue, not by save)
+    children: int = 0  # child sitemaps remembered for a sitemap index (kept by save_sitemap_children, not by save)
 
     def as_dict(self) -> dict[str, Any]:
         """For display: times as ISO-8601 UTC strings."""
@@ -132,7 +148,24 @@ class FeedState:
 
 
 _COLUMNS = [f.name for f in fields(FeedState)]
-_SAVED = [c for c in _COLUMNS if c != "waiting"]
+_SAVED = [c for c in _COLUMNS if c not in ("waiting", "children")]
+
+
+@dataclass
+class SitemapChild:
+    """A child sitemap of a sitemap index source, as its last poll left it. Times are epoch seconds."""
+
+    url: str
+    parent: str  # the index listing it: the source's url, or a nested index
+    lastmod: float | None = None  # its <lastmod> as the parent lists it
+    read_lastmod: float | None = None  # the listed <lastmod> when its body was last read or confirmed
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    checked_at: float | None = None  # when its body was last read or confirmed (None: never, or to be re-read)
+
+
+_CHILD_COLUMNS = [f.name for f in fields(SitemapChild)]
 
 
 class FeedStateStore:
@@ -154,6 +187,8 @@ class FeedStateStore:
             self._db.execute("ALTER TABLE feeds ADD COLUMN moved_to TEXT")
         if "waiting" not in have:
             self._db.execute("ALTER TABLE feeds ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0")
+        if "children" not in have:
+            self._db.execute("ALTER TABLE feeds ADD COLUMN children INTEGER NOT NULL DEFAULT 0")
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -207,6 +242,7 @@ class FeedStateStore:
                 self._db.execute("DELETE FROM seen WHERE feed_url = ?", (url,))
                 self._db.execute("DELETE FROM entry_attempts WHERE feed_url = ?", (url,))
                 self._db.execute("DELETE FROM waiting_articles WHERE feed_url = ?", (url,))
+                self._db.execute("DELETE FROM sitemap_children WHERE source_url = ?", (url,))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -220,6 +256,34 @@ class FeedStateStore:
                 q = f"SELECT url, next_poll FROM feeds WHERE url IN ({', '.join('?' * len(chunk))})"
                 out.update(self._db.execute(q, chunk).fetchall())
         return out
+
+    # -- child sitemaps of an index -----------------------------------------------
+
+    def sitemap_children(self, source_url: str) -> dict[str, SitemapChild]:
+        """url -> the remembered child sitemaps of a sitemap index source (empty for a feed)."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {', '.join(_CHILD_COLUMNS)} FROM sitemap_children WHERE source_url = ?", (source_url,)
+            ).fetchall()
+        return {r[0]: SitemapChild(*r) for r in rows}
+
+    def save_sitemap_children(self, source_url: str, children: Iterable[SitemapChild]) -> None:
+        """Replace the remembered children of a source with ``children`` (none: it is no index);
+        the source's ``children`` count follows in the same transaction."""
+        rows = [[source_url, *(getattr(c, name) for name in _CHILD_COLUMNS)] for c in children]
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")  # the write lock first (module doc)
+            try:
+                self._db.execute("DELETE FROM sitemap_children WHERE source_url = ?", (source_url,))
+                self._db.executemany(
+                    f"INSERT OR REPLACE INTO sitemap_children (source_url, {', '.join(_CHILD_COLUMNS)}) "
+                    f"VALUES ({', '.join('?' * (len(_CHILD_COLUMNS) + 1))})", rows,
+                )
+                self._db.execute("UPDATE feeds SET children = ? WHERE url = ?", (len(rows), source_url))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     # -- entries ---------------------------------------------------------------
 

@@ -1,7 +1,9 @@
 """The poller: due feeds -> new entries -> article pages -> extracted Articles -> the bus.
 
 Per poll of a feed: a conditional GET; a 304 or a body with the same hash as last time
-ends the poll there (one state write, no parsing). Otherwise the feed is parsed, and
+ends the poll there (one state write, no parsing). A sitemap index is the exception: an
+unchanged index says nothing about its children, which are asked again conditionally, each
+with its own validators (ingest/sitemap_source.py). Otherwise the feed is parsed, and
 every entry this feed has not handled yet is fetched, extracted and sent to the sink.
 An entry is marked seen only once the bus acknowledged its article (at-least-once: a
 crash before the ack means it is fetched again, and the stable article id makes that
@@ -31,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
 
 from newsflow.ingest import metrics
 from newsflow.ingest.feedparse import FeedEntry, FeedError, ParsedFeed
-from newsflow.ingest.sitemap_source import parse_source
+from newsflow.ingest.sitemap_source import SourceRead, parse_source, recheck_children
 from newsflow.ingest.feedstate import STATUS_ERROR, STATUS_FAILING, STATUS_OK, FeedState, FeedStateStore
 from newsflow.ingest.fetch_result import FetchError, FetchResult
 from newsflow.ingest.fetcher import Fetcher
@@ -405,20 +407,27 @@ class Poller:
         now = self._clock()
         state.last_poll = now
         if res.not_modified:
+            if state.children:  # a sitemap index: a child may have changed under it
+                return await self._children_rechecked(state, params, res, "not_modified", stats)
             stats.not_modified += 1
             self._feed_quiet(state, params, res, "not_modified", now)
             return "not_modified"
         digest = hashlib.sha256(res.body).hexdigest()
         if digest == state.body_hash:
             # Same bytes under new validators (or none): nothing to parse.
+            if state.children:
+                return await self._children_rechecked(state, params, res, "unchanged", stats)
             stats.unchanged += 1
             self._feed_quiet(state, params, res, "unchanged", now)
             return "unchanged"
         try:
-            parsed = await parse_source(self.fetcher, res, self.config)  # a feed, or a sitemap
+            known = self.store.sitemap_children(url) if state.children else {}
+            read = await parse_source(self.fetcher, res, self.config, source=url, known=known)  # a feed, or a sitemap
         except FeedError as exc:
             self._feed_failed(state, params, exc.kind, str(exc), res.retry_after, stats)
             return "error"
+        parsed = read.feed
+        assert parsed is not None  # a changed source always gives its entries
         stats.feeds_changed += 1
         if self._archive_executor is not None and self.archive is not None:  # a changed feed: its snapshot
             self._archive_executor.submit(self.archive.write_feed, res, feed_url=url, fetched_at=now)
@@ -426,8 +435,42 @@ class Poller:
             stats.bozo_feeds += 1
             log.warning("ill-formed feed %s, used anyway: %s", url, parsed.bozo_reason, extra={"feed": url, "url": res.url})
         outcome = await self._entries(url, parsed, res.url, stats)
+        self._remember_children(state, read, outcome)
         self._feed_changed(state, params, res, parsed, digest, outcome, self._clock())
         return "changed"
+
+    async def _children_rechecked(
+        self, state: FeedState, params: ScheduleParams, res: FetchResult, result: str, stats: PollStats
+    ) -> str:
+        """A sitemap index that answered 304 or the same bytes: its remembered children are asked
+        conditionally; the urls of those that changed are handled like a changed feed's."""
+        try:
+            read = await recheck_children(self.fetcher, state.url, res.url, self.config, self.store.sitemap_children(state.url))
+        except FeedError as exc:
+            self._feed_failed(state, params, exc.kind, str(exc), res.retry_after, stats)
+            return "error"
+        if read.feed is None:
+            if result == "not_modified":
+                stats.not_modified += 1
+            else:
+                stats.unchanged += 1
+            self._remember_children(state, read, _EntriesOutcome())
+            self._feed_quiet(state, params, res, result, self._clock())
+            return result
+        stats.feeds_changed += 1
+        outcome = await self._entries(state.url, read.feed, res.url, stats)
+        self._remember_children(state, read, outcome)
+        self._feed_changed(state, params, res, read.feed, state.body_hash, outcome, self._clock())
+        return "changed"
+
+    def _remember_children(self, state: FeedState, read: SourceRead, outcome: _EntriesOutcome) -> None:
+        """Write a sitemap index's children once their entries were handled (a feed's: none);
+        those read anew forget their validators while entries are pending, so they are read again."""
+        if not (read.children or state.children):
+            return  # a feed: nothing to write
+        children = read.children_to_keep(bool(outcome.pending))
+        self.store.save_sitemap_children(state.url, children)
+        state.children = len(children)
 
     def _feed_quiet(self, state: FeedState, params: ScheduleParams, res: FetchResult, result: str, now: float) -> None:
         # The hot path: no parsing, one write.
@@ -445,7 +488,7 @@ class Poller:
 
     def _feed_changed(
         self, state: FeedState, params: ScheduleParams, res: FetchResult, parsed: ParsedFeed,
-        digest: str, outcome: _EntriesOutcome, now: float,
+        digest: str | None, outcome: _EntriesOutcome, now: float,
     ) -> None:
         elapsed = now - (state.last_success or state.added_at or now)
         rate = items_per_day_from_dates((e.published or e.updated for e in parsed.entries), _utc(now))
@@ -460,7 +503,10 @@ class Poller:
             # Left because the daemon stopped: due as soon as it is back.
             interval = 0.0 if self._stopping() else max(params.min_interval, res.retry_after or 0.0)
         else:
-            state.etag, state.last_modified, state.body_hash = res.etag, res.last_modified, digest
+            if res.not_modified:  # a sitemap index whose child changed: a 304 may leave its validators out
+                state.etag, state.last_modified = res.etag or state.etag, res.last_modified or state.last_modified
+            else:
+                state.etag, state.last_modified, state.body_hash = res.etag, res.last_modified, digest
             interval = next_interval(
                 params, items_per_day=state.items_per_day, quiet_polls=state.quiet_polls,
                 max_age=res.max_age, retry_after=res.retry_after, key=state.url,

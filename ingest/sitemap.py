@@ -100,15 +100,16 @@ def parse_sitemap(
             loc = _text(node, "loc")
             if loc:
                 children.append(ChildSitemap(loc, _date(_text(node, "lastmod"))))
-        return ParsedSitemap(children=_newest_first(children, lambda c: c.lastmod, cutoff))
+        return ParsedSitemap(children=newest_first(children, lambda c: c.lastmod, cutoff))
     if kind != "urlset":
         raise FeedError(f"not a sitemap: XML root <{kind}> is not <urlset> or <sitemapindex>", kind="not_a_feed")
     entries = [e for e in (_entry(node) for node in _children(root, "url")[:max_urls]) if e is not None]
-    entries = _newest_first(entries, lambda e: e.published or e.updated, cutoff)
+    entries = newest_first(entries, lambda e: e.published or e.updated, cutoff)
     return ParsedSitemap(feed=ParsedFeed(title=None, link=url, entries=entries, version="sitemap"))
 
 
-def _newest_first(items: list, when, cutoff: datetime | None) -> list:  # type: ignore[no-untyped-def]
+def newest_first(items: list, when, cutoff: datetime | None) -> list:  # type: ignore[no-untyped-def]
+    """``items`` newest first by ``when(item)``, undated last; those dated before ``cutoff`` left out."""
     if cutoff is not None:
         items = [i for i in items if when(i) is None or when(i) >= cutoff]
     oldest = datetime.min.replace(tzinfo=timezone.utc)

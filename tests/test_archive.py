@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -27,14 +28,15 @@ from newsflow.pipeline.reprocess import Selection, reprocess
 from newsflow.pipeline.run_all import run_all
 from newsflow.settings import Settings, load
 from newsflow.static_site import SEED_FEEDS, SEED_ORIGIN, SEED_SITE, serve
+from tests.support.feeds_http import LocalServer, serve_seed_site
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_POSTS = ("post-2.html", "post-3.html", "post-us-russia-talks.html")
 
 
-def _config(data_dir: Path, base: str, **archive: object) -> Path:
-    """A config file for the CLI: the seed feeds, served on ``base``."""
-    feeds = "".join(f'[[feeds]]\nurl = "{u}"\n' for u in SEED_FEEDS)
+def _config(data_dir: Path, base: str, *, more_feeds: tuple[str, ...] = (), **archive: object) -> Path:
+    """A config file for the CLI: the seed feeds, served on ``base`` (and ``more_feeds`` as they are)."""
+    feeds = "".join(f'[[feeds]]\nurl = "{u}"\n' for u in (*SEED_FEEDS, *more_feeds))
     extra = "".join(f"{k} = {json.dumps(v)}\n" for k, v in archive.items())
     path = data_dir.parent / f"{data_dir.name}.toml"
     path.write_text(
@@ -145,6 +147,55 @@ def test_outdated_reprocesses_only_older_articles(archived) -> None:
     after = _articles(s)
     assert after[old_id].extractor_version == EXTRACTOR_VERSION
     assert after[stale_id].enrichment.versions == _current[1].enrichment.versions
+
+
+def _newsflow_as_extractor(version: str, tmp: Path, *args: str) -> subprocess.CompletedProcess:
+    """`newsflow ARGS` run as if its extractor were at ``version``: a sitecustomize.py on PYTHONPATH sets
+    it before anything imports it, in this interpreter and in every one it spawns (the extraction
+    workers), as a release bumping ingest/extract/version.py would."""
+    site = tmp / "newer-extractor"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import newsflow.ingest.extract.version as version\n"
+        f"version.EXTRACTOR_VERSION = {version!r}\n"
+    )
+    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p)
+    return subprocess.run([sys.executable, "-m", "newsflow", *args], capture_output=True, text=True, cwd=REPO,
+                          timeout=600, env={**os.environ, "NO_COLOR": "1", "PYTHONPATH": path})
+
+
+def test_a_newer_extractor_stamps_only_the_articles_it_reprocessed(tmp_path) -> None:
+    """Two sites in one archive: the seed site at its blogspot origin, and the same pages served at
+    127.0.0.1. A newer extractor reprocessing --outdated --site of the first stamps exactly its
+    articles; the other site's keep their version and every other field."""
+    newer = f"{EXTRACTOR_VERSION}-newer"
+    with serve(SEED_SITE) as base, LocalServer() as other:
+        serve_seed_site(other)
+        config = _config(tmp_path / "data", base, more_feeds=(other.url("/rss.xml"),))
+        s = _settings(config)
+        assert run_all(s, once=True).indexed_total == 6
+    before = _articles(s)
+    assert {a.extractor_version for a in before.values()} == {EXTRACTOR_VERSION}
+    site = urlsplit(SEED_ORIGIN).hostname
+    pages = [p for p in scan(archive_dir(s.archive, s.data_dir)) if p.kind == "page"]
+    selected = {p.meta["link_id"] for p in pages if urlsplit(p.result.url).hostname == site}
+    assert 0 < len(selected) < len(before) and selected <= set(before)
+
+    done = _newsflow_as_extractor(newer, tmp_path, "reprocess", "--outdated", "--site", site, "-c", str(config))
+    assert done.returncode == 0, done.stderr
+    on_site = [p for p in pages if urlsplit(p.result.url).hostname == site]
+    assert f"pages selected: {len(on_site)}; articles reprocessed: {len(on_site)}; up to date: 0" in done.stdout
+
+    after = _articles(s)
+    assert sorted(after) == sorted(before)
+    assert {aid for aid, a in after.items() if a.extractor_version == newer} == selected
+    kept = ("url", "title", "text", "published_at", "authors", "source", "feeds")
+    for aid, article in after.items():
+        if aid in selected:
+            assert {k: getattr(article, k) for k in kept} == {k: getattr(before[aid], k) for k in kept}
+            assert article.enrichment is not None and article.archive_ref is not None
+        else:  # outside the selection: untouched, its old version and every other field
+            assert article == before[aid]
 
 
 def test_selection_by_feed_and_site(archived) -> None:

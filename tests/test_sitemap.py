@@ -1,7 +1,8 @@
 """Sitemap sources: the parser on good and hostile bytes, the poller on a sitemap (a feed error
 when malformed), and the embedded pipeline end to end over a sitemap index on 127.0.0.1 with a
 gzipped child and a Google News child through `newsflow run --once`; the second run's
-conditional request fetches nothing."""
+conditional requests (the index's, then each child's) fetch no page. Per-child validators in
+detail: tests/test_sitemap_children.py."""
 
 from __future__ import annotations
 
@@ -170,8 +171,8 @@ def test_sitemap_index_source_indexes_the_pages_then_fetches_nothing_new(tmp_pat
             (post("/sitemap-news.xml"), NOW), (post("/sitemap-posts.xml.gz"), NOW - timedelta(days=1)),
             (post("/sitemap-2019.xml"), datetime(2019, 1, 1, tzinfo=timezone.utc)),
         ]), '"idx-1"'))
-        server.static("/sitemap-news.xml", news)
-        server.static("/sitemap-posts.xml.gz", posts, "application/x-gzip")
+        server.route("/sitemap-news.xml", _conditional(news, '"news-1"'))
+        server.route("/sitemap-posts.xml.gz", _conditional(posts, '"posts-1"', "application/x-gzip"))
         cfg = tmp_path / "newsflow.toml"
         # The test server is on 127.0.0.1: allowed past the SSRF guard on purpose.
         cfg.write_text(f'data_dir = "{tmp_path}"\n[poller]\nper_host_delay = 0.0\nallow_addresses = ["127.0.0.1"]\n'
@@ -182,7 +183,8 @@ def test_sitemap_index_source_indexes_the_pages_then_fetches_nothing_new(tmp_pat
         second = _run_once(cfg)
         pages_after = sum(len(server.requests(p)) for p in pages)
         index_requests = server.requests("/sitemap_index.xml")
-        children_after = [len(server.requests(p)) for p in ("/sitemap-news.xml", "/sitemap-posts.xml.gz")]
+        children_after = [[r.headers.get("if-none-match") for r in server.requests(p)]
+                          for p in ("/sitemap-news.xml", "/sitemap-posts.xml.gz")]
     assert first.returncode == 0, first.stderr
     assert second.returncode == 0, second.stderr
     assert child_requests == [1, 1, 0]  # the 2019 child is outside the recent window
@@ -193,6 +195,8 @@ def test_sitemap_index_source_indexes_the_pages_then_fetches_nothing_new(tmp_pat
     finally:
         idx.close()
     assert sorted(h.url for h in hits) == sorted(post(p) for p in pages)
-    # The second run asks with the ETag, gets a 304, and fetches neither a child nor a page.
+    # The second run asks with the ETag and gets a 304; each child is asked with its own ETag, gets
+    # a 304 too, and no page is fetched.
     assert [r.headers.get("if-none-match") for r in index_requests] == [None, '"idx-1"']
-    assert pages_after == pages_before and children_after == [1, 1]
+    assert children_after == [[None, '"news-1"'], [None, '"posts-1"']]
+    assert pages_after == pages_before
