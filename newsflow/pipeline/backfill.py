@@ -58,8 +58,14 @@ async def _backfill(
     started = time.monotonic()
     astop = bridge(stop)
     lane = None if list_only else ReprocessLane(settings, stop, source="backfill")
-    poller = build_poller(settings.model_copy(update={"feeds": []}), lane.send if lane else _no_sink,
-                          keep_refused=False)
+    try:
+        poller = build_poller(settings.model_copy(update={"feeds": []}), lane.send if lane else _no_sink,
+                              keep_refused=False)
+    except BaseException:
+        if lane is not None:
+            lane.close()
+        raise
+    summary: BackfillSummary | None = None
     try:
         limits = {"max_documents": max_documents, "max_entries": max_entries}
         try:
@@ -90,7 +96,7 @@ async def _backfill(
         await asyncio.to_thread(poller.close)
         if lane is not None:
             lane.close()
-        if "summary" in locals():
+        if summary is not None:
             summary.seconds = time.monotonic() - started
 
 
