@@ -233,12 +233,14 @@ def test_feeds_add_site_then_backfill_on_the_embedded_default(tmp_path: Path) ->
         assert all(_asked(server, p.path) <= 1 for p in posts)
 
         # The site's address: its robots.txt sitemap is the source; only the pages before are new.
-        site = _newsflow(config, "backfill", server.url("/"), "--since", "2026-10-01")
+        site = _newsflow(config, "backfill", server.url("/"), "--since", "2026-10-01", "--delay", "0.3")
         assert site.returncode == 0, site.stderr
         assert f"its past read from {server.url('/sitemap.xml')}" in site.stdout
         earlier = [p for p in posts if _utc(2026, 10, 1) <= p.published < since]
         assert f"pages fetched: {len(earlier)}; articles sent: {len(earlier)}" in site.stdout
         assert all(_asked(server, p.path) == (1 if p.published >= _utc(2026, 10, 1) else 0) for p in posts)
+        fetched = sorted(r.started for p in earlier for r in server.requests(p.path))
+        assert min(b - a for a, b in zip(fetched, fetched[1:])) >= 0.25  # --delay spaces the site's requests
 
 
 def test_backfill_bad_input_is_one_error_line(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ def backfill(
     list_only: bool = typer.Option(False, "--list", help="Only read the source's history and list what would be fetched."),
     max_documents: int = typer.Option(500, min=1, help="Feed archive pages or sitemaps read at most."),
     max_articles: int = typer.Option(10_000, min=1, help="Entries fetched at most (the newest)."),
+    delay: Optional[float] = typer.Option(None, min=0.0, help="Seconds between two requests to the site, if more than poller.per_host_delay (a poll daemon may be fetching from it too)."),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Fetch what a source published since a date: older pages of a paged feed or its RFC 5005
@@ -37,6 +38,8 @@ def backfill(
     from newsflow.progress import track
 
     s = load_settings(config)
+    if delay is not None and delay > s.poller.per_host_delay:
+        s = s.model_copy(update={"poller": s.poller.model_copy(update={"per_host_delay": delay})})
     start, end = parse_when(since, "--since"), parse_when(until, "--until")
     assert start is not None  # a required option
     if end is not None and end <= start:
