@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 FAULT_EVENTS = Counter(
     "newsflow_fault_events_total",
-    "Fault events by kind (outage, recovered, start, stop, assign, revoke, bus_refusal, dead_letters) and stage; "
+    "Fault events by kind (outage, recovered, start, stop, assign, revoke, bus_refusal, dead_letters, "
+    "archive_failed, archive_upload_failed) and stage; "
     "bursty kinds count each message",
     ["kind", "stage"],
 )
