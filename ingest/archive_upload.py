@@ -103,8 +103,10 @@ class ArchiveUploader:
         for path in pending:
             try:
                 self._upload(path)
-            except (ArchiveStoreError, OSError) as exc:
-                self.last_error = str(exc)
+            except FileNotFoundError:
+                continue  # another process's uploader took it (keep_local off), or retention did
+            except Exception as exc:  # ArchiveStoreError above all; whatever it is, the thread goes on
+                self.last_error = str(exc) if isinstance(exc, ArchiveStoreError) else f"{type(exc).__name__}: {exc}"
                 metrics.ARCHIVE_ERRORS.labels("upload").inc()
                 faults.emit(faults.ARCHIVE_UPLOAD_FAILED, "poll", self.last_error[:300])
                 return False
