@@ -1,20 +1,25 @@
 """Reading the raw archive back (ingest/archive_writer.py wrote it): one page by its
 ``archive_ref``, or every archived page of the directory in order, each rebuilt as the
-FetchResult and feed entry the extractor got the first time. No network."""
+FetchResult and feed entry the extractor got the first time. No network, unless archive.s3 is
+set (``store``): a file not on local disk is then read from the bucket, one page by a ranged GET,
+a whole file (scan) downloaded to a temporary file beside the archive and deleted after."""
 
 from __future__ import annotations
 
 import io
 import json
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import IO, Any, Iterator
 
 import httpx
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
+from newsflow.ingest.archive_s3 import S3Store
 from newsflow.ingest.archive_writer import SUFFIX, format_ref, parse_ref
 from newsflow.ingest.feedparse import FeedEntry
 from newsflow.ingest.fetch_result import FetchResult
@@ -87,28 +92,55 @@ def _pages(stream: Any, name: str, base: int = 0) -> Iterator[ArchivedPage]:
         )
 
 
-def read_ref(root: Path, ref: str) -> ArchivedPage:
+def read_ref(root: Path, ref: str, store: S3Store | None = None) -> ArchivedPage:
     """The page ``ref`` points at; ValueError when it is not there."""
     name, offset, length = parse_ref(ref)
-    with open(root / name, "rb") as fh:
-        fh.seek(offset)
-        data = fh.read(length)
+    try:
+        with open(root / name, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read(length)
+    except FileNotFoundError:
+        if store is None:
+            raise
+        data = store.read(name, offset, length)
     for page in _pages(io.BytesIO(data), name, offset):
         return page
     raise ValueError(f"no archived page at {ref}")
 
 
-def files(root: Path) -> list[str]:
-    """The archive's WARC files, oldest first (their names start with the time they were opened)."""
-    return sorted(p.name for p in root.glob(f"*{SUFFIX}")) if root.is_dir() else []
+def files(root: Path, store: S3Store | None = None) -> list[str]:
+    """The archive's WARC files, local and in the store, oldest first (their names start with the
+    time they were opened)."""
+    local = {p.name for p in root.glob(f"*{SUFFIX}")} if root.is_dir() else set()
+    remote = {n for n in store.names() if n.endswith(SUFFIX)} if store is not None else set()
+    return sorted(local | remote)
 
 
-def scan(root: Path, after: tuple[str, int] | None = None) -> Iterator[ArchivedPage]:
+@contextmanager
+def _open(root: Path, name: str, store: S3Store | None) -> Iterator[IO[bytes]]:
+    """The file ``name``: the local copy, else (with a store) a temporary download of it."""
+    try:
+        fh = open(root / name, "rb")
+    except FileNotFoundError:
+        if store is None:
+            raise
+    else:
+        with fh:
+            yield fh
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root, prefix=".download-") as tmp:
+        store.download(name, Path(tmp) / name)
+        with open(Path(tmp) / name, "rb") as fh:
+            yield fh
+
+
+def scan(root: Path, after: tuple[str, int] | None = None, store: S3Store | None = None) -> Iterator[ArchivedPage]:
     """Every archived page and feed, oldest first; ``after`` (file, offset): resume there."""
-    for name in files(root):
+    for name in files(root, store):
         if after is not None and name < after[0]:
             continue
-        with open(root / name, "rb") as fh:
+        with _open(root, name, store) as fh:
             start = after[1] if after is not None and name == after[0] else 0
             fh.seek(start)
             try:

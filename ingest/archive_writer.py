@@ -17,6 +17,10 @@ after each page (a reader in another process sees whole records); it is fsynced 
 it passes ``max_file_bytes`` or ``max_file_seconds``, and closed files are pruned by age and
 total size. Writes come from one thread (the poller's archive executor).
 
+With ``archive.s3`` set, an uploader thread (ingest/archive_upload.py) sends each closed file to
+the bucket; while a file is open its writer holds an exclusive ``flock`` on it, which is how the
+uploader of any process tells it is not closed yet. Retention then deletes only uploaded files.
+
 A failed write (disk full, unwritable directory) never raises to the caller: it is logged as one
 error line, counted (newsflow_archive_errors_total), reported as a fault event, and the page
 goes on without an ``archive_ref``. The file it was writing is closed (it may end in a torn
@@ -26,6 +30,7 @@ record, which readers skip) and the next write opens a new one.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import io
 import json
 import logging
@@ -42,13 +47,13 @@ from warcio.warcwriter import WARCWriter
 
 from newsflow.core import faults
 from newsflow.ingest import metrics
+from newsflow.ingest.archive_upload import SUFFIX, ArchiveUploader
 from newsflow.ingest.config import ArchiveConfig
 from newsflow.ingest.feedparse import FeedEntry
 from newsflow.ingest.fetch_result import FetchResult
 
 log = logging.getLogger(__name__)
 
-SUFFIX = ".warc.gz"
 # Headers about the transfer, not the stored body: kept under another name.
 _TRANSFER = ("content-encoding", "transfer-encoding", "content-length")
 # After a failure, wait this long before trying to open a file again (no error line per page).
@@ -110,6 +115,7 @@ class WarcArchive:
         self._seq = 0
         self._failed_at: float | None = None
         self.last_error: str | None = None
+        self.uploader = ArchiveUploader(config.s3, root).start() if config.s3.enabled else None
 
     # -- writing -------------------------------------------------------------------
 
@@ -186,6 +192,7 @@ class WarcArchive:
             stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y%m%dT%H%M%S")
             name = f"newsflow-{stamp}-{os.getpid()}-{self._seq:05d}{SUFFIX}"
             self._fh = open(self.root / name, "ab")
+            fcntl.flock(self._fh, fcntl.LOCK_EX)  # "open": no uploader takes it (ingest/archive_upload.py)
             self._name, self._opened_at = name, now
             self._prune(now)
         assert self._name is not None
@@ -209,19 +216,26 @@ class WarcArchive:
                 fh.close()
             except OSError:
                 pass
+            if self.uploader is not None:
+                self.uploader.kick()
 
     def close(self) -> None:
         with self._lock:
             self._close(sync=True)
+        if self.uploader is not None:
+            self.uploader.close()
 
     def _prune(self, now: float) -> None:
-        """Delete closed files past ``retention_days`` or, oldest first, past ``max_total_bytes``."""
+        """Delete closed files past ``retention_days`` or, oldest first, past ``max_total_bytes``;
+        with archive.s3, only the uploaded ones (the others are the only copy)."""
         cfg = self.config
         if cfg.retention_days is None and cfg.max_total_bytes is None:
             return
         files = sorted((p for p in self.root.glob(f"*{SUFFIX}") if p.name != self._name), key=lambda p: p.name)
         sizes = {p: p.stat().st_size for p in files}
         total = sum(sizes.values()) + (self._fh.tell() if self._fh is not None else 0)
+        if self.uploader is not None:
+            files = [p for p in files if self.uploader.uploaded(p)]
         for path in files:
             old = cfg.retention_days is not None and now - path.stat().st_mtime > cfg.retention_days * 86400
             over = cfg.max_total_bytes is not None and total > cfg.max_total_bytes
@@ -232,6 +246,8 @@ class WarcArchive:
             except OSError as exc:
                 log.error("archive: cannot delete %s: %s", path, exc)
                 continue
+            if self.uploader is not None:
+                self.uploader.forget(path)
             total -= sizes[path]
             log.info("archive: deleted %s (%s)", path.name, "retention_days" if old else "max_total_bytes")
 

@@ -1,11 +1,13 @@
-"""The ingest layer's config sections: the feed list ([[feeds]]), the poller ([poller]) and the
-extractor ([extract]). The application's settings compose them."""
+"""The ingest layer's config sections: the feed list ([[feeds]]), the poller ([poller]), the
+extractor ([extract]) and the raw archive ([archive], [archive.s3]). The application's settings
+compose them."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from newsflow.core.config import CommaList, Section
 from newsflow.ingest.shard import parse_shard
@@ -113,6 +115,71 @@ class ExtractConfig(Section):
     )
 
 
+# S3's bucket naming rules (3-63 lowercase letters, digits, dots, hyphens), which the
+# S3-compatible servers follow too.
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# One PUT per WARC file (ingest/archive_s3.py), S3's limit for one.
+S3_MAX_PUT_BYTES = 5 * 1024**3
+
+
+class ArchiveS3Config(Section):
+    """An S3-compatible copy of the archive ([archive.s3], ingest/archive_upload.py): off unless
+    ``bucket`` is set. Credentials: the keys below, the secret from the environment
+    (NEWSFLOW_ARCHIVE__S3__SECRET_ACCESS_KEY), else boto3's own chain (AWS_* variables,
+    ~/.aws/credentials, an instance role)."""
+
+    bucket: str | None = Field(default=None, description="the bucket; set, closed WARC files are uploaded to it")
+    prefix: str = Field(default="", description="key prefix of the objects: <prefix>/<file name>")
+    endpoint_url: str | None = Field(default=None, description="an S3-compatible server; none: AWS")
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: SecretStr | None = None
+    keep_local: bool = Field(default=True, description="keep a file's local copy once uploaded (else delete it)")
+    retry_initial: float = Field(default=5.0, gt=0, description="seconds before retrying a failed upload")
+    retry_max: float = Field(default=300.0, gt=0, description="longest wait between two upload tries")
+    close_timeout: float = Field(default=30.0, ge=0, description="seconds a stopping process spends uploading what is left")
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, v: str | None) -> str | None:
+        if v is not None and not _BUCKET.match(v):
+            raise ValueError("not a bucket name (3-63 characters: lowercase letters, digits, dots, hyphens)")
+        return v
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        return v.strip("/")
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// url")
+        return v
+
+    @model_validator(mode="after")
+    def _complete(self) -> "ArchiveS3Config":
+        given = [k for k in ("prefix", "endpoint_url", "region", "access_key_id", "secret_access_key")
+                 if k in self.model_fields_set]
+        if self.bucket is None and given:
+            raise ValueError(f"bucket must be set when {given[0]} is (archive.s3 is off without a bucket)")
+        if (self.access_key_id is None) != (self.secret_access_key is None):
+            raise ValueError("access_key_id and secret_access_key go together (or neither: the AWS credential chain)")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.bucket is not None
+
+    def location(self, name: str = "") -> str:
+        """``s3://bucket/prefix/name``, for messages."""
+        return f"s3://{self.bucket}/{self.key(name)}"
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+
 class ArchiveConfig(Section):
     """The raw archive ([archive]): every fetched page and changed feed as WARC records
     (ingest/archive_writer.py), so `newsflow reprocess` can replay them without the network."""
@@ -124,3 +191,10 @@ class ArchiveConfig(Section):
     max_file_seconds: float = Field(default=3600.0, gt=0, description="rotate a WARC file open this long")
     retention_days: float | None = Field(default=None, gt=0, description="delete closed files older than this")
     max_total_bytes: int | None = Field(default=None, gt=0, description="delete the oldest closed files past this total")
+    s3: ArchiveS3Config = Field(default_factory=ArchiveS3Config)
+
+    @model_validator(mode="after")
+    def _one_put(self) -> "ArchiveConfig":
+        if self.s3.enabled and self.max_file_bytes > S3_MAX_PUT_BYTES:
+            raise ValueError(f"max_file_bytes must be at most {S3_MAX_PUT_BYTES} with archive.s3 (one PUT per file)")
+        return self

@@ -26,4 +26,8 @@ ARTICLES_SPILLED = Counter(
 )
 ARCHIVE_RECORDS = Counter("newsflow_archive_records_total", "WARC records written to the raw archive, by kind (page, feed)", ["kind"])
 ARCHIVE_BYTES = Counter("newsflow_archive_bytes_total", "Compressed bytes written to the raw archive")
-ARCHIVE_ERRORS = Counter("newsflow_archive_errors_total", "Pages or feeds the raw archive could not write, by kind", ["kind"])
+ARCHIVE_ERRORS = Counter("newsflow_archive_errors_total",
+                         "Pages or feeds the raw archive could not write, by kind; kind=upload: failed tries to upload a WARC file to archive.s3",
+                         ["kind"])
+ARCHIVE_UPLOADED = Counter("newsflow_archive_uploaded_files_total", "WARC files uploaded to archive.s3 and checked")
+ARCHIVE_UPLOAD_PENDING = Gauge("newsflow_archive_upload_pending_files", "Closed WARC files not yet uploaded to archive.s3")

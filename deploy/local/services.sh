@@ -9,6 +9,8 @@
 #   services.sh status     [kafka|elasticsearch|es ...]   (exit 0: all up, 3: some down)
 #   services.sh logs       [kafka|elasticsearch|es ...]   (tail of the logs)
 #   services.sh fetch-tools                  (download Kafka's command-line tools; `up` does it too)
+#   services.sh s3proxy-jar                  (download S3Proxy, the S3-compatible server the archive.s3
+#                                             tests run, once; prints the jar's path)
 #   services.sh kafka-tool NAME [ARGS...]    (run one of Kafka's tools against the local broker:
 #                                             topics, consumer-groups, console-consumer, ...;
 #                                             `services.sh kafka-tool list` names them all)
@@ -22,6 +24,7 @@
 #   SERVICES_READY_TIMEOUT   seconds to wait for readiness (default 180)
 #   SERVICES_STOP_TIMEOUT    seconds between SIGTERM and SIGKILL (default 30)
 #   JAVA / JAVAC / MVN       tool overrides
+#   S3PROXY_VERSION          org.gaul:s3proxy version for `s3proxy-jar` (default 2.6.0)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -44,6 +47,7 @@ JAVA="${JAVA:-java}"
 JAVAC="${JAVAC:-javac}"
 JAR="${JAR:-jar}"
 MVN="${MVN:-mvn}"
+S3PROXY_VERSION="${S3PROXY_VERSION:-2.6.0}"
 
 ALL_SERVICES=(kafka elasticsearch)
 
@@ -208,6 +212,24 @@ rootLogger.level = warn
 rootLogger.appenderRef.err.ref = err
 EOF
     touch "$KAFKA_TOOLS_HOME/.complete"
+}
+
+# S3Proxy (org.gaul:s3proxy, its self-contained jar) for the archive.s3 tests (tests/support/s3proxy.py).
+s3proxy_install() {
+    local dest="$SERVICES_DIR/s3proxy/$S3PROXY_VERSION"
+    S3PROXY_JAR="$dest/s3proxy-$S3PROXY_VERSION-jar-with-dependencies.jar"
+    [[ -f "$dest/.complete" ]] && return 0
+    need_tool "$MVN"
+    log "downloading S3Proxy $S3PROXY_VERSION into $dest (first run only)"
+    rm -rf "$dest"
+    mkdir -p "$dest"
+    "$MVN" -B -q dependency:copy -Dartifact="org.gaul:s3proxy:$S3PROXY_VERSION:jar:jar-with-dependencies" \
+        -DoutputDirectory="$dest" >"$dest/mvn.log" 2>&1 || {
+        cat "$dest/mvn.log" >&2
+        die "maven download failed (log: $dest/mvn.log)"
+    }
+    [[ -f "$S3PROXY_JAR" ]] || die "$(basename "$S3PROXY_JAR") missing from $dest"
+    touch "$dest/.complete"
 }
 
 # NAME -> main class of Kafka's tool (bin/kafka-NAME.sh of the Kafka distribution) and whether
@@ -636,6 +658,12 @@ main() {
             kafka_install
             kafka_tools_install
             log "kafka tools: $KAFKA_TOOLS_HOME (kafka-tools $(kafka_version))"
+            return
+            ;;
+        s3proxy-jar)
+            [[ -f "$SERVICES_DIR/s3proxy/$S3PROXY_VERSION/.complete" ]] || take_lock
+            s3proxy_install
+            echo "$S3PROXY_JAR"
             return
             ;;
     esac

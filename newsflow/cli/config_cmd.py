@@ -15,8 +15,13 @@ config_app = typer.Typer(help="Inspect and validate the configuration.", no_args
 @config_app.command("check")
 def config_check(config: Optional[Path] = ConfigOpt) -> None:
     """Validate the config (file + NEWSFLOW_* environment) and say where it came from."""
+    from newsflow.ingest.archive_s3 import open_store
+
     s = load_settings(config)
-    out.print(f"ok: {s.source or 'defaults and environment'}: {len(s.feeds)} feeds, bus={s.bus.backend}, index={s.index.backend}")
+    open_store(s.archive.s3)  # the S3 client from the config (no request): a key boto3 refuses is an error here
+    archive = ("on" if s.archive.enabled else "off") + (f" + {s.archive.s3.location()}" if s.archive.s3.enabled else "")
+    out.print(f"ok: {s.source or 'defaults and environment'}: {len(s.feeds)} feeds, bus={s.bus.backend}, "
+              f"index={s.index.backend}, archive={archive}", highlight=False, soft_wrap=True)
 
 
 @config_app.command("show")

@@ -171,6 +171,7 @@ def render(report: dict[str, Any]) -> None:
         for e in report["history"]:
             kind = e["kind"]
             style = {"outage": "red", "dead_letters": "yellow", "bus_refusal": "yellow", "archive_failed": "yellow",
+                     "archive_upload_failed": "yellow",
                      "recovered": "green"}.get(kind)
             table.add_row(f"{e['time']} ({_ago(e['time'], now)})", e["stage"], f"[{style}]{kind}[/]" if style else kind,
                           escape(_short(e["detail"], 160)))

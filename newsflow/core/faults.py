@@ -28,7 +28,8 @@ REVOKE = "revoke"  # the group took them back (a rebalance began)
 BUS_REFUSAL = "bus_refusal"  # the bus refused or failed articles (a burst, counted)
 DEAD_LETTERS = "dead_letters"  # messages dead-lettered (a burst, counted)
 ARCHIVE_FAILED = "archive_failed"  # pages the raw archive could not write (a burst, counted)
-KINDS = (OUTAGE, RECOVERED, START, STOP, ASSIGN, REVOKE, BUS_REFUSAL, DEAD_LETTERS, ARCHIVE_FAILED)
+ARCHIVE_UPLOAD_FAILED = "archive_upload_failed"  # tries to upload a WARC file to archive.s3 that failed (a burst)
+KINDS = (OUTAGE, RECOVERED, START, STOP, ASSIGN, REVOKE, BUS_REFUSAL, DEAD_LETTERS, ARCHIVE_FAILED, ARCHIVE_UPLOAD_FAILED)
 
 
 @dataclass(frozen=True)

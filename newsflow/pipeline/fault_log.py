@@ -26,16 +26,18 @@ log = logging.getLogger(__name__)
 
 FAULT_EVENTS = Counter(
     "newsflow_fault_events_total",
-    "Fault events by kind (outage, recovered, start, stop, assign, revoke, bus_refusal, dead_letters) and stage; "
+    "Fault events by kind (outage, recovered, start, stop, assign, revoke, bus_refusal, dead_letters, "
+    "archive_failed, archive_upload_failed) and stage; "
     "bursty kinds count each message",
     ["kind", "stage"],
 )
 EVENTS_PENDING = Gauge("newsflow_fault_events_pending", "Fault events held in memory until the status store takes them")
 EVENTS_DROPPED = Counter("newsflow_fault_events_dropped_total", "Fault events dropped: the status store was away too long")
 
-BURSTY = (faults.DEAD_LETTERS, faults.BUS_REFUSAL, faults.ARCHIVE_FAILED)
+BURSTY = (faults.DEAD_LETTERS, faults.BUS_REFUSAL, faults.ARCHIVE_FAILED, faults.ARCHIVE_UPLOAD_FAILED)
 _BURST_MAX = 60.0
-_BURST_WHAT = {faults.DEAD_LETTERS: "messages dead-lettered", faults.ARCHIVE_FAILED: "pages not archived"}
+_BURST_WHAT = {faults.DEAD_LETTERS: "messages dead-lettered", faults.ARCHIVE_FAILED: "pages not archived",
+               faults.ARCHIVE_UPLOAD_FAILED: "archive uploads failed"}
 
 
 class _Burst:

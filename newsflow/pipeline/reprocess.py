@@ -1,7 +1,8 @@
 """`newsflow reprocess`: archived pages back through extraction, enrichment and indexing, with no
 network.
 
-The raw archive (ingest/archive_writer.py) is read in file order; each selected page is rebuilt as
+The raw archive (ingest/archive_writer.py) is read in file order, local files and, with
+archive.s3, the bucket's (a file only there is downloaded for the while it is read); each selected page is rebuilt as
 the fetch result and feed entry it was first extracted from, extracted again by the extraction
 workers, and sent on the reprocess lane (pipeline/reprocess_lane.py: its own topics and consumer
 groups, apart from live news). The article keeps its id (the same page gives the same canonical
@@ -27,7 +28,8 @@ import orjson
 
 from newsflow.core.record import Article
 from newsflow.ingest.archive_checkpoint import Checkpoint
-from newsflow.ingest.archive_reader import ArchivedPage, scan
+from newsflow.ingest.archive_reader import ArchivedPage, files, scan
+from newsflow.ingest.archive_s3 import open_store
 from newsflow.ingest.archive_writer import archive_dir
 from newsflow.ingest.extract.version import EXTRACTOR_VERSION
 from newsflow.pipeline.config import PipelineSettings
@@ -101,8 +103,10 @@ def reprocess(
     from newsflow.ingest.extract_workers import ExtractWorkers
 
     root = archive_dir(settings.archive, settings.data_dir)
-    if not root.is_dir() or not any(root.glob("*.warc.gz")):
-        raise NoArchive(f"no archive in {root}: nothing to reprocess (archive.enabled on, then poll)")
+    store = open_store(settings.archive.s3)
+    if not files(root, store):
+        where = f"{root} or {settings.archive.s3.location()}" if store is not None else str(root)
+        raise NoArchive(f"no archive in {where}: nothing to reprocess (archive.enabled on, then poll)")
     stop = stop or threading.Event()
     started = time.monotonic()
     summary = ReprocessSummary()
@@ -150,7 +154,7 @@ def reprocess(
     acks: list[Future[Any]] = []
     last: ArchivedPage | None = None
     try:
-        for page in track(scan(root, after)):
+        for page in track(scan(root, after, store)):
             if stop.is_set():
                 break
             if not selection.takes(page):
