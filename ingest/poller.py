@@ -16,7 +16,8 @@ again as soon as the bus takes it.
 Over 400 lines on purpose: one state machine (a feed's schedule, its entries, the pages held
 between fetch and extraction, the stop) whose steps share the poller's state and semaphores;
 split across files its at-least-once rule would be harder to check in one reading. Its data
-(PollStats, PollError) lives in ingest/poll_stats.py.
+(PollStats, PollError) lives in ingest/poll_stats.py; what a poll's outcome writes to its feed's
+state (validators, health, next poll) in ingest/feed_outcome.py.
 """
 
 from __future__ import annotations
@@ -28,26 +29,19 @@ import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
 
 from newsflow.ingest import metrics
 from newsflow.ingest.feedparse import FeedEntry, FeedError, ParsedFeed
 from newsflow.ingest.sitemap_source import SourceRead, parse_source, recheck_children
-from newsflow.ingest.feedstate import STATUS_ERROR, STATUS_FAILING, STATUS_OK, FeedState, FeedStateStore
+from newsflow.ingest.feedstate import FeedState, FeedStateStore
 from newsflow.ingest.fetch_result import FetchError, FetchResult
 from newsflow.ingest.fetcher import Fetcher
 from newsflow.core.record import Article, article_id
 from newsflow.core.text import truncate
 from newsflow.ingest.shard import take_shard
-from newsflow.ingest.schedule import (
-    ScheduleParams,
-    error_interval,
-    is_failing,
-    items_per_day_from_dates,
-    items_per_day_observed,
-    next_interval,
-)
+from newsflow.ingest.schedule import ScheduleParams
+from newsflow.ingest.feed_outcome import record_changed, record_failed, record_quiet
 from newsflow.ingest.robots import RobotsPolicy, agent_token
 from newsflow.ingest.extract.errors import ExtractionError
 from newsflow.ingest.poll_stats import PollError, PollStats
@@ -376,7 +370,7 @@ class Poller:
                 message = f"internal error: {type(exc).__name__}: {exc}"
                 try:  # back the feed off like any failing feed, so it is listed with its error
                     state = self.store.get(feed.url) or FeedState(url=feed.url, added_at=self._clock())
-                    self._feed_failed(state, ScheduleParams.from_config(self.config, feed), "internal", message, None, stats)
+                    record_failed(self.store, state, ScheduleParams.from_config(self.config, feed), "internal", message, None, stats, self._clock())
                 except Exception:
                     log.exception("cannot record the error of %s", feed.url, extra={"feed": feed.url, "url": feed.url})
                     stats.feed_errors["internal"] += 1
@@ -398,7 +392,7 @@ class Poller:
                 log.warning("feed %s: its new url %s is gone (%s); back to the listed url", url, state.moved_to, exc,
                             extra={"feed": url, "url": state.moved_to, "kind": exc.kind})
                 state.moved_to = None
-            self._feed_failed(state, params, exc.kind, str(exc), exc.retry_after, stats)
+            record_failed(self.store, state, params, exc.kind, str(exc), exc.retry_after, stats, self._clock())
             return "error"
         if res.moved and res.url != fetch_url:
             log.warning("feed %s moved permanently to %s: polled there from now on; update the feed list", url, res.url,
@@ -410,7 +404,7 @@ class Poller:
             if state.children:  # a sitemap index: a child may have changed under it
                 return await self._children_rechecked(state, params, res, "not_modified", stats)
             stats.not_modified += 1
-            self._feed_quiet(state, params, res, "not_modified", now)
+            record_quiet(self.store, state, params, res, "not_modified", now)
             return "not_modified"
         digest = hashlib.sha256(res.body).hexdigest()
         if digest == state.body_hash:
@@ -418,13 +412,13 @@ class Poller:
             if state.children:
                 return await self._children_rechecked(state, params, res, "unchanged", stats)
             stats.unchanged += 1
-            self._feed_quiet(state, params, res, "unchanged", now)
+            record_quiet(self.store, state, params, res, "unchanged", now)
             return "unchanged"
         try:
             known = self.store.sitemap_children(url) if state.children else {}
             read = await parse_source(self.fetcher, res, self.config, source=url, known=known)  # a feed, or a sitemap
         except FeedError as exc:
-            self._feed_failed(state, params, exc.kind, str(exc), res.retry_after, stats)
+            record_failed(self.store, state, params, exc.kind, str(exc), res.retry_after, stats, self._clock())
             return "error"
         parsed = read.feed
         assert parsed is not None  # a changed source always gives its entries
@@ -436,7 +430,8 @@ class Poller:
             log.warning("ill-formed feed %s, used anyway: %s", url, parsed.bozo_reason, extra={"feed": url, "url": res.url})
         outcome = await self._entries(url, parsed, res.url, stats)
         self._remember_children(state, read, outcome)
-        self._feed_changed(state, params, res, parsed, digest, outcome, self._clock())
+        record_changed(self.store, state, params, res, parsed, digest, outcome.emitted, outcome.pending, self._clock(),
+                       stopping=self._stopping())
         return "changed"
 
     async def _children_rechecked(
@@ -447,7 +442,7 @@ class Poller:
         try:
             read = await recheck_children(self.fetcher, state.url, res.url, self.config, self.store.sitemap_children(state.url))
         except FeedError as exc:
-            self._feed_failed(state, params, exc.kind, str(exc), res.retry_after, stats)
+            record_failed(self.store, state, params, exc.kind, str(exc), res.retry_after, stats, self._clock())
             return "error"
         if read.feed is None:
             if result == "not_modified":
@@ -455,12 +450,13 @@ class Poller:
             else:
                 stats.unchanged += 1
             self._remember_children(state, read, _EntriesOutcome())
-            self._feed_quiet(state, params, res, result, self._clock())
+            record_quiet(self.store, state, params, res, result, self._clock())
             return result
         stats.feeds_changed += 1
         outcome = await self._entries(state.url, read.feed, res.url, stats)
         self._remember_children(state, read, outcome)
-        self._feed_changed(state, params, res, read.feed, state.body_hash, outcome, self._clock())
+        record_changed(self.store, state, params, res, read.feed, state.body_hash, outcome.emitted, outcome.pending,
+                       self._clock(), stopping=self._stopping())
         return "changed"
 
     def _remember_children(self, state: FeedState, read: SourceRead, outcome: _EntriesOutcome) -> None:
@@ -471,84 +467,6 @@ class Poller:
         children = read.children_to_keep(bool(outcome.pending))
         self.store.save_sitemap_children(state.url, children)
         state.children = len(children)
-
-    def _feed_quiet(self, state: FeedState, params: ScheduleParams, res: FetchResult, result: str, now: float) -> None:
-        # The hot path: no parsing, one write.
-        state.etag = res.etag or state.etag
-        state.last_modified = res.last_modified or state.last_modified
-        state.quiet_polls += 1
-        self._succeeded(state, result, now)
-        state.next_poll = now + next_interval(
-            params, items_per_day=state.items_per_day, quiet_polls=state.quiet_polls,
-            max_age=res.max_age, retry_after=res.retry_after, key=state.url,
-        )
-        self.store.save(state)
-        metrics.FEEDS_POLLED.labels(result).inc()
-        log.debug("feed %s: %s", state.url, result, extra={"feed": state.url, "url": state.url})
-
-    def _feed_changed(
-        self, state: FeedState, params: ScheduleParams, res: FetchResult, parsed: ParsedFeed,
-        digest: str | None, outcome: _EntriesOutcome, now: float,
-    ) -> None:
-        elapsed = now - (state.last_success or state.added_at or now)
-        rate = items_per_day_from_dates((e.published or e.updated for e in parsed.entries), _utc(now))
-        state.items_per_day = rate if rate is not None else items_per_day_observed(state.items_per_day, outcome.emitted, elapsed)
-        state.quiet_polls = 0 if outcome.emitted else state.quiet_polls + 1
-        state.title = parsed.title or state.title
-        state.bozo_reason = parsed.bozo_reason
-        if outcome.pending:
-            # Entries left over: no validators and no hash, so the next poll re-reads the
-            # feed instead of stopping at a 304 or "unchanged"; and come back soon.
-            state.etag = state.last_modified = state.body_hash = None
-            # Left because the daemon stopped: due as soon as it is back.
-            interval = 0.0 if self._stopping() else max(params.min_interval, res.retry_after or 0.0)
-        else:
-            if res.not_modified:  # a sitemap index whose child changed: a 304 may leave its validators out
-                state.etag, state.last_modified = res.etag or state.etag, res.last_modified or state.last_modified
-            else:
-                state.etag, state.last_modified, state.body_hash = res.etag, res.last_modified, digest
-            interval = next_interval(
-                params, items_per_day=state.items_per_day, quiet_polls=state.quiet_polls,
-                max_age=res.max_age, retry_after=res.retry_after, key=state.url,
-            )
-        self._succeeded(state, "ok", now)
-        state.next_poll = now + interval
-        self.store.save(state)
-        metrics.FEEDS_POLLED.labels("bozo" if parsed.bozo else "ok").inc()
-        log.info(
-            "feed %s: %d entries, %d articles emitted, %d pending", state.url, len(parsed.entries), outcome.emitted,
-            outcome.pending, extra={"feed": state.url, "url": res.url},
-        )
-
-    @staticmethod
-    def _succeeded(state: FeedState, result: str, now: float) -> None:
-        state.last_result = result
-        state.last_success = now
-        state.consecutive_errors = 0
-        state.last_error = state.last_error_kind = None
-        state.status = STATUS_OK
-
-    def _feed_failed(
-        self, state: FeedState, params: ScheduleParams, kind: str, message: str, retry_after: float | None, stats: PollStats
-    ) -> None:
-        now = self._clock()
-        state.last_poll = now
-        state.last_result = "error"
-        state.consecutive_errors += 1
-        state.last_error, state.last_error_kind = message, kind
-        was_failing = state.status == STATUS_FAILING
-        state.status = STATUS_FAILING if is_failing(params, state.consecutive_errors) else STATUS_ERROR
-        state.next_poll = now + error_interval(params, state.consecutive_errors, retry_after=retry_after, key=state.url)
-        self.store.save(state)
-        stats.feed_errors[kind] += 1
-        stats.add_error(PollError(state.url, state.url, kind, message))
-        metrics.FEEDS_POLLED.labels("error").inc()
-        metrics.FEED_ERRORS.labels(kind).inc()
-        level = logging.ERROR if state.status == STATUS_FAILING and not was_failing else logging.WARNING
-        log.log(
-            level, "feed %s: %s (%s), error %d in a row, status %s, next try in %.0fs", state.url, message, kind,
-            state.consecutive_errors, state.status, state.next_poll - now, extra={"feed": state.url, "url": state.url},
-        )
 
     # -- entries -------------------------------------------------------------------
 
@@ -742,7 +660,3 @@ def _extraction_failure(exc: BaseException) -> tuple[str, bool]:
     if isinstance(exc, ExtractionError):
         return "no_text", True
     return "extract_crash", False
-
-
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, timezone.utc)
