@@ -7,6 +7,7 @@ detail: tests/test_sitemap_children.py."""
 from __future__ import annotations
 
 import gzip
+import json
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -19,6 +20,7 @@ from newsflow.ingest.feedparse import FeedError
 from newsflow.ingest.sitemap import MAX_SITEMAP_BYTES, is_sitemap, parse_sitemap
 from newsflow.pipeline.backends import open_index
 from newsflow.settings import load
+from tests.support.daemons import LIGHT_ENRICHERS
 from tests.support.feeds_http import SEED_SITE, LocalServer, Request, atom_feed, serve_seed_site
 from tests.test_poller import Harness
 
@@ -174,8 +176,10 @@ def test_sitemap_index_source_indexes_the_pages_then_fetches_nothing_new(tmp_pat
         server.route("/sitemap-news.xml", _conditional(news, '"news-1"'))
         server.route("/sitemap-posts.xml.gz", _conditional(posts, '"posts-1"', "application/x-gzip"))
         cfg = tmp_path / "newsflow.toml"
-        # The test server is on 127.0.0.1: allowed past the SSRF guard on purpose.
+        # The test server is on 127.0.0.1: allowed past the SSRF guard on purpose. The light enrichers:
+        # this is about the sitemap source, and the full chain loads the spaCy model in each run.
         cfg.write_text(f'data_dir = "{tmp_path}"\n[poller]\nper_host_delay = 0.0\nallow_addresses = ["127.0.0.1"]\n'
+                       f'[enrich]\nenrichers = {json.dumps(LIGHT_ENRICHERS)}\n'
                        f'[[feeds]]\nurl = "{post("/sitemap_index.xml")}"\n')
         first = _run_once(cfg)
         child_requests = [len(server.requests(p)) for p in ("/sitemap-news.xml", "/sitemap-posts.xml.gz", "/sitemap-2019.xml")]

@@ -43,6 +43,9 @@ from benchmarks.corpus import free_port
 
 ALERTS = REPO / "deploy" / "prometheus" / "alerts.yml"
 STATUS_BOUND = 10.0  # seconds: a generous bound on the command's contract while a service is down
+# Readiness follows a probe this often (daemon.probe_interval, 2 s by default): the flips below are
+# seen sooner, and each still needs a probe to see the service go and come back.
+PROBES = {"probe_interval": 0.5}
 
 
 def status_report(cfg: Path, *args: str) -> dict:
@@ -332,10 +335,11 @@ def test_daemons_on_kafka_and_es_record_rebalances_dead_letters_and_an_outage_an
     try:
         es = {"hosts": [f"http://127.0.0.1:{es_proxy.port}"], "alias": p.alias,
               "feed_status_index": p.status_index, "events_index": p.events_index, "request_timeout": 5.0}
-        cfg = p.write_config(index={"backend": "elasticsearch", "elasticsearch": es},
+        cfg = p.write_config(index={"backend": "elasticsearch", "elasticsearch": es}, daemon=PROBES,
                              enrich={"enrichers": LIGHT_ENRICHERS}, feeds=[FeedConfig(url="https://example.org/f.xml")])
         # The second enrich copy bootstraps through a proxy: stopping it makes Kafka unreachable for its probe.
-        base = p.config(index={"backend": "elasticsearch", "elasticsearch": es}, enrich={"enrichers": LIGHT_ENRICHERS})
+        base = p.config(index={"backend": "elasticsearch", "elasticsearch": es}, enrich={"enrichers": LIGHT_ENRICHERS},
+                        daemon=PROBES)
         base["bus"]["kafka"]["bootstrap_servers"] = [f"127.0.0.1:{kafka_proxy.port}"]
         cfg2 = p.tmp / "enrich-2.toml"
         cfg2.write_text(tomlkit.dumps(base))
@@ -433,7 +437,8 @@ def private_kafka(tmp_path):
 @pytest.mark.services
 def test_a_broker_outage_turns_poll_and_enrich_unready_and_is_recorded_with_its_length(pipeline, private_kafka, daemons):
     p = pipeline
-    base = p.config(enrich={"enrichers": LIGHT_ENRICHERS}, feeds=[{"url": f"http://127.0.0.1:{free_port()}/feed.xml"}])
+    base = p.config(enrich={"enrichers": LIGHT_ENRICHERS}, feeds=[{"url": f"http://127.0.0.1:{free_port()}/feed.xml"}],
+                    daemon=PROBES)
     base["bus"]["kafka"]["bootstrap_servers"] = [f"127.0.0.1:{private_kafka.port}"]
     cfg = p.tmp / "private.toml"
     cfg.write_text(tomlkit.dumps(base))

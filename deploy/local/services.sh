@@ -23,6 +23,9 @@
 #   FRESH=1                  same as --fresh (wipe the data of the services being started)
 #   SERVICES_READY_TIMEOUT   seconds to wait for readiness (default 180)
 #   SERVICES_STOP_TIMEOUT    seconds between SIGTERM and SIGKILL (default 30)
+#   KAFKA_BROKER_SESSION_TIMEOUT_MS  broker.session.timeout.ms, its heartbeat a sixth of it (default
+#                            Kafka's: 9000, heartbeat 2000). A broker restarted after a SIGKILL waits
+#                            this long for its dead registration to be fenced before it serves again.
 #   JAVA / JAVAC / MVN       tool overrides
 #   S3PROXY_VERSION          org.gaul:s3proxy version for `s3proxy-jar` (default 2.6.0)
 set -euo pipefail
@@ -43,6 +46,7 @@ KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
 ES_HEAP_OPTS="${ES_HEAP_OPTS:--Xms512m -Xmx1g}"
 READY_TIMEOUT="${SERVICES_READY_TIMEOUT:-180}"
 STOP_TIMEOUT="${SERVICES_STOP_TIMEOUT:-30}"
+KAFKA_BROKER_SESSION_TIMEOUT_MS="${KAFKA_BROKER_SESSION_TIMEOUT_MS:-}"
 JAVA="${JAVA:-java}"
 JAVAC="${JAVAC:-javac}"
 JAR="${JAR:-jar}"
@@ -420,6 +424,10 @@ num.io.threads=4
 num.recovery.threads.per.data.dir=1
 log.retention.hours=168
 EOF
+    if [[ -n "$KAFKA_BROKER_SESSION_TIMEOUT_MS" ]]; then
+        printf 'broker.session.timeout.ms=%d\nbroker.heartbeat.interval.ms=%d\n' \
+            "$KAFKA_BROKER_SESSION_TIMEOUT_MS" "$((KAFKA_BROKER_SESSION_TIMEOUT_MS / 6))" >>"$conf/server.properties"
+    fi
 
     cat >"$conf/log4j2.properties" <<EOF
 status = warn
