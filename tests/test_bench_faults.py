@@ -23,7 +23,7 @@ from tests.conftest import REQUIRE_SERVICES
 
 REPO = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.services
+pytestmark = [pytest.mark.services, pytest.mark.drill]
 
 
 @pytest.mark.timeout(600)

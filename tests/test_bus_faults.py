@@ -23,7 +23,7 @@ from newsflow.core.record import Article, article_headers
 from tests.support.daemons import LIGHT_ENRICHERS, Pipeline, daemons, wait_until  # noqa: F401 - fixture
 from tests.support.private_kafka import private_kafka  # noqa: F401 - fixture
 
-pytestmark = pytest.mark.services
+pytestmark = [pytest.mark.services, pytest.mark.drill]
 
 COMMIT_TIMEOUT = 2.0
 SLACK = 5.0  # a call's own overhead beyond its bound (thread hand-offs on a loaded 2-core machine)

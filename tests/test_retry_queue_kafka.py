@@ -19,7 +19,7 @@ from tests.support.feeds_http import LocalServer
 from tests.support.private_kafka import private_kafka  # noqa: F401 - fixture
 from tests.test_retry_queue import Running, _config, _page_fetches, _sample, _site
 
-pytestmark = pytest.mark.services
+pytestmark = [pytest.mark.services, pytest.mark.drill]
 
 
 def test_articles_kafka_refused_reach_the_topic_once_it_is_back_and_after_a_poller_restart(private_kafka, tmp_path):

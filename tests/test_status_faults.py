@@ -41,6 +41,8 @@ from tests.support.proxy import TcpProxy
 from tests.test_daemons import newsflow
 from benchmarks.corpus import free_port
 
+pytestmark = pytest.mark.drill
+
 ALERTS = REPO / "deploy" / "prometheus" / "alerts.yml"
 STATUS_BOUND = 10.0  # seconds: a generous bound on the command's contract while a service is down
 # Readiness follows a probe this often (daemon.probe_interval, 2 s by default): the flips below are
