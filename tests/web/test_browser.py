@@ -68,6 +68,20 @@ def shot(driver, name: str, backend: str) -> None:
         driver.save_screenshot(str(Path(SCREENSHOTS) / f"web-{name}.png"))
 
 
+def navigate(driver, action) -> None:
+    """Do ``action`` (a click on a link, Enter in the search box) and wait until the next page has
+    replaced this one: a form's Enter returns before the browser has even left the page."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = driver.find_element(By.TAG_NAME, "html")
+    action()
+    wait = WebDriverWait(driver, 30)
+    wait.until(expected_conditions.staleness_of(old))
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def assert_no_script_ran(driver) -> None:
     from selenium.common.exceptions import NoAlertPresentException
 
@@ -84,21 +98,21 @@ def test_search_facet_story_in_chromium(server, browser, indexed):
     assert browser.find_element(By.ID, "total").text == "6"
     assert "Wire feed" in browser.find_element(By.ID, "feeds").text
     box = browser.find_element(By.NAME, "q")
-    box.send_keys("riyadh", Keys.ENTER)
+    navigate(browser, lambda: box.send_keys("riyadh", Keys.ENTER))
     assert parse_qs(urlsplit(browser.current_url).query) == {"q": ["riyadh"]}
     assert browser.find_element(By.ID, "total").text == "3"
     assert len(browser.find_elements(By.CSS_SELECTOR, "#histogram .histogram a")) == 3
     shot(browser, "search", indexed.backend)
 
-    browser.find_element(By.CSS_SELECTOR, '#facet-site a[data-facet="site"][href*="Paper+C"]').click()
+    navigate(browser, browser.find_element(By.CSS_SELECTOR, '#facet-site a[data-facet="site"][href*="Paper+C"]').click)
     assert parse_qs(urlsplit(browser.current_url).query) == {"q": ["riyadh"], "source": ["Paper C"]}
     assert browser.find_element(By.ID, "total").text == "1"
     hits = browser.find_elements(By.CSS_SELECTOR, "#results .hit h3")
     assert [h.text for h in hits] == ["What the Riyadh talks mean"]
     assert "source: Paper C" in browser.find_element(By.ID, "filters").text
 
-    browser.find_element(By.CSS_SELECTOR, "#filters a").click()  # remove the filter
-    browser.find_element(By.CSS_SELECTOR, "#stories a.story-link").click()
+    navigate(browser, browser.find_element(By.CSS_SELECTOR, "#filters a").click)  # remove the filter
+    navigate(browser, browser.find_element(By.CSS_SELECTOR, "#stories a.story-link").click)
     assert urlsplit(browser.current_url).path == "/story/s-talks"
     assert browser.find_element(By.ID, "story-size").text == "3"
     rows = browser.find_elements(By.CSS_SELECTOR, "#members tr td:nth-child(2)")
@@ -120,10 +134,10 @@ def test_the_hostile_article_is_shown_as_text_and_its_script_never_runs(server, 
     assert_no_script_ran(browser)
     # Hovering and clicking what could have been a handler or a link does nothing either.
     browser.find_element(By.CSS_SELECTOR, "#results .hit h3").click()
-    browser.find_element(By.CSS_SELECTOR, "#stories a.story-link").click()
+    navigate(browser, browser.find_element(By.CSS_SELECTOR, "#stories a.story-link").click)
     assert HOSTILE["title"] in browser.find_element(By.ID, "story-title").text
     assert_no_script_ran(browser)
-    browser.back()
-    browser.find_element(By.CSS_SELECTOR, '#facet-persons a[href*="pwned"]').click()
+    navigate(browser, browser.back)
+    navigate(browser, browser.find_element(By.CSS_SELECTOR, '#facet-persons a[href*="pwned"]').click)
     assert browser.find_element(By.ID, "total").text == "1"
     assert_no_script_ran(browser)
