@@ -27,10 +27,11 @@ from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from newsflow.ingest.config import PollerConfig
-from newsflow.ingest.feedparse import FeedEntry, FeedError, ParsedFeed, parse_feed
+from newsflow.ingest.feedparse import FeedEntry, FeedError, ParsedFeed
 from newsflow.ingest.fetch_result import FetchError
 from newsflow.ingest.fetcher import Fetcher
-from newsflow.ingest.sitemap import GZIP_MAGIC, gunzip, is_sitemap, parse_sitemap
+from newsflow.ingest.sitemap import is_sitemap, parse_sitemap
+from newsflow.ingest.sitemap_source import read_feed
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ async def read_history(
         history.kind = "sitemap"
         await walk.sitemap(res.body, res.url, depth=0)
     else:
-        feed = await _parse(res.body, res.url, res.content_type)
+        feed = await read_feed(res.body, res.url, res.content_type)
         await walk.feed(feed)
     _finish(history, walk.kept)
     return history
@@ -177,7 +178,7 @@ class _Walk:
                                       else "an older archive or page could not be read")
                 return
             try:
-                feed = await _parse(*got)
+                feed = await read_feed(*got)
             except FeedError as exc:
                 self.history.failed.append((got[1], str(exc)))
                 self.history.ended = "an older archive or page could not be read"
@@ -225,12 +226,6 @@ def _next_paged(url: str) -> str:
     current = dict(parse_qsl(parts.query)).get("paged", "1")
     page = int(current) + 1 if current.isdigit() else 2
     return urlunsplit(parts._replace(query=urlencode([*query, ("paged", str(page))])))
-
-
-async def _parse(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
-    if body.startswith(GZIP_MAGIC):
-        body = gunzip(body)
-    return await asyncio.to_thread(parse_feed, body, url, content_type)
 
 
 def _finish(history: History, kept: dict[str, FeedEntry]) -> None:

@@ -73,6 +73,13 @@ class SourceRead:
                 if c.url in self.fresh else c for c in self.children]
 
 
+async def read_feed(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
+    """A feed's bytes (a .rss.gz inflated, capped) parsed off the loop: a big feed takes feedparser
+    a while, and fetches must keep moving."""
+    body = gunzip(body) if body.startswith(GZIP_MAGIC) else body
+    return await asyncio.to_thread(parse_feed, body, url, content_type)
+
+
 async def parse_source(
     fetcher: Fetcher, res: FetchResult, config: PollerConfig, *, source: str | None = None,
     known: Mapping[str, SitemapChild] | None = None,
@@ -80,9 +87,7 @@ async def parse_source(
     """The entries of a fetched feed or sitemap; FeedError when the body is neither. ``source``:
     the source's url in the state (default: the fetched url); ``known``: its remembered children."""
     if not is_sitemap(res.body):
-        body = gunzip(res.body) if res.body.startswith(GZIP_MAGIC) else res.body  # a .rss.gz, capped
-        # Off the loop: a big feed takes feedparser a while, and fetches must keep moving.
-        return SourceRead(await asyncio.to_thread(parse_feed, body, res.url, res.content_type))
+        return SourceRead(await read_feed(res.body, res.url, res.content_type))
     walk = _Walk(fetcher, config, known or {})
     parsed = await asyncio.to_thread(parse_sitemap, res.body, res.url, now=walk.now, recent_days=config.sitemap_recent_days)
     if parsed.feed is not None:
